@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what TaskFlow needs, skipping what is already there.
+#   scripts/bootstrap.sh run    Python environment + web client dependencies
+#   scripts/bootstrap.sh test   the above, test tools, and system packages (nginx, chromium, redis)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+
+if [ "$mode" = test ]; then
+  bash scripts/bootstrap-system.sh
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+extras=""
+[ "$mode" = test ] && extras="[test]"
+stamp=".venv/.taskflow-installed$extras"
+digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  echo "bootstrap: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras" 2>&1 \
+    | grep -v "is ignored" >&2 || true
+  .venv/bin/python -c "import taskflow" || { echo "bootstrap: pip install failed" >&2; exit 1; }
+  echo "$digest" > "$stamp"
+fi
+
+npm_install() {  # npm_install DIR: npm ci when its lock file changed since the last install
+  local dir=$1
+  [ -f "$dir/package-lock.json" ] || return 0
+  local want have
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "$dir/node_modules/.taskflow-installed" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    echo "bootstrap: npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" > "$dir/node_modules/.taskflow-installed"
+  fi
+}
+npm_install web
+if [ "$mode" = test ]; then
+  npm_install tests/js
+fi

@@ -1,0 +1,3 @@
+from taskflow.cli import main
+
+raise SystemExit(main())

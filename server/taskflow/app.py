@@ -1,0 +1,92 @@
+"""create_app(settings): builds every collaborator once and returns the ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from loguru import logger
+from quart import Quart
+from quart_schema import QuartSchema
+from redis.asyncio import Redis
+
+from taskflow import __version__
+from taskflow.cache import MemoryCache, RedisCache
+from taskflow.clock import SystemClock
+from taskflow.config import Settings, SettingsError
+from taskflow.http import auth, boards, ops, problems, tasks, web
+from taskflow.http import middleware as http_middleware
+from taskflow.http.request import JSONRequest
+from taskflow.http.runtime import Runtime
+from taskflow.observability import Metrics
+from taskflow.ratelimit import RateLimiter
+from taskflow.realtime.local import LocalPublisher
+from taskflow.security.passwords import BcryptHasher
+from taskflow.security.tokens import TokenIssuer
+from taskflow.services.container import Services
+from taskflow.services.ports import Cache, Publisher, Store
+from taskflow.storage.sqlite import SqliteStore
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir."""
+    if settings.mongodb_uri:
+        raise SettingsError("MONGODB_URI is set, but this build has no MongoDB store yet")
+    return await SqliteStore.open(settings.data_dir / "taskflow.db")
+
+
+def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Quart:
+    """The Quart app; its store, Redis and services open when the server starts serving."""
+    settings = settings.with_jwt_secret()
+    app = Quart("taskflow")
+    app.request_class = JSONRequest
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        PROPAGATE_EXCEPTIONS=False,
+        DEBUG=False,
+        QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
+    )
+    QuartSchema(
+        app,
+        info={"title": "TaskFlow API", "version": __version__,
+              "description": "Boards of tasks shared live. Errors are application/problem+json."},
+        security_schemes={"bearerAuth": {"type": "http", "scheme": "bearer",
+                                         "bearer_format": "JWT"}},
+        security=[{"bearerAuth": []}],
+        swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
+    )
+    tokens = TokenIssuer(secret=settings.jwt_secret, previous_secret=settings.jwt_previous_secret,
+                         issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                         access_ttl=settings.access_token_ttl)
+    rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics(),
+                 limiter=RateLimiter(redis_url=settings.redis_url,
+                                     enabled=settings.rate_limits.enabled))
+    app.extensions["taskflow"] = rt
+    for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, ops.blueprint):
+        app.register_blueprint(blueprint)
+    if settings.web_dist is not None:
+        app.register_blueprint(web.blueprint(settings.web_dist))
+    problems.register(app)
+    http_middleware.register(app)
+    live = publisher or LocalPublisher()
+
+    @app.while_serving
+    async def lifespan() -> AsyncGenerator[None, None]:
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        store = await open_store(settings)
+        cache: Cache = RedisCache(redis) if redis else MemoryCache()
+        rt.store, rt.cache = store, cache
+        rt.redis_ping = redis.ping if redis else None
+        rt.services_ = Services.build(
+            store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),
+            tokens=tokens, refresh_ttl=settings.refresh_token_ttl, stats_ttl=settings.stats_ttl,
+        )
+        logger.info("taskflow {} serving (instance {}, store {}, redis {})", __version__,
+                    settings.instance_id, type(store).__name__, "on" if redis else "off")
+        try:
+            yield
+        finally:
+            await store.close()
+            if redis is not None:
+                await redis.aclose()
+
+    return app

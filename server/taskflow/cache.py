@@ -1,0 +1,77 @@
+"""The cache: in-process by default, Redis when REDIS_URL is set. A failure is a miss."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+
+class MemoryCache:
+    """A bounded LRU with expiry, for one process."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry[1]
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+
+class RedisCache:
+    """Shared by every instance; keys are prefixed so one Redis can serve several apps."""
+
+    def __init__(self, redis: Redis, prefix: str = "taskflow:cache:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self._redis.get(self._prefix + key)
+        except RedisError as exc:
+            logger.warning("cache get failed, treating as a miss: {}", exc)
+            value = None
+        if not isinstance(value, bytes):
+            value = None
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        try:
+            await self._redis.set(self._prefix + key, value, ex=ttl)
+        except RedisError as exc:
+            logger.warning("cache set failed: {}", exc)
+
+    async def delete(self, *keys: str) -> None:
+        if not keys:
+            return
+        try:
+            await self._redis.delete(*(self._prefix + key for key in keys))
+        except RedisError as exc:
+            logger.warning("cache delete failed: {}", exc)

@@ -1,0 +1,235 @@
+"""Settings, read once from an injected environment and validated before anything starts."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from limits import parse_many
+
+Environment = Literal["development", "test", "production"]
+
+_ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
+_MIN_SECRET_BYTES = 32
+_INSTANCE_ID = re.compile(r"^[a-z0-9]{1,16}$")
+# Settings that may instead be read from a file named by <NAME>_FILE (Docker/Kubernetes secrets).
+_FILE_SETTINGS = ("JWT_SECRET", "JWT_PREVIOUS_SECRET", "REDIS_URL", "MONGODB_URI")
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line, fit for a start-up error."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Rate limits in the `limits` notation ("10/minute;100/hour")."""
+
+    enabled: bool = True
+    login_per_account: str = "10/minute;50/hour"
+    auth_per_address: str = "60/minute;600/hour"
+    api_per_user: str = "600/minute"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything TaskFlow can be configured with; see the README's settings table."""
+
+    env: Environment = "development"
+    data_dir: Path = Path("data")
+    jwt_secret: str = ""
+    jwt_previous_secret: str | None = None
+    jwt_issuer: str = "taskflow"
+    jwt_audience: str = "taskflow-api"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    redis_url: str | None = None
+    mongodb_uri: str | None = None
+    mongodb_max_pool_size: int = 10
+    mongodb_server_selection_timeout_ms: int = 5000
+    mongodb_socket_timeout_ms: int = 45000
+    cors_origins: tuple[str, ...] = ()
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    max_body_bytes: int = 1024 * 1024
+    log_json: bool = False
+    log_level: str = "INFO"
+    instance_id: str = field(default_factory=lambda: "p" + secrets.token_hex(4))
+    web_dist: Path | None = None
+    stats_ttl: int = 60
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and validate settings; raise SettingsError naming the first bad one."""
+        env = _resolve_files(environ)
+        mode = env.get("TASKFLOW_ENV", "development")
+        if mode not in _ENVIRONMENTS:
+            raise SettingsError(f"TASKFLOW_ENV must be one of {', '.join(_ENVIRONMENTS)}, got {mode!r}")
+        data_dir = Path(env.get("TASKFLOW_DATA_DIR", "data"))
+        secret = env.get("JWT_SECRET", "")
+        if secret and len(secret.encode()) < _MIN_SECRET_BYTES:
+            raise SettingsError(f"JWT_SECRET must be at least {_MIN_SECRET_BYTES} bytes")
+        if not secret and mode == "production":
+            raise SettingsError(
+                "JWT_SECRET must be set (at least 32 random bytes) when TASKFLOW_ENV=production"
+            )
+        previous = env.get("JWT_PREVIOUS_SECRET") or None
+        if previous and len(previous.encode()) < _MIN_SECRET_BYTES:
+            raise SettingsError(f"JWT_PREVIOUS_SECRET must be at least {_MIN_SECRET_BYTES} bytes")
+        instance_id = env.get("TASKFLOW_INSTANCE_ID")
+        if instance_id is not None and not _INSTANCE_ID.match(instance_id):
+            raise SettingsError("TASKFLOW_INSTANCE_ID must match [a-z0-9]{1,16}")
+        web_dist = env.get("TASKFLOW_WEB_DIST")
+        settings = cls(
+            env=mode,
+            data_dir=data_dir,
+            jwt_secret=secret,
+            jwt_previous_secret=previous,
+            access_token_ttl=_int(env, "TASKFLOW_ACCESS_TOKEN_TTL", 900, low=30, high=900),
+            refresh_token_ttl=_int(env, "TASKFLOW_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
+            redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+            mongodb_uri=_url(env, "MONGODB_URI", ("mongodb", "mongodb+srv")),
+            mongodb_max_pool_size=_int(env, "MONGODB_MAX_POOL_SIZE", 10, low=1),
+            mongodb_server_selection_timeout_ms=_int(
+                env, "MONGODB_SERVER_SELECTION_TIMEOUT_MS", 5000, low=100
+            ),
+            mongodb_socket_timeout_ms=_int(env, "MONGODB_SOCKET_TIMEOUT_MS", 45000, low=100),
+            cors_origins=_origins(env.get("CORS_ORIGINS", "")),
+            rate_limits=_rate_limits(env),
+            trusted_proxies=_networks(env.get("TASKFLOW_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")),
+            max_body_bytes=_int(env, "TASKFLOW_MAX_BODY_BYTES", 1024 * 1024, low=1024),
+            log_json=_bool(env, "TASKFLOW_LOG_JSON", False),
+            log_level=_log_level(env.get("TASKFLOW_LOG_LEVEL", "INFO")),
+            web_dist=Path(web_dist) if web_dist else None,
+            stats_ttl=_int(env, "TASKFLOW_STATS_TTL", 60, low=1, high=60),
+            **({"instance_id": instance_id} if instance_id else {}),
+        )
+        return settings
+
+    def with_jwt_secret(self) -> Settings:
+        """Outside production, a missing JWT_SECRET is generated once and kept in the data dir."""
+        if self.jwt_secret:
+            return self
+        path = self.data_dir / ".jwt-secret"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        secret = path.read_text().strip()
+        if len(secret.encode()) < _MIN_SECRET_BYTES:
+            raise SettingsError(f"{path} holds a JWT secret shorter than {_MIN_SECRET_BYTES} bytes")
+        return replace(self, jwt_secret=secret)
+
+
+def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
+    env = dict(environ)
+    for name in _FILE_SETTINGS:
+        file_name = env.get(f"{name}_FILE")
+        if not file_name:
+            continue
+        if env.get(name):
+            raise SettingsError(f"set either {name} or {name}_FILE, not both")
+        try:
+            env[name] = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+    return env
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise SettingsError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    scheme = urlsplit(raw).scheme
+    if scheme not in schemes:
+        raise SettingsError(f"{name} must be a {' or '.join(s + '://' for s in schemes)} URL")
+    return raw
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            raise SettingsError("CORS_ORIGINS must list origins explicitly; '*' is not allowed")
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise SettingsError(f"CORS_ORIGINS entry {item!r} is not an origin like https://host[:port]")
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(origins)
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"TASKFLOW_TRUSTED_PROXIES entry {item!r} is not an IP network") from None
+    return tuple(networks)
+
+
+def _rate_limits(env: Mapping[str, str]) -> RateLimits:
+    switch = env.get("TASKFLOW_RATE_LIMITS", "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise SettingsError(f"TASKFLOW_RATE_LIMITS must be on or off, got {switch!r}")
+    defaults = RateLimits()
+    values = {}
+    for attr, name in (
+        ("login_per_account", "TASKFLOW_RATE_LIMIT_LOGIN"),
+        ("auth_per_address", "TASKFLOW_RATE_LIMIT_AUTH_ADDRESS"),
+        ("api_per_user", "TASKFLOW_RATE_LIMIT_API"),
+    ):
+        value = env.get(name, getattr(defaults, attr))
+        try:
+            parse_many(value)
+        except ValueError:
+            raise SettingsError(f"{name} must look like '10/minute;100/hour', got {value!r}") from None
+        values[attr] = value
+    return RateLimits(enabled=switch == "on", **values)
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"TASKFLOW_LOG_LEVEL must be a loguru level name, got {raw!r}")
+    return level

@@ -1,0 +1,192 @@
+"""The records the store returns and the services hand out; plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from taskflow.timefmt import to_ts
+
+T = TypeVar("T")
+
+Role = Literal["owner", "editor", "viewer"]
+Status = Literal["todo", "in_progress", "done"]
+Priority = Literal["low", "medium", "high", "urgent"]
+
+ROLES: tuple[Role, ...] = ("owner", "editor", "viewer")
+STATUSES: tuple[Status, ...] = ("todo", "in_progress", "done")
+PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
+PRIORITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(PRIORITIES)}
+
+EVENT_TYPES = (
+    "task:created",
+    "task:updated",
+    "task:deleted",
+    "comment:created",
+    "comment:deleted",
+    "board:updated",
+    "board:deleted",
+    "member:added",
+    "member:updated",
+    "member:removed",
+    "attachment:added",
+    "attachment:deleted",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    created_at: datetime
+    # Bumped when the password changes: every login made before is revoked.
+    credentials_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    user_id: str
+    name: str
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    id: str
+    name: str
+    description: str
+    owner_id: str
+    seq: int
+    created_at: datetime
+    updated_at: datetime
+    members: tuple[Member, ...] = ()
+
+    def role_of(self, user_id: str) -> Role | None:
+        """The role of user_id on this board, or None for a non-member."""
+        for member in self.members:
+            if member.user_id == user_id:
+                return member.role
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    board_id: str
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    due_date: datetime | None
+    assignee_id: str | None
+    tags: tuple[str, ...]
+    position: float
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: str
+    task_id: str
+    board_id: str
+    author_id: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    board_id: str
+    type: str
+    actor_id: str
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """One sign-in: its refresh tokens rotate within it, and revoking it ends them all."""
+
+    id: str
+    user_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+    credentials_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    token_hash: str
+    login_id: str
+    user_id: str
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Filters and order of a task listing; `board_ids` is already limited to the caller's."""
+
+    board_ids: tuple[str, ...]
+    status: Status | None = None
+    assignee_id: str | None = None
+    priority: Priority | None = None
+    text: str | None = None
+    due_before: datetime | None = None
+    sort: str = "-created_at"
+    limit: int = 50
+    after: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    total: int
+    by_status: dict[str, int]
+    overdue: int
+    due_soon: int
+    completed_last_7_days: int
+
+# Task orderings: the listed fields, then `id`, break ties. `due_missing` sorts tasks without
+# a due date last in either direction; the direction applies to the other fields.
+SORT_FIELDS: dict[str, tuple[str, ...]] = {
+    "created_at": ("created_at",),
+    "updated_at": ("updated_at",),
+    "due_date": ("due_missing", "due_date"),
+    "priority": ("priority_rank",),
+    "position": ("position",),
+}
+SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "due_date", "-due_date",
+         "priority", "-priority", "position")
+
+
+def sort_values(task: Task, sort: str) -> tuple[Any, ...]:
+    """The keyset values of `task` under `sort`, ending with its id (what a cursor carries)."""
+    values: list[Any] = []
+    for name in SORT_FIELDS[sort.lstrip("-")]:
+        if name == "due_missing":
+            values.append(1 if task.due_date is None else 0)
+        elif name == "due_date":
+            values.append(to_ts(task.due_date) if task.due_date else "")
+        elif name == "priority_rank":
+            values.append(PRIORITY_RANK[task.priority])
+        elif name == "position":
+            values.append(task.position)
+        else:
+            values.append(to_ts(getattr(task, name)))
+    values.append(task.id)
+    return tuple(values)

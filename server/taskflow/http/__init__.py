@@ -1,0 +1,1 @@
+"""The HTTP adapter: Quart blueprints that translate requests into service calls."""

@@ -1,0 +1,129 @@
+"""/boards: boards, members, board stats and the board event log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from quart import Blueprint, Response
+from quart_schema import (
+    tag_blueprint,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
+
+from taskflow.http.runtime import authenticated, runtime
+from taskflow.http.schemas import (
+    BoardIn,
+    BoardList,
+    BoardOut,
+    BoardPatch,
+    EventList,
+    EventsArgs,
+    MemberIn,
+    MemberOut,
+    MemberPatch,
+    PageArgs,
+    StatsOut,
+)
+from taskflow.services.access import Actor
+from taskflow.services.views import board_view, event_view, member_view
+
+blueprint = Blueprint("boards", __name__, url_prefix="/api/v1/boards")
+tag_blueprint(blueprint, ["boards"])
+
+
+def _view(board: Any, actor: Actor) -> dict[str, Any]:
+    return board_view(board, board.role_of(actor.user_id))
+
+
+@blueprint.get("")
+@authenticated
+@validate_querystring(PageArgs)
+@validate_response(BoardList, 200)
+async def list_boards(query_args: PageArgs, actor: Actor) -> dict[str, Any]:
+    """The caller's boards, oldest first."""
+    page = await runtime().services.boards.list(actor, limit=query_args.limit,
+                                                cursor=query_args.cursor)
+    return {"items": [_view(b, actor) for b in page.items], "next_cursor": page.next_cursor}
+
+
+@blueprint.post("")
+@authenticated
+@validate_request(BoardIn)
+@validate_response(BoardOut, 201)
+async def create_board(data: BoardIn, actor: Actor) -> tuple[dict[str, Any], int]:
+    board = await runtime().services.boards.create(actor, name=data.name,
+                                                   description=data.description)
+    return _view(board, actor), 201
+
+
+@blueprint.get("/<board_id>")
+@authenticated
+@validate_response(BoardOut, 200)
+async def get_board(board_id: str, actor: Actor) -> dict[str, Any]:
+    return _view(await runtime().services.boards.get(actor, board_id), actor)
+
+
+@blueprint.patch("/<board_id>")
+@authenticated
+@validate_request(BoardPatch)
+@validate_response(BoardOut, 200)
+async def patch_board(board_id: str, data: BoardPatch, actor: Actor) -> dict[str, Any]:
+    board = await runtime().services.boards.update(actor, board_id, name=data.name,
+                                                   description=data.description)
+    return _view(board, actor)
+
+
+@blueprint.delete("/<board_id>")
+@authenticated
+async def delete_board(board_id: str, actor: Actor) -> Response:
+    await runtime().services.boards.delete(actor, board_id)
+    return Response(status=204)
+
+
+@blueprint.post("/<board_id>/members")
+@authenticated
+@validate_request(MemberIn)
+@validate_response(MemberOut, 201)
+async def add_member(board_id: str, data: MemberIn, actor: Actor) -> tuple[dict[str, Any], int]:
+    member = await runtime().services.boards.add_member(actor, board_id, email=data.email,
+                                                        role=data.role)
+    return member_view(member), 201
+
+
+@blueprint.patch("/<board_id>/members/<user_id>")
+@authenticated
+@validate_request(MemberPatch)
+@validate_response(MemberOut, 200)
+async def patch_member(board_id: str, user_id: str, data: MemberPatch,
+                       actor: Actor) -> dict[str, Any]:
+    member = await runtime().services.boards.update_member(actor, board_id, user_id,
+                                                           role=data.role)
+    return member_view(member)
+
+
+@blueprint.delete("/<board_id>/members/<user_id>")
+@authenticated
+async def remove_member(board_id: str, user_id: str, actor: Actor) -> Response:
+    await runtime().services.boards.remove_member(actor, board_id, user_id)
+    return Response(status=204)
+
+
+@blueprint.get("/<board_id>/stats")
+@authenticated
+@validate_response(StatsOut, 200)
+async def board_stats(board_id: str, actor: Actor) -> dict[str, Any]:
+    return asdict(await runtime().services.stats.for_board(actor, board_id))
+
+
+@blueprint.get("/<board_id>/events")
+@authenticated
+@validate_querystring(EventsArgs)
+@validate_response(EventList, 200)
+async def board_events(board_id: str, query_args: EventsArgs, actor: Actor) -> dict[str, Any]:
+    """Events after `since`, oldest first; 410 events_gone when they are no longer kept."""
+    catchup = await runtime().services.events.since(actor, board_id, since=query_args.since,
+                                                    limit=query_args.limit)
+    return {"items": [event_view(e) for e in catchup.events], "latest_seq": catchup.latest_seq}

@@ -1,0 +1,78 @@
+"""Liveness, readiness, Prometheus metrics and the API documentation page."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from quart import Blueprint, Response, send_from_directory
+from quart_schema import hide
+
+from taskflow.http.runtime import runtime
+
+blueprint = Blueprint("ops", __name__)
+_SWAGGER = Path(swagger_ui_bundle.swagger_ui_path)
+_STATIC = Path(__file__).parent / "static"
+_CHECK_TIMEOUT = 2.0
+
+
+@blueprint.get("/api/v1/health")
+@hide
+async def health() -> dict[str, Any]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@blueprint.get("/api/v1/ready")
+@hide
+async def ready() -> tuple[dict[str, Any], int, dict[str, str]] | dict[str, Any]:
+    """Readiness: 503 while the store or Redis can't answer."""
+    rt = runtime()
+    checks: dict[str, str] = {}
+
+    async def check(name: str, probe: Any) -> None:
+        try:
+            await asyncio.wait_for(probe(), _CHECK_TIMEOUT)
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"down: {type(exc).__name__}"
+
+    if rt.store is None:
+        checks["store"] = "starting"
+    else:
+        await check("store", rt.store.ping)
+    if rt.redis_ping is not None:
+        await check("redis", rt.redis_ping)
+    healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ready" if healthy else "unavailable", "checks": checks}
+    if healthy:
+        return body
+    return body, 503, {"Retry-After": "5"}
+
+
+@blueprint.get("/metrics")
+@hide
+async def metrics() -> Response:
+    rt = runtime()
+    cache = rt.cache
+    rt.metrics.cache_hits.set(getattr(cache, "hits", 0))
+    rt.metrics.cache_misses.set(getattr(cache, "misses", 0))
+    return Response(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@blueprint.get("/docs")
+@hide
+async def docs() -> Response:
+    """Swagger UI, served from this server (no CDN, nothing inline: the CSP stays strict)."""
+    return await send_from_directory(_STATIC, "docs.html")
+
+
+@blueprint.get("/docs/assets/<path:name>")
+@hide
+async def docs_asset(name: str) -> Response:
+    if name == "docs.js":
+        return await send_from_directory(_STATIC, "docs.js")
+    return await send_from_directory(_SWAGGER, name)

@@ -1,0 +1,94 @@
+"""What the HTTP handlers reach through the app: services, settings, limiter, metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from quart import current_app, g, request
+
+from taskflow.config import Settings
+from taskflow.errors import Unauthorized
+from taskflow.observability import Metrics
+from taskflow.ratelimit import RateLimiter
+from taskflow.security.tokens import TokenIssuer
+from taskflow.services.access import Actor
+from taskflow.services.container import Services
+from taskflow.services.ports import Cache, Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class Runtime:
+    """Built by app.create_app; its async parts are opened when the server starts."""
+
+    settings: Settings
+    tokens: TokenIssuer
+    limiter: RateLimiter
+    metrics: Metrics
+    store: Store | None = None
+    cache: Cache | None = None
+    services_: Services | None = None
+    redis_ping: Callable[[], Awaitable[Any]] | None = None
+
+    @property
+    def services(self) -> Services:
+        assert self.services_ is not None, "services are built when the server starts"
+        return self.services_
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["taskflow"]
+    return rt
+
+
+def client_address() -> str:
+    """The client's address: X-Forwarded-For is believed only from trusted proxies."""
+    peer = request.remote_addr or "unknown"
+    networks = [ipaddress.ip_network(n) for n in runtime().settings.trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not trusted(peer):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop
+    return hops[0] if hops else peer
+
+
+def bearer_actor() -> Actor:
+    """The caller of the current request, from its bearer token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send Authorization: Bearer <access_token>")
+    claims = runtime().tokens.decode_access(token.strip())
+    return Actor(user_id=claims.user_id, login_id=claims.login_id)
+
+
+def authenticated(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Requires a valid access token, counts the request against the user's API limit,
+    and passes the caller as `actor`."""
+
+    @wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        actor = bearer_actor()
+        rt = runtime()
+        await rt.limiter.hit(rt.settings.rate_limits.api_per_user, "api", actor.user_id)
+        g.actor = actor
+        kwargs["actor"] = actor
+        return await func(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,275 @@
+"""Request and response bodies of /api/v1; they also make the OpenAPI document."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from taskflow.domain import Priority, Status
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1000)]
+Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "due_date", "-due_date",
+               "priority", "-priority", "position"]
+
+
+def _date_to_midnight(value: Any) -> Any:
+    """An RFC 3339 full-date ("2026-12-01") means that day's midnight UTC."""
+    if isinstance(value, str) and _FULL_DATE.match(value):
+        return f"{value}T00:00:00Z"
+    return value
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DueDate = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_date_to_midnight),
+    AfterValidator(_as_utc),
+    Field(description="RFC 3339 date or date-time; returned as a UTC date-time"),
+]
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Position = Annotated[float, AfterValidator(_finite)]
+
+
+class Body(BaseModel):
+    """Every request body refuses fields it doesn't name (server-owned ones included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth and profile -------------------------------------------------------------------
+class RegisterIn(Body):
+    email: EmailStr
+    password: Password
+    name: Name
+
+
+class LoginIn(Body):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class RefreshIn(Body):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ProfilePatch(Body):
+    name: Name | None = None
+    email: EmailStr | None = None
+    password: Password | None = None
+    current_password: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    created_at: str
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+
+
+# --- boards -----------------------------------------------------------------------------
+class BoardIn(Body):
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class BoardPatch(Body):
+    name: Name | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class MemberIn(Body):
+    email: EmailStr
+    role: Literal["editor", "viewer"]
+
+
+class MemberPatch(Body):
+    role: Literal["editor", "viewer"]
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    name: str
+    email: str
+    role: Literal["owner", "editor", "viewer"]
+
+
+class BoardOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    owner_id: str
+    role: Literal["owner", "editor", "viewer"]
+    members: list[MemberOut]
+    seq: int
+    created_at: str
+    updated_at: str
+
+
+class BoardList(BaseModel):
+    items: list[BoardOut]
+    next_cursor: str | None
+
+
+class PageArgs(Query):
+    limit: int = Field(50, ge=1, le=200)
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+class EventsArgs(Query):
+    since: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class EventOut(BaseModel):
+    seq: int
+    board_id: str
+    type: str
+    actor_id: str
+    at: str
+    data: dict[str, Any]
+
+
+class EventList(BaseModel):
+    items: list[EventOut]
+    latest_seq: int
+
+
+class StatsOut(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    overdue: int
+    due_soon: int
+    completed_last_7_days: int
+
+
+# --- tasks and comments -----------------------------------------------------------------
+class TaskIn(Body):
+    board_id: Id
+    title: Title
+    description: Text = ""
+    status: Status = "todo"
+    priority: Priority = "medium"
+    due_date: DueDate = None
+    assignee_id: Id | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+
+
+class TaskPatch(Body):
+    title: Title | None = None
+    description: Text | None = None
+    status: Status | None = None
+    priority: Priority | None = None
+    due_date: DueDate = None
+    assignee_id: Id | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    position: Position | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> TaskPatch:
+        for name in ("title", "status", "priority", "position", "tags", "description"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} can't be null")
+        return self
+
+
+class TaskArgs(PageArgs):
+    board_id: Id | None = None
+    status: Status | None = None
+    assignee_id: Id | None = None
+    priority: Priority | None = None
+    q: Annotated[str, StringConstraints(max_length=200)] | None = None
+    due_before: DueDate = None
+    sort: Sort = "-created_at"
+
+
+class TaskOut(BaseModel):
+    id: str
+    board_id: str
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    due_date: str | None
+    assignee_id: str | None
+    tags: list[str]
+    position: float
+    created_by: str
+    created_at: str
+    updated_at: str
+    completed_at: str | None
+    version: int
+
+
+class TaskList(BaseModel):
+    items: list[TaskOut]
+    next_cursor: str | None
+
+
+class CommentIn(Body):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class CommentOut(BaseModel):
+    id: str
+    task_id: str
+    author_id: str
+    body: str
+    created_at: str
+
+
+class CommentList(BaseModel):
+    items: list[CommentOut]
+    next_cursor: str | None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable machine `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None

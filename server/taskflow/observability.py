@@ -1,0 +1,73 @@
+"""Logs (loguru, with the request id) and Prometheus metrics, one registry per app."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from contextvars import ContextVar
+from typing import Any
+
+from loguru import logger
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+def _add_request_id(record: Any) -> None:
+    record["extra"].setdefault("request_id", request_id_var.get())
+
+
+class _InterceptHandler(logging.Handler):
+    """Sends the stdlib logging of libraries (hypercorn, engineio) through loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
+
+
+def configure_logging(*, json_lines: bool, level: str, log_dir: str | None = None) -> None:
+    """Logs to stdout (JSON lines when asked), optionally also error.log / combined.log."""
+    logger.remove()
+    logger.configure(patcher=_add_request_id)
+    fmt = "{time:YYYY-MM-DDTHH:mm:ss.SSSZ} {level: <7} [{extra[request_id]}] {message}"
+    logger.add(sys.stdout, level=level, serialize=json_lines, format=fmt, enqueue=False)
+    if log_dir:
+        logger.add(f"{log_dir}/error.log", level="ERROR", serialize=True, rotation="50 MB")
+        logger.add(f"{log_dir}/combined.log", level=level, serialize=True, rotation="100 MB")
+    logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
+
+
+class Metrics:
+    """The app's Prometheus collectors, on a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.started = time.time()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.requests = Counter(
+            "taskflow_http_requests_total", "HTTP requests by route template and status",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "taskflow_http_request_duration_seconds", "HTTP request latency by route template",
+            ["method", "route"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        uptime = Gauge("taskflow_uptime_seconds", "Seconds since start", registry=self.registry)
+        uptime.set_function(lambda: time.time() - self.started)
+        self.cache_hits = Gauge("taskflow_cache_hits", "Cache hits since start",
+                                registry=self.registry)
+        self.cache_misses = Gauge("taskflow_cache_misses", "Cache misses since start",
+                                  registry=self.registry)

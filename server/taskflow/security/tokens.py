@@ -1,0 +1,82 @@
+"""Access tokens (pyjwt, HS256 pinned) and opaque refresh tokens stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from taskflow.errors import Unauthorized
+
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    login_id: str
+    expires_at: datetime
+
+
+class TokenIssuer:
+    """Signs with the current secret; also accepts the previous one during a rotation."""
+
+    def __init__(self, *, secret: str, previous_secret: str | None, issuer: str, audience: str,
+                 access_ttl: int) -> None:
+        self._secret = secret
+        self._keys = [secret] + ([previous_secret] if previous_secret else [])
+        self._issuer = issuer
+        self._audience = audience
+        self.access_ttl = access_ttl
+
+    def issue_access(self, *, user_id: str, login_id: str, now: datetime) -> str:
+        claims = {
+            "sub": user_id,
+            "sid": login_id,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=self.access_ttl)).timestamp()),
+            "jti": secrets.token_hex(8),
+            "typ": "access",
+        }
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def decode_access(self, token: str) -> AccessClaims:
+        """The claims of a valid access token; Unauthorized for anything else."""
+        for key in self._keys:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[_ALGORITHM],
+                    audience=self._audience,
+                    issuer=self._issuer,
+                    options={"require": ["exp", "iat", "iss", "aud", "sub", "sid"]},
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.ExpiredSignatureError:
+                raise Unauthorized("Access token expired", reason="token_expired") from None
+            except jwt.PyJWTError:
+                break
+            if claims.get("typ") != "access":
+                break
+            return AccessClaims(
+                user_id=str(claims["sub"]),
+                login_id=str(claims["sid"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"])).astimezone(),
+            )
+        raise Unauthorized("Invalid access token")
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """Refresh tokens are stored as SHA-256 digests: a database leak grants no session."""
+    return hashlib.sha256(token.encode()).hexdigest()

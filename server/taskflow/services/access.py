@@ -1,0 +1,38 @@
+"""Who may do what on a board: decided here once, for HTTP and Socket.IO alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taskflow.domain import Board, Role
+from taskflow.errors import Forbidden, NotFound
+from taskflow.services.ports import Reader
+
+_RANK: dict[Role, int] = {"viewer": 0, "editor": 1, "owner": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller: a user, within one login."""
+
+    user_id: str
+    login_id: str
+
+
+def can(role: Role | None, needed: Role) -> bool:
+    """Whether `role` is at least `needed`."""
+    return role is not None and _RANK[role] >= _RANK[needed]
+
+
+async def board_for(reader: Reader, board_id: str, actor: Actor, needed: Role = "viewer") -> Board:
+    """The board if the actor is a member with at least `needed`.
+
+    Non-members get NotFound (no existence leak); members below `needed` get Forbidden.
+    """
+    board = await reader.select_board(board_id)
+    role = board.role_of(actor.user_id) if board else None
+    if board is None or role is None:
+        raise NotFound("Board not found")
+    if not can(role, needed):
+        raise Forbidden(f"This needs the {needed} role on the board")
+    return board

@@ -1,0 +1,170 @@
+"""Accounts, logins and their tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from taskflow.domain import Board, Login, Member, RefreshToken, User
+from taskflow.errors import Forbidden, InvalidCredentials, TokenReused, Unauthorized, field_error
+from taskflow.ids import new_id
+from taskflow.security.passwords import password_too_long
+from taskflow.security.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
+from taskflow.services.access import Actor
+from taskflow.services.ports import Clock, PasswordHasher, Publisher, Store, Transaction
+from taskflow.services.views import user_view
+
+MIN_PASSWORD_CHARS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What register, login and refresh hand back."""
+
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "user": user_view(self.user),
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """The password rules: at least 8 characters, at most 72 bytes (bcrypt's limit)."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise field_error(field, f"must be at least {MIN_PASSWORD_CHARS} characters")
+    if password_too_long(password):
+        raise field_error(field, "must be at most 72 bytes in UTF-8 (bcrypt's limit)")
+
+
+class AuthService:
+    def __init__(self, *, store: Store, hasher: PasswordHasher, tokens: TokenIssuer,
+                 publisher: Publisher, clock: Clock, refresh_ttl: int) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._tokens = tokens
+        self._publisher = publisher
+        self._clock = clock
+        self._refresh_ttl = timedelta(seconds=refresh_ttl)
+
+    async def register(self, *, email: str, password: str, name: str) -> Session:
+        """Creates the account, its personal board and a first login."""
+        check_password(password)
+        password_hash = await self._hasher.hash(password)
+        now = self._clock.now()
+        user = User(id=new_id(), email=email, name=name, password_hash=password_hash,
+                    created_at=now)
+        board = Board(
+            id=new_id(), name=f"{name}'s board", description="", owner_id=user.id, seq=0,
+            created_at=now, updated_at=now,
+            members=(Member(user_id=user.id, name=name, email=email, role="owner"),),
+        )
+        async with self._store.transaction() as tx:
+            await tx.insert_user(user)
+            await tx.insert_board(board)
+            return await self._open_login(tx, user)
+
+    async def login(self, *, email: str, password: str) -> Session:
+        user = await self._store.select_user_by_email(email)
+        matched = await self._hasher.verify(password, user.password_hash if user else None)
+        if user is None or not matched:
+            raise InvalidCredentials()
+        async with self._store.transaction() as tx:
+            return await self._open_login(tx, user)
+
+    async def refresh(self, refresh_token: str) -> Session:
+        """Rotates the refresh token; a reused one revokes its whole login."""
+        now = self._clock.now()
+        token_hash = hash_refresh_token(refresh_token)
+        async with self._store.transaction() as tx:
+            token = await tx.select_refresh_token(token_hash)
+            login = await tx.select_login(token.login_id) if token else None
+            user = await tx.select_user(token.user_id) if token else None
+            if token is None or login is None or user is None:
+                raise Unauthorized("Unknown refresh token")
+            if login.revoked_at is not None or login.credentials_version != user.credentials_version:
+                raise Unauthorized("This login has ended; sign in again")
+            if token.expires_at <= now:
+                raise Unauthorized("Refresh token expired")
+            if not await tx.spend_refresh_token(token_hash, now):
+                await tx.revoke_login(login.id, now)
+                reused = True
+            else:
+                reused = False
+                session = await self._issue(tx, user, login.id)
+        if reused:
+            await self._publisher.end_logins([login.id])
+            raise TokenReused()
+        return session
+
+    async def logout(self, actor: Actor, refresh_token: str) -> None:
+        """Ends the login of the refresh token (which must be the caller's)."""
+        token = await self._store.select_refresh_token(hash_refresh_token(refresh_token))
+        if token is None or token.user_id != actor.user_id:
+            raise Unauthorized("Unknown refresh token")
+        async with self._store.transaction() as tx:
+            await tx.revoke_login(token.login_id, self._clock.now())
+        await self._publisher.end_logins(list({token.login_id, actor.login_id}))
+
+    async def check_login(self, actor: Actor) -> None:
+        """Unauthorized unless the actor's login is still live (the live channel asks)."""
+        login = await self._store.select_login(actor.login_id)
+        user = await self._store.select_user(actor.user_id)
+        if (login is None or user is None or login.revoked_at is not None
+                or login.credentials_version != user.credentials_version):
+            raise Unauthorized("This login has ended; sign in again", reason="login_revoked")
+
+    async def me(self, actor: Actor) -> User:
+        user = await self._store.select_user(actor.user_id)
+        if user is None:
+            raise Unauthorized("This account no longer exists")
+        return user
+
+    async def update_me(self, actor: Actor, *, name: str | None = None, email: str | None = None,
+                        password: str | None = None, current_password: str | None = None) -> User:
+        """Changes the profile; email and password need the current password."""
+        user = await self.me(actor)
+        if email is not None or password is not None:
+            if current_password is None:
+                raise field_error("current_password", "is required to change email or password")
+            if not await self._hasher.verify(current_password, user.password_hash):
+                raise Forbidden("The current password is wrong", reason="wrong_password")
+        changed = replace(user, name=name if name is not None else user.name,
+                          email=email if email is not None else user.email)
+        if password is not None:
+            check_password(password)
+            changed = replace(changed, password_hash=await self._hasher.hash(password),
+                              credentials_version=user.credentials_version + 1)
+        ended: list[str] = []
+        async with self._store.transaction() as tx:
+            await tx.update_user(changed)
+            if password is not None:
+                ended = await tx.revoke_logins_of_user(user.id, self._clock.now())
+        if ended:
+            await self._publisher.end_logins(ended)
+        return changed
+
+    async def _open_login(self, tx: Transaction, user: User) -> Session:
+        login = Login(id=new_id(), user_id=user.id, created_at=self._clock.now(), revoked_at=None,
+                      credentials_version=user.credentials_version)
+        await tx.insert_login(login)
+        return await self._issue(tx, user, login.id)
+
+    async def _issue(self, tx: Transaction, user: User, login_id: str) -> Session:
+        now = self._clock.now()
+        refresh = new_refresh_token()
+        await tx.insert_refresh_token(RefreshToken(
+            token_hash=hash_refresh_token(refresh), login_id=login_id, user_id=user.id,
+            expires_at=now + self._refresh_ttl, used_at=None,
+        ))
+        access = self._tokens.issue_access(user_id=user.id, login_id=login_id, now=now)
+        return Session(user=user, access_token=access, refresh_token=refresh,
+                       expires_in=self._tokens.access_ttl)

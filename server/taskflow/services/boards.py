@@ -1,0 +1,143 @@
+"""Boards and their members."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from taskflow.domain import Board, Event, Member, Page, Role, TaskQuery
+from taskflow.errors import Conflict, NotFound, UserNotFound, field_error
+from taskflow.ids import new_id
+from taskflow.services.access import Actor, board_for
+from taskflow.services.changes import Change, Recorder
+from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
+from taskflow.services.ports import Clock, Publisher, Store
+from taskflow.services.views import board_view, member_view, task_view
+from taskflow.timefmt import to_ts
+
+
+class BoardService:
+    def __init__(self, *, store: Store, recorder: Recorder, publisher: Publisher,
+                 clock: Clock) -> None:
+        self._store = store
+        self._recorder = recorder
+        self._publisher = publisher
+        self._clock = clock
+
+    async def list(self, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[Board]:
+        """The actor's boards by (created_at, id), a page at a time."""
+        boards = await self._store.select_boards_of_user(actor.user_id)
+        if cursor:
+            after = decode_time_cursor(cursor)
+            boards = [b for b in boards if (to_ts(b.created_at), b.id) > after]
+        last = boards[limit - 1] if len(boards) > limit else None
+        next_cursor = encode_time_cursor(last.created_at, last.id) if last else None
+        return Page(items=boards[:limit], next_cursor=next_cursor)
+
+    async def get(self, actor: Actor, board_id: str) -> Board:
+        return await board_for(self._store, board_id, actor)
+
+    async def create(self, actor: Actor, *, name: str, description: str = "") -> Board:
+        """A new board owned by the actor; creating a board is not an event."""
+        user = await self._store.select_user(actor.user_id)
+        if user is None:
+            raise NotFound("User not found")
+        now = self._clock.now()
+        board = Board(id=new_id(), name=name, description=description, owner_id=user.id, seq=0,
+                      created_at=now, updated_at=now,
+                      members=(Member(user_id=user.id, name=user.name, email=user.email,
+                                      role="owner"),))
+        async with self._store.transaction() as tx:
+            await tx.insert_board(board)
+        return board
+
+    async def update(self, actor: Actor, board_id: str, *, name: str | None = None,
+                     description: str | None = None) -> Board:
+        async with self._recorder.change(actor.user_id) as change:
+            board = await board_for(change.tx, board_id, actor, "editor")
+            updated = replace(board, name=board.name if name is None else name,
+                              description=board.description if description is None else description)
+            if updated == board:
+                return board
+            updated = replace(updated, updated_at=self._clock.now())
+            await change.tx.update_board(board_id, name=updated.name,
+                                         description=updated.description,
+                                         updated_at=updated.updated_at)
+            event = await change.record(board_id, "board:updated", board_view(updated))
+        return replace(updated, seq=event.seq)
+
+    async def delete(self, actor: Actor, board_id: str) -> None:
+        """Deletes the board and everything on it; board:deleted is its last event."""
+        async with self._recorder.change(actor.user_id) as change:
+            await board_for(change.tx, board_id, actor, "owner")
+            seq = await change.tx.next_event_seq(board_id)
+            await change.tx.delete_board(board_id)
+            change.transient.append(Event(seq=seq, board_id=board_id, type="board:deleted",
+                                          actor_id=actor.user_id, at=self._clock.now(),
+                                          data={"id": board_id}))
+        await self._publisher.revoke_access(board_id, None)
+
+    async def add_member(self, actor: Actor, board_id: str, *, email: str, role: Role) -> Member:
+        _check_assignable(role)
+        async with self._recorder.change(actor.user_id) as change:
+            await board_for(change.tx, board_id, actor, "owner")
+            user = await change.tx.select_user_by_email(email)
+            if user is None:
+                raise UserNotFound()
+            member = Member(user_id=user.id, name=user.name, email=user.email, role=role)
+            await change.tx.insert_member(board_id, member, added_at=self._clock.now())
+            await change.record(board_id, "member:added", member_view(member))
+        return member
+
+    async def update_member(self, actor: Actor, board_id: str, user_id: str, *,
+                            role: Role) -> Member:
+        _check_assignable(role)
+        async with self._recorder.change(actor.user_id) as change:
+            board = await board_for(change.tx, board_id, actor, "owner")
+            member = _member(board, user_id)
+            if member.role == "owner":
+                raise Conflict("The owner's role can't change")
+            if member.role == role:
+                return member
+            member = replace(member, role=role)
+            await change.tx.update_member(board_id, user_id, role)
+            await change.record(board_id, "member:updated", member_view(member))
+        return member
+
+    async def remove_member(self, actor: Actor, board_id: str, user_id: str) -> None:
+        """The owner removes anyone else; a member may leave. Their tasks are unassigned."""
+        needed: Role = "viewer" if user_id == actor.user_id else "owner"
+        async with self._recorder.change(actor.user_id) as change:
+            board = await board_for(change.tx, board_id, actor, needed)
+            member = _member(board, user_id)
+            if member.role == "owner":
+                raise Conflict("The owner can't leave the board; delete it instead")
+            await change.tx.delete_member(board_id, user_id)
+            await change.record(board_id, "member:removed", {"user_id": user_id})
+            await _unassign(change, board_id, user_id)
+        await self._publisher.revoke_access(board_id, [user_id])
+
+
+async def _unassign(change: Change, board_id: str, user_id: str) -> None:
+    now = change.clock.now()
+    while True:
+        tasks = await change.tx.select_tasks(
+            TaskQuery(board_ids=(board_id,), assignee_id=user_id, sort="created_at", limit=200)
+        )
+        if not tasks:
+            return
+        for task in tasks:
+            updated = replace(task, assignee_id=None, version=task.version + 1, updated_at=now)
+            await change.tx.update_task(updated)
+            await change.record(board_id, "task:updated", task_view(updated))
+
+
+def _member(board: Board, user_id: str) -> Member:
+    for member in board.members:
+        if member.user_id == user_id:
+            return member
+    raise NotFound("That user is not a member of this board")
+
+
+def _check_assignable(role: Role) -> None:
+    if role == "owner":
+        raise field_error("role", "a board has one owner; choose editor or viewer")

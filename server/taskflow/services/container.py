@@ -1,0 +1,40 @@
+"""Every service, built once from its collaborators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taskflow.security.tokens import TokenIssuer
+from taskflow.services.auth import AuthService
+from taskflow.services.boards import BoardService
+from taskflow.services.changes import Recorder
+from taskflow.services.comments import CommentService
+from taskflow.services.events import EventService
+from taskflow.services.ports import Cache, Clock, PasswordHasher, Publisher, Store
+from taskflow.services.stats import StatsService
+from taskflow.services.tasks import TaskService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    auth: AuthService
+    boards: BoardService
+    tasks: TaskService
+    comments: CommentService
+    events: EventService
+    stats: StatsService
+
+    @classmethod
+    def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
+              hasher: PasswordHasher, tokens: TokenIssuer, refresh_ttl: int,
+              stats_ttl: int) -> Services:
+        recorder = Recorder(store=store, publisher=publisher, clock=clock)
+        return cls(
+            auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
+                             clock=clock, refresh_ttl=refresh_ttl),
+            boards=BoardService(store=store, recorder=recorder, publisher=publisher, clock=clock),
+            tasks=TaskService(store=store, recorder=recorder),
+            comments=CommentService(store=store, recorder=recorder),
+            events=EventService(store=store),
+            stats=StatsService(store=store, cache=cache, clock=clock, ttl=stats_ttl),
+        )

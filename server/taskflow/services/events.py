@@ -1,0 +1,38 @@
+"""Reading a board's event log: what a client missed, or word that it must refetch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taskflow.domain import Event
+from taskflow.errors import EventsGone
+from taskflow.services.access import Actor, board_for
+from taskflow.services.ports import Reader, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Catchup:
+    events: list[Event]
+    latest_seq: int
+
+
+async def events_since(reader: Reader, board_id: str, since: int, limit: int,
+                       latest_seq: int) -> list[Event]:
+    """Events after `since`; EventsGone when some of them are no longer kept."""
+    if since >= latest_seq:
+        return []
+    oldest = await reader.select_oldest_event_seq(board_id)
+    if oldest is None or since < oldest - 1:
+        raise EventsGone(f"Events after {since} are no longer kept; refetch the board",
+                         latest_seq=latest_seq)
+    return await reader.select_events(board_id, since=since, limit=limit)
+
+
+class EventService:
+    def __init__(self, *, store: Store) -> None:
+        self._store = store
+
+    async def since(self, actor: Actor, board_id: str, *, since: int, limit: int) -> Catchup:
+        board = await board_for(self._store, board_id, actor)
+        events = await events_since(self._store, board_id, since, limit, board.seq)
+        return Catchup(events=events, latest_seq=board.seq)

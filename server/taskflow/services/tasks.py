@@ -1,0 +1,170 @@
+"""Tasks: listing, creating, changing (with version checks) and deleting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery
+from taskflow.errors import NotFound, PreconditionFailed, field_error
+from taskflow.ids import new_id
+from taskflow.services.access import Actor, board_for
+from taskflow.services.changes import Change, Recorder
+from taskflow.services.cursors import decode_task_cursor, encode_task_cursor
+from taskflow.services.ports import Store
+from taskflow.services.views import task_view
+
+WRITABLE = frozenset({"title", "description", "status", "priority", "due_date", "assignee_id",
+                      "tags", "position"})
+POSITION_STEP = 1024.0
+# Closer than this, a column is renumbered: floats between neighbours run out eventually.
+MIN_POSITION_GAP = 1e-6
+
+
+def etag(task: Task) -> str:
+    return f'"{task.version}"'
+
+
+class TaskService:
+    def __init__(self, *, store: Store, recorder: Recorder) -> None:
+        self._store = store
+        self._recorder = recorder
+
+    async def list(self, actor: Actor, *, board_id: str | None = None,
+                   status: Status | None = None, assignee_id: str | None = None,
+                   priority: Priority | None = None, text: str | None = None,
+                   due_before: datetime | None = None, sort: str = "-created_at",
+                   limit: int = 50, cursor: str | None = None) -> Page[Task]:
+        """Tasks on the actor's boards; keyset pagination (the cursor names the last row)."""
+        if board_id is not None:
+            board_ids: tuple[str, ...] = ((await board_for(self._store, board_id, actor)).id,)
+        else:
+            board_ids = tuple(b for b, _ in await self._store.select_board_seqs_of_user(actor.user_id))
+        after = decode_task_cursor(cursor, sort) if cursor else None
+        query = TaskQuery(board_ids=board_ids, status=status, assignee_id=assignee_id,
+                          priority=priority, text=text or None, due_before=due_before, sort=sort,
+                          limit=limit + 1, after=after)
+        tasks = await self._store.select_tasks(query)
+        next_cursor = encode_task_cursor(tasks[limit - 1], sort) if len(tasks) > limit else None
+        return Page(items=tasks[:limit], next_cursor=next_cursor)
+
+    async def get(self, actor: Actor, task_id: str) -> Task:
+        task = await self._store.select_task(task_id)
+        if task is None:
+            raise NotFound("Task not found")
+        await _board_of(self._store, task, actor)
+        return task
+
+    async def create(self, actor: Actor, board_id: str, fields: Mapping[str, Any]) -> Task:
+        async with self._recorder.change(actor.user_id) as change:
+            board = await board_for(change.tx, board_id, actor, "editor")
+            _check_assignee(board, fields.get("assignee_id"))
+            now = change.clock.now()
+            status: Status = fields.get("status") or "todo"
+            position = fields.get("position")
+            if position is None:
+                position = await _end_of_column(change, board_id, status)
+            task = Task(
+                id=new_id(), board_id=board_id, title=fields["title"],
+                description=fields.get("description") or "", status=status,
+                priority=fields.get("priority") or "medium", due_date=fields.get("due_date"),
+                assignee_id=fields.get("assignee_id"), tags=tuple(fields.get("tags") or ()),
+                position=position, created_by=actor.user_id, created_at=now, updated_at=now,
+                completed_at=now if status == "done" else None, version=1,
+            )
+            await change.tx.insert_task(task)
+            await change.record(board_id, "task:created", task_view(task))
+            await _renumber_if_crowded(change, task)
+        return task
+
+    async def update(self, actor: Actor, task_id: str, changes: Mapping[str, Any], *,
+                     if_match: int | None = None) -> Task:
+        """Applies `changes`; a stale `if_match` is refused with the current task."""
+        unknown = set(changes) - WRITABLE
+        if unknown:
+            raise field_error(sorted(unknown)[0], "is not writable")
+        async with self._recorder.change(actor.user_id) as change:
+            task = await change.tx.select_task(task_id)
+            if task is None:
+                raise NotFound("Task not found")
+            board = await _board_of(change.tx, task, actor, "editor")
+            if if_match is not None and if_match != task.version:
+                raise PreconditionFailed(
+                    f"The task is at version {task.version}", current=task_view(task),
+                    etag=etag(task),
+                )
+            if "assignee_id" in changes:
+                _check_assignee(board, changes["assignee_id"])
+            updated = await _apply(change, task, changes)
+            if updated == task:
+                return task
+            updated = replace(updated, version=task.version + 1, updated_at=change.clock.now())
+            await change.tx.update_task(updated)
+            await change.record(task.board_id, "task:updated", task_view(updated))
+            return await _renumber_if_crowded(change, updated)
+
+    async def delete(self, actor: Actor, task_id: str) -> None:
+        async with self._recorder.change(actor.user_id) as change:
+            task = await change.tx.select_task(task_id)
+            if task is None:
+                raise NotFound("Task not found")
+            await _board_of(change.tx, task, actor, "editor")
+            await change.tx.delete_task(task_id)
+            await change.record(task.board_id, "task:deleted", {"id": task_id})
+
+
+async def _board_of(reader: Any, task: Task, actor: Actor, needed: Any = "viewer") -> Board:
+    """The task's board under the actor's access; a task on a hidden board is NotFound."""
+    try:
+        return await board_for(reader, task.board_id, actor, needed)
+    except NotFound:
+        raise NotFound("Task not found") from None
+
+
+def _check_assignee(board: Board, assignee_id: str | None) -> None:
+    if assignee_id is not None and board.role_of(assignee_id) is None:
+        raise field_error("assignee_id", "must be a member of the task's board")
+
+
+async def _apply(change: Change, task: Task, changes: Mapping[str, Any]) -> Task:
+    values = dict(changes)
+    if "tags" in values:
+        values["tags"] = tuple(values["tags"] or ())
+    if "description" in values and values["description"] is None:
+        values["description"] = ""
+    updated = replace(task, **values)
+    if updated.status != task.status:
+        if "position" not in changes:
+            updated = replace(updated, position=await _end_of_column(change, task.board_id,
+                                                                      updated.status))
+        done_at = change.clock.now() if updated.status == "done" else None
+        updated = replace(updated, completed_at=done_at)
+    return updated
+
+
+async def _end_of_column(change: Change, board_id: str, status: str) -> float:
+    column = await change.tx.select_column(board_id, status)
+    return (column[-1].position + POSITION_STEP) if column else POSITION_STEP
+
+
+async def _renumber_if_crowded(change: Change, task: Task) -> Task:
+    """Spreads a column out again when `task` landed too close to a neighbour."""
+    column = await change.tx.select_column(task.board_id, task.status)
+    gaps = [b.position - a.position for a, b in pairwise(column)]
+    if not gaps or min(gaps) >= MIN_POSITION_GAP:
+        return task
+    now = change.clock.now()
+    result = task
+    for index, current in enumerate(column, start=1):
+        position = index * POSITION_STEP
+        if current.position == position:
+            continue
+        moved = replace(current, position=position, version=current.version + 1, updated_at=now)
+        await change.tx.update_task(moved)
+        await change.record(moved.board_id, "task:updated", task_view(moved))
+        if moved.id == task.id:
+            result = moved
+    return result

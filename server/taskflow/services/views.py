@@ -1,0 +1,72 @@
+"""The contract's JSON shape of each record, shared by HTTP responses and event payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from taskflow.domain import Board, Comment, Event, Member, Role, Task, User
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """A UTC RFC 3339 timestamp with a trailing Z (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name,
+            "created_at": rfc3339(user.created_at)}
+
+
+def member_view(member: Member) -> dict[str, Any]:
+    return {"user_id": member.user_id, "name": member.name, "email": member.email,
+            "role": member.role}
+
+
+def board_view(board: Board, role: Role | None = None) -> dict[str, Any]:
+    """A board; `role` is the caller's, left out of event payloads (they go to everyone)."""
+    view: dict[str, Any] = {
+        "id": board.id,
+        "name": board.name,
+        "description": board.description,
+        "owner_id": board.owner_id,
+        "members": [member_view(member) for member in board.members],
+        "seq": board.seq,
+        "created_at": rfc3339(board.created_at),
+        "updated_at": rfc3339(board.updated_at),
+    }
+    if role is not None:
+        view["role"] = role
+    return view
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "board_id": task.board_id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status,
+        "priority": task.priority,
+        "due_date": rfc3339(task.due_date),
+        "assignee_id": task.assignee_id,
+        "tags": list(task.tags),
+        "position": task.position,
+        "created_by": task.created_by,
+        "created_at": rfc3339(task.created_at),
+        "updated_at": rfc3339(task.updated_at),
+        "completed_at": rfc3339(task.completed_at),
+        "version": task.version,
+    }
+
+
+def comment_view(comment: Comment) -> dict[str, Any]:
+    return {"id": comment.id, "task_id": comment.task_id, "author_id": comment.author_id,
+            "body": comment.body, "created_at": rfc3339(comment.created_at)}
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {"seq": event.seq, "board_id": event.board_id, "type": event.type,
+            "actor_id": event.actor_id, "at": rfc3339(event.at), "data": event.data}

@@ -1,0 +1,1 @@
+"""The store implementations (SQLite embedded, MongoDB in production) of services.ports.Store."""

@@ -1,0 +1,93 @@
+"""The SQLite schema; `user_version` tells which statements a database file already has."""
+
+from __future__ import annotations
+
+# Each entry upgrades the schema by one version; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_norm TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        credentials_version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE boards (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        owner_id TEXT NOT NULL REFERENCES users(id),
+        seq INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE members (
+        board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (board_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_by_user ON members (user_id, board_id);
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        status TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        priority_rank INTEGER NOT NULL,
+        due_date TEXT,
+        assignee_id TEXT REFERENCES users(id),
+        tags TEXT NOT NULL,
+        position REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        completed_at TEXT,
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX tasks_by_board_status ON tasks (board_id, status, position);
+    CREATE INDEX tasks_by_board_created ON tasks (board_id, created_at);
+    CREATE INDEX tasks_by_board_updated ON tasks (board_id, updated_at);
+    CREATE INDEX tasks_by_board_due ON tasks (board_id, due_date);
+    CREATE INDEX tasks_by_assignee ON tasks (assignee_id, status);
+    CREATE INDEX tasks_by_created ON tasks (created_at);
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        board_id TEXT NOT NULL,
+        author_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX comments_by_task ON comments (task_id, created_at, id);
+    CREATE TABLE events (
+        board_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (board_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE logins (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        credentials_version INTEGER NOT NULL
+    );
+    CREATE INDEX logins_by_user ON logins (user_id);
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        login_id TEXT NOT NULL REFERENCES logins(id),
+        user_id TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX refresh_tokens_by_login ON refresh_tokens (login_id);
+    """,
+)

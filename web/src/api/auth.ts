@@ -1,0 +1,28 @@
+import type { ApiClient } from "./client";
+import type { Session, User } from "./types";
+
+export interface ProfileChanges {
+  name?: string;
+  email?: string;
+  password?: string;
+  current_password?: string;
+}
+
+/** Sign-up, sign-in, token rotation and the profile. */
+export function authApi(client: ApiClient) {
+  return {
+    register: (body: { email: string; password: string; name: string }) =>
+      client.post<Session>("/auth/register", body, { auth: false }),
+    login: (body: { email: string; password: string }) => client.post<Session>("/auth/login", body, { auth: false }),
+    refresh: (refreshToken: string) =>
+      client.post<Session>("/auth/refresh", { refresh_token: refreshToken }, { auth: false }),
+    logout: (refreshToken: string, accessToken: string) =>
+      client.post<void>(
+        "/auth/logout",
+        { refresh_token: refreshToken },
+        { auth: false, headers: { Authorization: `Bearer ${accessToken}` } },
+      ),
+    me: () => client.get<User>("/users/me"),
+    updateMe: (changes: ProfileChanges) => client.patch<User>("/users/me", changes),
+  };
+}

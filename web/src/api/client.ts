@@ -1,0 +1,108 @@
+import { ApiError, networkError, toProblem } from "./errors";
+
+export type Query = Record<string, string | number | undefined | null>;
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Query;
+  headers?: Record<string, string>;
+  /** Send the bearer token (default true). */
+  auth?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ApiResponse<T> {
+  data: T;
+  status: number;
+  etag: string | null;
+}
+
+export interface TokenSource {
+  /** A valid access token (refreshed first when it is about to expire), or null when signed out. */
+  accessToken(): Promise<string | null>;
+  /** Called after a 401: refresh once and return the new token, or null when the session is over. */
+  refreshAfterRejection(rejected: string): Promise<string | null>;
+}
+
+/** The API base URL: `VITE_API_URL` when set at build time, else same origin. */
+export function apiBaseUrl(): string {
+  const configured = (import.meta.env?.VITE_API_URL as string | undefined) ?? "";
+  return configured.replace(/\/+$/, "");
+}
+
+function buildUrl(base: string, path: string, query?: Query): string {
+  const url = `${base}/api/v1${path}`;
+  if (!query) return url;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return qs ? `${url}?${qs}` : url;
+}
+
+async function readBody(res: Response): Promise<unknown> {
+  if (res.status === 204) return undefined;
+  const text = await res.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** A small typed fetch wrapper: JSON in and out, bearer auth, one retry after a refresh. */
+export class ApiClient {
+  constructor(
+    private readonly tokens: TokenSource | null,
+    private readonly baseUrl: string = apiBaseUrl(),
+  ) {}
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+    const useAuth = opts.auth !== false && this.tokens !== null;
+    let token = useAuth ? await this.tokens!.accessToken() : null;
+    let res = await this.send(method, path, opts, token);
+    if (res.status === 401 && useAuth && token) {
+      token = await this.tokens!.refreshAfterRejection(token);
+      if (token) res = await this.send(method, path, opts, token);
+    }
+    const body = await readBody(res);
+    const etag = res.headers.get("ETag");
+    if (!res.ok) throw new ApiError(res.status, toProblem(res.status, res.statusText, body), etag);
+    return { data: body as T, status: res.status, etag };
+  }
+
+  get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("GET", path, { query, signal }).then((r) => r.data);
+  }
+
+  post<T>(path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+    return this.request<T>("POST", path, { ...opts, body }).then((r) => r.data);
+  }
+
+  patch<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
+    return this.request<T>("PATCH", path, { ...opts, body }).then((r) => r.data);
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.request<void>("DELETE", path);
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, token: string | null): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json, application/problem+json", ...opts.headers };
+    if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers.Authorization = `Bearer ${token}`;
+    try {
+      return await fetch(buildUrl(this.baseUrl, path, opts.query), {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (err instanceof DOMException && err.name === "AbortError") throw err;
+      throw networkError(err);
+    }
+  }
+}

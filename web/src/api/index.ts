@@ -1,0 +1,18 @@
+import { authApi } from "./auth";
+import { boardsApi } from "./boards";
+import { ApiClient, type TokenSource } from "./client";
+import { tasksApi } from "./tasks";
+
+/** The whole typed API, over one client. */
+export function createApi(client: ApiClient) {
+  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client) };
+}
+
+export type TaskFlowApi = ReturnType<typeof createApi>;
+
+export function createApiWithTokens(tokens: TokenSource | null, baseUrl?: string): TaskFlowApi {
+  return createApi(new ApiClient(tokens, baseUrl));
+}
+
+export { ApiError, errorMessage, fieldErrors } from "./errors";
+export type * from "./types";

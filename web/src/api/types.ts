@@ -1,0 +1,181 @@
+// The resources of the TaskFlow v1 contract (shared/CONTRACT.md), as the browser sees them.
+
+export type Role = "owner" | "editor" | "viewer";
+export type Status = "todo" | "in_progress" | "done";
+export type Priority = "low" | "medium" | "high" | "urgent";
+
+export const STATUSES: readonly Status[] = ["todo", "in_progress", "done"];
+export const PRIORITIES: readonly Priority[] = ["low", "medium", "high", "urgent"];
+export const ROLES: readonly Role[] = ["owner", "editor", "viewer"];
+
+export const STATUS_LABELS: Record<Status, string> = {
+  todo: "To do",
+  in_progress: "In progress",
+  done: "Done",
+};
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  created_at: string;
+}
+
+export interface Session {
+  user: User;
+  access_token: string;
+  refresh_token: string;
+  token_type: "bearer";
+  expires_in: number;
+}
+
+export interface Member {
+  user_id: string;
+  name: string;
+  email: string;
+  role: Role;
+}
+
+export interface Board {
+  id: string;
+  name: string;
+  description: string;
+  owner_id: string;
+  /** The caller's role; absent from the copies carried by live events. */
+  role?: Role;
+  members: Member[];
+  seq: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Task {
+  id: string;
+  board_id: string;
+  title: string;
+  description: string;
+  status: Status;
+  priority: Priority;
+  due_date: string | null;
+  assignee_id: string | null;
+  tags: string[];
+  position: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+  version: number;
+}
+
+/** The fields a client may write on a task. */
+export type TaskChanges = Partial<
+  Pick<Task, "title" | "description" | "status" | "priority" | "due_date" | "assignee_id" | "tags" | "position">
+>;
+
+export interface NewTask extends TaskChanges {
+  board_id: string;
+  title: string;
+}
+
+export interface Comment {
+  id: string;
+  task_id: string;
+  board_id?: string;
+  author_id: string;
+  body: string;
+  created_at: string;
+}
+
+/** Attachments are not in the v1 contract's REST table, only its events; keep what they carry. */
+export interface Attachment {
+  id: string;
+  task_id: string;
+  filename?: string;
+  [key: string]: unknown;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface PresenceUser {
+  user_id: string;
+  name: string;
+}
+
+export type BoardEventType =
+  | "task:created"
+  | "task:updated"
+  | "task:deleted"
+  | "comment:created"
+  | "comment:deleted"
+  | "board:updated"
+  | "board:deleted"
+  | "member:added"
+  | "member:updated"
+  | "member:removed"
+  | "attachment:added"
+  | "attachment:deleted";
+
+export const BOARD_EVENT_TYPES: readonly BoardEventType[] = [
+  "task:created",
+  "task:updated",
+  "task:deleted",
+  "comment:created",
+  "comment:deleted",
+  "board:updated",
+  "board:deleted",
+  "member:added",
+  "member:updated",
+  "member:removed",
+  "attachment:added",
+  "attachment:deleted",
+];
+
+interface EventEnvelope<K extends BoardEventType, D> {
+  seq: number;
+  board_id: string;
+  type: K;
+  actor_id: string;
+  at: string;
+  data: D;
+}
+
+export type BoardEvent =
+  | EventEnvelope<"task:created", Task>
+  | EventEnvelope<"task:updated", Task>
+  | EventEnvelope<"task:deleted", { id: string }>
+  | EventEnvelope<"comment:created", Comment>
+  | EventEnvelope<"comment:deleted", { id: string; task_id: string }>
+  | EventEnvelope<"board:updated", Board>
+  | EventEnvelope<"board:deleted", { id: string }>
+  | EventEnvelope<"member:added", Member>
+  | EventEnvelope<"member:updated", Member>
+  | EventEnvelope<"member:removed", { user_id: string }>
+  | EventEnvelope<"attachment:added", Attachment>
+  | EventEnvelope<"attachment:deleted", { id: string; task_id: string }>;
+
+export interface EventsPage {
+  items: BoardEvent[];
+  latest_seq: number;
+}
+
+export interface FieldError {
+  loc: (string | number)[];
+  msg: string;
+}
+
+/** An RFC 9457 problem document as the server sends it. */
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  errors?: FieldError[];
+  /** On 412: the task as it is now. */
+  current?: Task;
+  /** On 410 events_gone. */
+  latest_seq?: number;
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it, vi } from "vitest";
+import type { Session } from "../api/types";
+import { refreshLeadMs, TokenStore, type KeyValueStorage } from "./tokenStore";
+
+function memoryStorage(): KeyValueStorage & { data: Map<string, string> } {
+  const data = new Map<string, string>();
+  return {
+    data,
+    getItem: (k) => data.get(k) ?? null,
+    setItem: (k, v) => void data.set(k, v),
+    removeItem: (k) => void data.delete(k),
+  };
+}
+
+function session(n: number, expiresIn = 900): Session {
+  return {
+    user: { id: "u1", email: "a@example.test", name: "A", created_at: "2026-01-01T00:00:00Z" },
+    access_token: `access-${n}`,
+    refresh_token: `refresh-${n}`,
+    token_type: "bearer",
+    expires_in: expiresIn,
+  };
+}
+
+function setup(refresh: (rt: string) => Promise<Session>) {
+  let now = 1_000_000;
+  const timers: { fn: () => void; at: number }[] = [];
+  const storage = memoryStorage();
+  const store = new TokenStore({
+    refresh,
+    storage,
+    now: () => now,
+    setTimer: (fn, ms) => timers.push({ fn, at: now + ms }),
+    clearTimer: (h) => {
+      const i = (h as number) - 1;
+      if (timers[i]) timers[i] = { fn: () => undefined, at: Infinity };
+    },
+  });
+  return { store, storage, timers, advance: (ms: number) => (now += ms) };
+}
+
+describe("TokenStore", () => {
+  it("keeps the session in memory and sessionStorage, and restores it", () => {
+    const { store, storage } = setup(vi.fn());
+    store.setSession(session(1));
+    expect(store.session?.accessToken).toBe("access-1");
+    const again = new TokenStore({ refresh: vi.fn(), storage, setTimer: () => 0, clearTimer: () => undefined });
+    expect(again.session?.refreshToken).toBe("refresh-1");
+  });
+
+  it("gives the current access token while it is fresh", async () => {
+    const refresh = vi.fn();
+    const { store } = setup(refresh);
+    store.setSession(session(1));
+    expect(await store.accessToken()).toBe("access-1");
+    expect(refresh).not.toHaveBeenCalled();
+  });
+
+  it("refreshes before use when the token is about to expire, storing the rotated refresh token", async () => {
+    const refresh = vi.fn(async () => session(2));
+    const { store, storage, advance } = setup(refresh);
+    store.setSession(session(1));
+    advance(900_000 - 5_000);
+    expect(await store.accessToken()).toBe("access-2");
+    expect(refresh).toHaveBeenCalledWith("refresh-1");
+    expect(store.session?.refreshToken).toBe("refresh-2");
+    expect(storage.data.get("taskflow.session")).toContain("refresh-2");
+  });
+
+  it("never runs two refreshes at once", async () => {
+    let resolve!: (s: Session) => void;
+    const refresh = vi.fn(() => new Promise<Session>((r) => (resolve = r)));
+    const { store } = setup(refresh);
+    store.setSession(session(1));
+    const a = store.refresh();
+    const b = store.refresh();
+    const c = store.refreshAfterRejection("access-1");
+    resolve(session(2));
+    expect(await Promise.all([a, b, c])).toEqual(["access-2", "access-2", "access-2"]);
+    expect(refresh).toHaveBeenCalledTimes(1);
+  });
+
+  it("after a 401, a caller holding an already-replaced token gets the new one without refreshing", async () => {
+    const refresh = vi.fn(async () => session(2));
+    const { store } = setup(refresh);
+    store.setSession(session(1));
+    await store.refresh();
+    expect(await store.refreshAfterRejection("access-1")).toBe("access-2");
+    expect(refresh).toHaveBeenCalledTimes(1);
+  });
+
+  it("schedules the refresh shortly before expiry", async () => {
+    const refresh = vi.fn(async () => session(2));
+    const { store, timers } = setup(refresh);
+    store.setSession(session(1, 900));
+    const timer = timers.at(-1)!;
+    expect(timer.at).toBe(1_000_000 + 900_000 - 60_000);
+    timer.fn();
+    await vi.waitFor(() => expect(store.session?.accessToken).toBe("access-2"));
+    expect(refreshLeadMs(10_000)).toBe(2_000);
+  });
+
+  it("ends the session when the server refuses the refresh token", async () => {
+    const refresh = vi.fn(async () => {
+      throw Object.assign(new Error("spent"), { status: 401 });
+    });
+    const { store, storage } = setup(refresh);
+    const reasons: string[] = [];
+    store.subscribe((_s, reason) => reasons.push(reason));
+    store.setSession(session(1));
+    expect(await store.refresh()).toBeNull();
+    expect(store.session).toBeNull();
+    expect(storage.data.size).toBe(0);
+    expect(reasons).toEqual(["signed-in", "ended"]);
+  });
+
+  it("keeps the session through a network failure and retries", async () => {
+    const refresh = vi.fn(async () => {
+      throw Object.assign(new Error("offline"), { status: 0 });
+    });
+    const { store } = setup(refresh);
+    store.setSession(session(1));
+    await expect(store.refresh()).rejects.toThrow("offline");
+    expect(store.session?.refreshToken).toBe("refresh-1");
+  });
+
+  it("clear() signs out", () => {
+    const { store, storage } = setup(vi.fn());
+    store.setSession(session(1));
+    store.clear();
+    expect(store.session).toBeNull();
+    expect(storage.data.size).toBe(0);
+  });
+});

@@ -1,0 +1,51 @@
+import { useState, type FormEvent } from "react";
+import { Link, Navigate, useLocation, useNavigate } from "react-router";
+import { useServices, useSession } from "../app/ServicesContext";
+import { Alert } from "../components/Alert";
+import { TextField } from "../components/Field";
+import { useAction } from "../components/useAction";
+import { usePageTitle } from "../components/usePageTitle";
+
+export default function LoginPage() {
+  usePageTitle("Sign in");
+  const { api, tokens } = useServices();
+  const session = useSession();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const from = (location.state as { from?: string } | null)?.from ?? "/boards";
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const login = useAction(async () => {
+    tokens.setSession(await api.auth.login({ email, password }));
+    navigate(from, { replace: true });
+  });
+
+  if (session) return <Navigate to={from} replace />;
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void login.run();
+  };
+
+  return (
+    <section className="auth-page" aria-labelledby="login-title">
+      <h1 id="login-title">Sign in</h1>
+      {tokens.endedBecause === "expired" && !login.error && (
+        <Alert kind="info">Your session has ended. Please sign in again.</Alert>
+      )}
+      <Alert>{login.message}</Alert>
+      <form onSubmit={onSubmit} noValidate>
+        <TextField label="Email" type="email" name="email" autoComplete="email" required value={email}
+          onChange={(e) => setEmail(e.target.value)} error={login.fields.email} />
+        <TextField label="Password" type="password" name="password" autoComplete="current-password" required
+          value={password} onChange={(e) => setPassword(e.target.value)} error={login.fields.password} />
+        <button type="submit" disabled={login.pending}>
+          {login.pending ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <p>
+        New to TaskFlow? <Link to="/signup">Create an account</Link>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+import { useState, type FormEvent } from "react";
+import type { ProfileChanges } from "../api/auth";
+import { useMe, useServices } from "../app/ServicesContext";
+import { Alert } from "../components/Alert";
+import { TextField } from "../components/Field";
+import { useAction } from "../components/useAction";
+import { usePageTitle } from "../components/usePageTitle";
+
+export default function ProfilePage() {
+  usePageTitle("Profile");
+  const { api, tokens } = useServices();
+  const me = useMe();
+  const [name, setName] = useState(me.name);
+  const [email, setEmail] = useState(me.email);
+  const [password, setPassword] = useState("");
+  const [currentPassword, setCurrentPassword] = useState("");
+  const [saved, setSaved] = useState<string | null>(null);
+
+  const needsCurrent = email.trim() !== me.email || password !== "";
+  const save = useAction(async () => {
+    setSaved(null);
+    const changes: ProfileChanges = {};
+    if (name.trim() !== me.name) changes.name = name.trim();
+    if (email.trim() !== me.email) changes.email = email.trim();
+    if (password) changes.password = password;
+    if (Object.keys(changes).length === 0) {
+      setSaved("Nothing to save.");
+      return;
+    }
+    if (needsCurrent) changes.current_password = currentPassword;
+    const user = await api.auth.updateMe(changes);
+    tokens.setUser(user);
+    if (changes.password) {
+      // A new password revokes every login, this one included: sign in again with it.
+      tokens.setSession(await api.auth.login({ email: user.email, password: changes.password }));
+    }
+    setPassword("");
+    setCurrentPassword("");
+    setSaved("Profile saved.");
+  });
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void save.run();
+  };
+
+  return (
+    <section className="narrow" aria-labelledby="profile-title">
+      <h1 id="profile-title">Profile</h1>
+      <Alert>{save.message}</Alert>
+      <Alert kind="success">{saved}</Alert>
+      <form onSubmit={onSubmit} noValidate>
+        <TextField label="Name" name="name" autoComplete="name" value={name}
+          onChange={(e) => setName(e.target.value)} error={save.fields.name} />
+        <TextField label="Email" type="email" name="email" autoComplete="email" value={email}
+          onChange={(e) => setEmail(e.target.value)} error={save.fields.email} />
+        <TextField label="New password" type="password" name="password" autoComplete="new-password"
+          hint="Leave empty to keep your password. Changing it signs out your other sessions." value={password}
+          onChange={(e) => setPassword(e.target.value)} error={save.fields.password} />
+        <TextField label="Current password" type="password" name="current_password" autoComplete="current-password"
+          hint="Required to change your email or password." required={needsCurrent} value={currentPassword}
+          onChange={(e) => setCurrentPassword(e.target.value)} error={save.fields.current_password} />
+        <button type="submit" disabled={save.pending}>
+          {save.pending ? "Saving…" : "Save profile"}
+        </button>
+      </form>
+    </section>
+  );
+}
