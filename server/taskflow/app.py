@@ -57,9 +57,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     tokens = TokenIssuer(secret=settings.jwt_secret, previous_secret=settings.jwt_previous_secret,
                          issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                          access_ttl=settings.access_token_ttl)
-    rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics(),
-                 limiter=RateLimiter(redis_url=settings.redis_url,
-                                     enabled=settings.rate_limits.enabled))
+    rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, ops.blueprint):
         app.register_blueprint(blueprint)
@@ -75,6 +73,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         store = await open_store(settings)
         cache: Cache = RedisCache(redis) if redis else MemoryCache()
         rt.store, rt.cache = store, cache
+        rt.limiter = RateLimiter(redis=redis, enabled=settings.rate_limits.enabled)
         rt.redis_ping = redis.ping if redis else None
         rt.services_ = Services.build(
             store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),

@@ -13,17 +13,21 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from loguru import logger
+from redis.asyncio import Redis
 
 from taskflow.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, *, redis_url: str | None, enabled: bool = True) -> None:
+    def __init__(self, *, redis: Redis | None, enabled: bool = True) -> None:
+        """Counts in `redis` (sharing its connection pool) when given, else in memory."""
         self.enabled = enabled
         storage: Storage
-        if redis_url:
-            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            storage = RedisStorage(uri, implementation="redispy", key_prefix="taskflow:rl")
+        if redis is not None:
+            storage = RedisStorage("async+redis://", implementation="redispy",
+                                   key_prefix="taskflow:rl",
+                                   connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+                                   )
         else:
             storage = MemoryStorage()
         self._storage = storage

@@ -24,7 +24,7 @@ PUBLIC: list[dict[str, list[str]]] = []
 
 async def _limit_address() -> None:
     rt = runtime()
-    await rt.limiter.hit(rt.settings.rate_limits.auth_per_address, "auth-address", client_address())
+    await rt.limit(rt.settings.rate_limits.auth_per_address, "auth-address", client_address())
 
 
 @blueprint.post("/auth/register")
@@ -47,7 +47,7 @@ async def login(data: LoginIn) -> dict[str, object]:
     """Sign in; 429 after repeated attempts on one account or from one address."""
     rt = runtime()
     await _limit_address()
-    await rt.limiter.hit(rt.settings.rate_limits.login_per_account, "login-account",
+    await rt.limit(rt.settings.rate_limits.login_per_account, "login-account",
                          data.email.casefold())
     session = await rt.services.auth.login(email=data.email, password=data.password)
     return session.view()

@@ -29,12 +29,17 @@ class Runtime:
 
     settings: Settings
     tokens: TokenIssuer
-    limiter: RateLimiter
     metrics: Metrics
+    limiter: RateLimiter | None = None
     store: Store | None = None
     cache: Cache | None = None
     services_: Services | None = None
     redis_ping: Callable[[], Awaitable[Any]] | None = None
+
+    async def limit(self, limits: str, scope: str, key: str) -> None:
+        """Counts one request against a rate limit (RateLimited when spent)."""
+        assert self.limiter is not None, "the limiter is built when the server starts"
+        await self.limiter.hit(limits, scope, key)
 
     @property
     def services(self) -> Services:
@@ -86,7 +91,7 @@ def authenticated(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         actor = bearer_actor()
         rt = runtime()
-        await rt.limiter.hit(rt.settings.rate_limits.api_per_user, "api", actor.user_id)
+        await rt.limit(rt.settings.rate_limits.api_per_user, "api", actor.user_id)
         g.actor = actor
         kwargs["actor"] = actor
         return await func(*args, **kwargs)

@@ -58,12 +58,14 @@ class BoardService:
                               description=board.description if description is None else description)
             if updated == board:
                 return board
-            updated = replace(updated, updated_at=self._clock.now())
+            # Writers of a board are serialized, so this change's event is the next seq.
+            updated = replace(updated, updated_at=self._clock.now(), seq=board.seq + 1)
             await change.tx.update_board(board_id, name=updated.name,
                                          description=updated.description,
                                          updated_at=updated.updated_at)
             event = await change.record(board_id, "board:updated", board_view(updated))
-        return replace(updated, seq=event.seq)
+            assert event.seq == updated.seq
+        return updated
 
     async def delete(self, actor: Actor, board_id: str) -> None:
         """Deletes the board and everything on it; board:deleted is its last event."""
