@@ -8,6 +8,7 @@ from loguru import logger
 from quart import Quart
 from quart_schema import QuartSchema
 from redis.asyncio import Redis
+from socketio import ASGIApp
 
 from taskflow import __version__
 from taskflow.cache import MemoryCache, RedisCache
@@ -19,7 +20,8 @@ from taskflow.http.request import JSONRequest
 from taskflow.http.runtime import Runtime
 from taskflow.observability import Metrics
 from taskflow.ratelimit import RateLimiter
-from taskflow.realtime.local import LocalPublisher
+from taskflow.realtime.channel import LiveChannel
+from taskflow.realtime.publisher import LivePublisher
 from taskflow.security.passwords import BcryptHasher
 from taskflow.security.tokens import TokenIssuer
 from taskflow.services.container import Services
@@ -35,7 +37,11 @@ async def open_store(settings: Settings) -> Store:
 
 
 def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Quart:
-    """The Quart app; its store, Redis and services open when the server starts serving."""
+    """The Quart app; its store, Redis and services open when the server starts serving.
+
+    `publisher` replaces the live channel's (tests of the REST core capture events with it).
+    Serve `asgi_app(app)` to have the live channel too.
+    """
     settings = settings.with_jwt_secret()
     app = Quart("taskflow")
     app.request_class = JSONRequest
@@ -65,7 +71,9 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         app.register_blueprint(web.blueprint(settings.web_dist))
     problems.register(app)
     http_middleware.register(app)
-    live = publisher or LocalPublisher()
+    channel = LiveChannel(settings, tokens=tokens, metrics=rt.metrics)
+    app.extensions["taskflow_live"] = channel
+    live = publisher or LivePublisher(channel)
 
     @app.while_serving
     async def lifespan() -> AsyncGenerator[None, None]:
@@ -79,13 +87,21 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),
             tokens=tokens, refresh_ttl=settings.refresh_token_ttl, stats_ttl=settings.stats_ttl,
         )
+        await channel.start(rt.services_, redis)
         logger.info("taskflow {} serving (instance {}, store {}, redis {})", __version__,
                     settings.instance_id, type(store).__name__, "on" if redis else "off")
         try:
             yield
         finally:
+            await channel.stop()
             await store.close()
             if redis is not None:
                 await redis.aclose()
 
     return app
+
+
+def asgi_app(app: Quart) -> ASGIApp:
+    """The one ASGI app to serve: Socket.IO at /socket.io, the Quart app for the rest."""
+    channel: LiveChannel = app.extensions["taskflow_live"]
+    return channel.asgi(app)

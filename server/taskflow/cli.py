@@ -33,9 +33,9 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from taskflow.app import create_app
+    from taskflow.app import asgi_app, create_app
 
-    app = create_app(settings)
+    app = asgi_app(create_app(settings))
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None

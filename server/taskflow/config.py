@@ -63,6 +63,14 @@ class Settings:
     instance_id: str = field(default_factory=lambda: "p" + secrets.token_hex(4))
     web_dist: Path | None = None
     stats_ttl: int = 60
+    live_ping_interval: int = 25
+    live_ping_timeout: int = 20
+    live_max_message_bytes: int = 64 * 1024
+    live_max_queue: int = 1000
+    live_event_rate: str = "30/second"
+    live_connect_rate: str = "300/minute"
+    live_sweep_seconds: float = 2.0
+    presence_ttl: int = 45
 
     @property
     def production(self) -> bool:
@@ -112,6 +120,15 @@ class Settings:
             log_level=_log_level(env.get("TASKFLOW_LOG_LEVEL", "INFO")),
             web_dist=Path(web_dist) if web_dist else None,
             stats_ttl=_int(env, "TASKFLOW_STATS_TTL", 60, low=1, high=60),
+            live_ping_interval=_int(env, "TASKFLOW_LIVE_PING_INTERVAL", 25, low=1, high=300),
+            live_ping_timeout=_int(env, "TASKFLOW_LIVE_PING_TIMEOUT", 20, low=1, high=300),
+            live_max_message_bytes=_int(env, "TASKFLOW_LIVE_MAX_MESSAGE_BYTES", 64 * 1024,
+                                        low=1024),
+            live_max_queue=_int(env, "TASKFLOW_LIVE_MAX_QUEUE", 1000, low=10),
+            live_event_rate=_limit(env, "TASKFLOW_LIVE_EVENT_RATE", "30/second"),
+            live_connect_rate=_limit(env, "TASKFLOW_LIVE_CONNECT_RATE", "300/minute"),
+            live_sweep_seconds=_int(env, "TASKFLOW_LIVE_SWEEP_MS", 2000, low=100) / 1000,
+            presence_ttl=_int(env, "TASKFLOW_PRESENCE_TTL", 45, low=5, high=55),
             **({"instance_id": instance_id} if instance_id else {}),
         )
         return settings
@@ -226,6 +243,15 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimits:
             raise SettingsError(f"{name} must look like '10/minute;100/hour', got {value!r}") from None
         values[attr] = value
     return RateLimits(enabled=switch == "on", **values)
+
+
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default)
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError(f"{name} must look like '30/second', got {value!r}") from None
+    return value
 
 
 def _log_level(raw: str) -> str:

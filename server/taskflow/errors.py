@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Extra details that travel as HTTP headers, not in the problem document.
+HEADER_ONLY = frozenset({"etag", "allow"})
+
 
 class TaskFlowError(Exception):
     """Base of every error a client may see. `code` is stable; `title` is for humans."""
@@ -16,6 +19,13 @@ class TaskFlowError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
+
+    def payload(self) -> dict[str, Any]:
+        """The RFC 9457 problem document (and the `error` of a Socket.IO ack)."""
+        body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status,
+                                "detail": self.detail, "code": self.code}
+        body.update({k: v for k, v in self.extra.items() if k not in HEADER_ONLY})
+        return body
 
 
 class BadRequest(TaskFlowError):

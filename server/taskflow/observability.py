@@ -67,6 +67,17 @@ class Metrics:
         )
         uptime = Gauge("taskflow_uptime_seconds", "Seconds since start", registry=self.registry)
         uptime.set_function(lambda: time.time() - self.started)
+        self.live_connections = Gauge("taskflow_live_connections",
+                                      "Socket.IO connections on this instance",
+                                      registry=self.registry)
+        self.live_joins = Counter("taskflow_live_joins_total", "board:join commands served",
+                                  registry=self.registry)
+        self.live_events = Counter("taskflow_live_events_published_total",
+                                   "Board events published by this instance",
+                                   registry=self.registry)
+        self.live_slow_consumers = Counter("taskflow_live_slow_consumers_total",
+                                           "Sockets closed for not reading fast enough",
+                                           registry=self.registry)
         self.cache_hits = Gauge("taskflow_cache_hits", "Cache hits since start",
                                 registry=self.registry)
         self.cache_misses = Gauge("taskflow_cache_misses", "Cache misses since start",

@@ -24,28 +24,14 @@ from taskflow.errors import (
     ValidationFailed,
 )
 
-_HEADER_ONLY = ("etag", "allow")
 _BY_STATUS: dict[int, type[TaskFlowError]] = {
     400: BadRequest, 404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge,
     415: UnsupportedMediaType,
 }
 
 
-def problem_body(error: TaskFlowError) -> dict[str, Any]:
-    """The problem+json document of an error (also the `error` of a Socket.IO ack)."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
-        "code": error.code,
-    }
-    body.update({k: v for k, v in error.extra.items() if k not in _HEADER_ONLY})
-    return body
-
-
 def problem_response(error: TaskFlowError) -> Response:
-    response = Response(json.dumps(problem_body(error)), status=error.status,
+    response = Response(json.dumps(error.payload()), status=error.status,
                         content_type="application/problem+json")
     if isinstance(error, RateLimited | ServiceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -10,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from quart import current_app, g, request
 
+from taskflow.addresses import client_address as address_of
 from taskflow.config import Settings
 from taskflow.errors import Unauthorized
 from taskflow.observability import Metrics
@@ -53,24 +53,9 @@ def runtime() -> Runtime:
 
 
 def client_address() -> str:
-    """The client's address: X-Forwarded-For is believed only from trusted proxies."""
-    peer = request.remote_addr or "unknown"
-    networks = [ipaddress.ip_network(n) for n in runtime().settings.trusted_proxies]
-
-    def trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in networks)
-
-    if not trusted(peer):
-        return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not trusted(hop):
-            return hop
-    return hops[0] if hops else peer
+    """The client's address (X-Forwarded-For believed only from trusted proxies)."""
+    return address_of(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                      runtime().settings.trusted_proxies)
 
 
 def bearer_actor() -> Actor:

@@ -22,8 +22,5 @@ class LocalPublisher:
         for listener in self._listeners:
             await listener(events)
 
-    async def revoke_access(self, board_id: str, user_ids: Sequence[str] | None) -> None:
-        return None
-
     async def end_logins(self, login_ids: Sequence[str]) -> None:
         return None

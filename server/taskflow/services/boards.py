@@ -10,17 +10,15 @@ from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
-from taskflow.services.ports import Clock, Publisher, Store
+from taskflow.services.ports import Clock, Store
 from taskflow.services.views import board_view, member_view, task_view
 from taskflow.timefmt import to_ts
 
 
 class BoardService:
-    def __init__(self, *, store: Store, recorder: Recorder, publisher: Publisher,
-                 clock: Clock) -> None:
+    def __init__(self, *, store: Store, recorder: Recorder, clock: Clock) -> None:
         self._store = store
         self._recorder = recorder
-        self._publisher = publisher
         self._clock = clock
 
     async def list(self, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[Board]:
@@ -76,7 +74,6 @@ class BoardService:
             change.transient.append(Event(seq=seq, board_id=board_id, type="board:deleted",
                                           actor_id=actor.user_id, at=self._clock.now(),
                                           data={"id": board_id}))
-        await self._publisher.revoke_access(board_id, None)
 
     async def add_member(self, actor: Actor, board_id: str, *, email: str, role: Role) -> Member:
         _check_assignable(role)
@@ -116,7 +113,6 @@ class BoardService:
             await change.tx.delete_member(board_id, user_id)
             await change.record(board_id, "member:removed", {"user_id": user_id})
             await _unassign(change, board_id, user_id)
-        await self._publisher.revoke_access(board_id, [user_id])
 
 
 async def _unassign(change: Change, board_id: str, user_id: str) -> None:

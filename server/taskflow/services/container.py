@@ -32,7 +32,7 @@ class Services:
         return cls(
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
                              clock=clock, refresh_ttl=refresh_ttl),
-            boards=BoardService(store=store, recorder=recorder, publisher=publisher, clock=clock),
+            boards=BoardService(store=store, recorder=recorder, clock=clock),
             tasks=TaskService(store=store, recorder=recorder),
             comments=CommentService(store=store, recorder=recorder),
             events=EventService(store=store),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taskflow.domain import Event
@@ -9,11 +10,15 @@ from taskflow.errors import EventsGone
 from taskflow.services.access import Actor, board_for
 from taskflow.services.ports import Reader, Store
 
+# A join that missed more than this gets `resync` instead: refetching is cheaper.
+MAX_JOIN_EVENTS = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Catchup:
     events: list[Event]
     latest_seq: int
+    resync: bool = False
 
 
 async def events_since(reader: Reader, board_id: str, since: int, limit: int,
@@ -36,3 +41,24 @@ class EventService:
         board = await board_for(self._store, board_id, actor)
         events = await events_since(self._store, board_id, since, limit, board.seq)
         return Catchup(events=events, latest_seq=board.seq)
+
+    async def join(self, actor: Actor, board_id: str, since: int | None) -> Catchup:
+        """What a live subscriber needs on joining: the seq now and the events it missed."""
+        board = await board_for(self._store, board_id, actor)
+        if since is None or since >= board.seq:
+            return Catchup(events=[], latest_seq=board.seq)
+        if board.seq - since > MAX_JOIN_EVENTS:
+            return Catchup(events=[], latest_seq=board.seq, resync=True)
+        try:
+            events = await events_since(self._store, board_id, since, MAX_JOIN_EVENTS, board.seq)
+        except EventsGone:
+            return Catchup(events=[], latest_seq=board.seq, resync=True)
+        return Catchup(events=events, latest_seq=board.seq)
+
+    async def replay(self, board_id: str, *, since: int, limit: int = 1000) -> list[Event]:
+        """Events after `since` for delivery to sockets already authorized (no actor)."""
+        return await self._store.select_events(board_id, since=since, limit=limit)
+
+    async def latest_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
+        """Latest seq per board; boards that no longer exist are absent."""
+        return await self._store.select_board_seqs(board_ids)

@@ -134,6 +134,16 @@ class _Queries:
         )
         return [(row["id"], row["seq"]) for row in rows]
 
+    async def select_board_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        ids = list(board_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._rows(f"SELECT id, seq FROM boards WHERE id IN ({marks})", chunk)
+            found.update((row["id"], row["seq"]) for row in rows)
+        return found
+
     async def select_task(self, task_id: str) -> Task | None:
         row = await self._row("SELECT * FROM tasks WHERE id = ?", (task_id,))
         return _task(row) if row else None

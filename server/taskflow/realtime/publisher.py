@@ -1,0 +1,28 @@
+"""The services' Publisher on the live channel: committed events go to every instance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from taskflow.domain import Event
+from taskflow.realtime.channel import LiveChannel, login_room
+from taskflow.realtime.router import board_room
+from taskflow.services.views import event_view
+
+
+class LivePublisher:
+    def __init__(self, channel: LiveChannel) -> None:
+        self._channel = channel
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        manager = self._channel.manager
+        for event in events:
+            await manager.emit(event.type, event_view(event), namespace="/",
+                               room=board_room(event.board_id))
+            self._channel.metrics.live_events.inc()
+
+    async def end_logins(self, login_ids: Sequence[str]) -> None:
+        """Tells those connections why, then each instance closes its own."""
+        for login_id in login_ids:
+            await self._channel.sio.emit("auth:revoked", {"reason": "login_revoked"},
+                                         room=login_room(login_id))
