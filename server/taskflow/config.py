@@ -103,7 +103,7 @@ class Settings:
             data_dir=data_dir,
             jwt_secret=secret,
             jwt_previous_secret=previous,
-            access_token_ttl=_int(env, "TASKFLOW_ACCESS_TOKEN_TTL", 900, low=30, high=900),
+            access_token_ttl=_int(env, "TASKFLOW_ACCESS_TOKEN_TTL", 900, low=10, high=900),
             refresh_token_ttl=_int(env, "TASKFLOW_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
             redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
             mongodb_uri=_url(env, "MONGODB_URI", ("mongodb", "mongodb+srv")),
