@@ -16,6 +16,7 @@ from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
 from taskflow.http import auth, boards, ops, problems, tasks, web
 from taskflow.http import middleware as http_middleware
+from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
 from taskflow.http.runtime import Runtime
 from taskflow.observability import Metrics
@@ -29,10 +30,15 @@ from taskflow.services.ports import Cache, Publisher, Store
 from taskflow.storage.sqlite import SqliteStore
 
 
-async def open_store(settings: Settings) -> Store:
-    """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir."""
+def check_store_settings(settings: Settings) -> None:
+    """Refuses, before serving, a store the settings name but this build can't open."""
     if settings.mongodb_uri:
         raise SettingsError("MONGODB_URI is set, but this build has no MongoDB store yet")
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir."""
+    check_store_settings(settings)
     return await SqliteStore.open(settings.data_dir / "taskflow.db")
 
 
@@ -42,7 +48,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     `publisher` replaces the live channel's (tests of the REST core capture events with it).
     Serve `asgi_app(app)` to have the live channel too.
     """
-    settings = settings.with_jwt_secret()
+    check_store_settings(settings)
+    settings = settings.with_data_dir().with_jwt_secret()
     app = Quart("taskflow")
     app.request_class = JSONRequest
     app.config.update(
@@ -59,6 +66,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
                                          "bearer_format": "JWT"}},
         security=[{"bearerAuth": []}],
         swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
+        openapi_provider_class=TaskFlowOpenAPI,
     )
     tokens = TokenIssuer(secret=settings.jwt_secret, previous_secret=settings.jwt_previous_secret,
                          issuer=settings.jwt_issuer, audience=settings.jwt_audience,

@@ -69,7 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not settings.jwt_secret:
                 logger.warning("JWT_SECRET is not set: using a generated one kept in {}",
                                settings.data_dir / ".jwt-secret")
-            asyncio.run(_serve(settings, args.host, args.port))
+            try:
+                asyncio.run(_serve(settings, args.host, args.port))
+            except OSError as exc:
+                print(f"taskflow: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+                      file=sys.stderr)
+                return 1
+            except Exception as exc:
+                if type(exc).__name__ != "LifespanFailureError":
+                    raise
+                cause = exc.__cause__ or exc.__context__ or exc
+                print(f"taskflow: cannot start: {cause}", file=sys.stderr)
+                return 1
         elif args.command == "db" and args.db_command == "init":
             asyncio.run(_db_init(settings))
     except SettingsError as exc:

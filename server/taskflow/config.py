@@ -133,12 +133,21 @@ class Settings:
         )
         return settings
 
+    def with_data_dir(self) -> Settings:
+        """Creates the data dir if needed; SettingsError when it can't be used."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(f"TASKFLOW_DATA_DIR {self.data_dir}: {exc.strerror}") from None
+        if not os.access(self.data_dir, os.W_OK | os.X_OK):
+            raise SettingsError(f"TASKFLOW_DATA_DIR {self.data_dir} is not writable")
+        return self
+
     def with_jwt_secret(self) -> Settings:
         """Outside production, a missing JWT_SECRET is generated once and kept in the data dir."""
         if self.jwt_secret:
             return self
-        path = self.data_dir / ".jwt-secret"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.with_data_dir().data_dir / ".jwt-secret"
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:

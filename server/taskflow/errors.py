@@ -102,8 +102,8 @@ class RateLimited(TaskFlowError):
 class ServiceUnavailable(TaskFlowError):
     status, code, title = 503, "service_unavailable", "A dependency is unavailable; retry shortly"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int = 2) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None, *, retry_after: int = 2, **extra: Any) -> None:
+        super().__init__(detail, **extra)
         self.retry_after = retry_after
 
 

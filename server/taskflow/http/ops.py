@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response, send_from_directory
 from quart_schema import hide
 
+from taskflow.errors import ServiceUnavailable
 from taskflow.http.runtime import runtime
 
 blueprint = Blueprint("ops", __name__)
@@ -28,8 +29,8 @@ async def health() -> dict[str, Any]:
 
 @blueprint.get("/api/v1/ready")
 @hide
-async def ready() -> tuple[dict[str, Any], int, dict[str, str]] | dict[str, Any]:
-    """Readiness: 503 while the store or Redis can't answer."""
+async def ready() -> dict[str, Any]:
+    """Readiness: 503 (problem+json, with each check) while the store or Redis can't answer."""
     rt = runtime()
     checks: dict[str, str] = {}
 
@@ -46,11 +47,9 @@ async def ready() -> tuple[dict[str, Any], int, dict[str, str]] | dict[str, Any]
         await check("store", rt.store.ping)
     if rt.redis_ping is not None:
         await check("redis", rt.redis_ping)
-    healthy = all(value == "ok" for value in checks.values())
-    body = {"status": "ready" if healthy else "unavailable", "checks": checks}
-    if healthy:
-        return body
-    return body, 503, {"Retry-After": "5"}
+    if any(value != "ok" for value in checks.values()):
+        raise ServiceUnavailable("Not ready: a dependency is down", retry_after=5, checks=checks)
+    return {"status": "ready", "checks": checks}
 
 
 @blueprint.get("/metrics")

@@ -16,7 +16,10 @@ class JSONRequest(Request):
             if body:
                 raise UnsupportedMediaType("Send the body as application/json")
             return None
-        return await super().get_json(force=force, silent=silent, cache=cache)
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)
+        except UnicodeDecodeError:
+            raise MalformedJSON("The body is not UTF-8") from None
 
     def on_json_loading_failed(self, error: Exception) -> Any:
         raise MalformedJSON(f"The body is not valid JSON: {error}")
