@@ -185,8 +185,8 @@ async def test_since_older_than_kept_is_410(app: Any, client: Any) -> None:
         await make_task(client, owner, board["id"], title=f"t{i}")
     # Retention drops old events; emulate a long-lived board by pruning the first two.
     store = app.extensions["taskflow"].store
-    async with store.transaction() as tx:
-        await tx._exec("DELETE FROM events WHERE board_id = ? AND seq <= 2", (board["id"],))
+    await store.transact(
+        lambda tx: tx._exec("DELETE FROM events WHERE board_id = ? AND seq <= 2", (board["id"],)))
     ok = await client.get(f"/api/v1/boards/{board['id']}/events?since=2", headers=owner.headers)
     assert [e["seq"] for e in (await ok.get_json())["items"]] == [3]
     r = await client.get(f"/api/v1/boards/{board['id']}/events?since=1", headers=owner.headers)

@@ -121,6 +121,10 @@ class LiveChannel:
         from taskflow.realtime import handlers
 
         handlers.register(self)
+        if not self.sio.manager_initialized:
+            # Listen to the other instances now, not on the first connection.
+            self.sio.manager_initialized = True
+            self.manager.initialize()
         self._loops = [
             asyncio.create_task(self._every(self.settings.live_sweep_seconds, self.router.sweep)),
             asyncio.create_task(self._every(self.settings.presence_ttl / 3, self._refresh_presence)),
@@ -128,13 +132,18 @@ class LiveChannel:
         ]
 
     async def stop(self) -> None:
-        for task in self._loops:
+        listener = getattr(self.manager, "thread", None)
+        tasks = [*self._loops, *([listener] if isinstance(listener, asyncio.Task) else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._loops:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.router is not None:
             await self.router.close()
+        redis = getattr(self.manager, "redis", None)
+        if redis is not None:
+            await redis.aclose()
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:

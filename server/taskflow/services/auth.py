@@ -67,24 +67,27 @@ class AuthService:
             created_at=now, updated_at=now,
             members=(Member(user_id=user.id, name=name, email=email, role="owner"),),
         )
-        async with self._store.transaction() as tx:
+        async def work(tx: Transaction) -> Session:
             await tx.insert_user(user)
             await tx.insert_board(board)
             return await self._open_login(tx, user)
+
+        return await self._store.transact(work)
 
     async def login(self, *, email: str, password: str) -> Session:
         user = await self._store.select_user_by_email(email)
         matched = await self._hasher.verify(password, user.password_hash if user else None)
         if user is None or not matched:
             raise InvalidCredentials()
-        async with self._store.transaction() as tx:
-            return await self._open_login(tx, user)
+        return await self._store.transact(lambda tx: self._open_login(tx, user))
 
     async def refresh(self, refresh_token: str) -> Session:
         """Rotates the refresh token; a reused one revokes its whole login."""
         now = self._clock.now()
         token_hash = hash_refresh_token(refresh_token)
-        async with self._store.transaction() as tx:
+
+        async def work(tx: Transaction) -> Session | str:
+            """A new session, or the id of a login revoked for reusing a spent token."""
             token = await tx.select_refresh_token(token_hash)
             login = await tx.select_login(token.login_id) if token else None
             user = await tx.select_user(token.user_id) if token else None
@@ -96,22 +99,21 @@ class AuthService:
                 raise Unauthorized("Refresh token expired")
             if not await tx.spend_refresh_token(token_hash, now):
                 await tx.revoke_login(login.id, now)
-                reused = True
-            else:
-                reused = False
-                session = await self._issue(tx, user, login.id)
-        if reused:
-            await self._publisher.end_logins([login.id])
+                return login.id
+            return await self._issue(tx, user, login.id)
+
+        outcome = await self._store.transact(work)
+        if isinstance(outcome, str):  # committed the revocation; now refuse
+            await self._publisher.end_logins([outcome])
             raise TokenReused()
-        return session
+        return outcome
 
     async def logout(self, actor: Actor, refresh_token: str) -> None:
         """Ends the login of the refresh token (which must be the caller's)."""
         token = await self._store.select_refresh_token(hash_refresh_token(refresh_token))
         if token is None or token.user_id != actor.user_id:
             raise Unauthorized("Unknown refresh token")
-        async with self._store.transaction() as tx:
-            await tx.revoke_login(token.login_id, self._clock.now())
+        await self._store.transact(lambda tx: tx.revoke_login(token.login_id, self._clock.now()))
         await self._publisher.end_logins(list({token.login_id, actor.login_id}))
 
     async def check_login(self, actor: Actor) -> None:
@@ -143,11 +145,14 @@ class AuthService:
             check_password(password)
             changed = replace(changed, password_hash=await self._hasher.hash(password),
                               credentials_version=user.credentials_version + 1)
-        ended: list[str] = []
-        async with self._store.transaction() as tx:
+
+        async def work(tx: Transaction) -> list[str]:
             await tx.update_user(changed)
-            if password is not None:
-                ended = await tx.revoke_logins_of_user(user.id, self._clock.now())
+            if password is None:
+                return []
+            return await tx.revoke_logins_of_user(user.id, self._clock.now())
+
+        ended = await self._store.transact(work)
         if ended:
             await self._publisher.end_logins(ended)
         return changed

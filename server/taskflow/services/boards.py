@@ -44,13 +44,12 @@ class BoardService:
                       created_at=now, updated_at=now,
                       members=(Member(user_id=user.id, name=user.name, email=user.email,
                                       role="owner"),))
-        async with self._store.transaction() as tx:
-            await tx.insert_board(board)
+        await self._store.transact(lambda tx: tx.insert_board(board))
         return board
 
     async def update(self, actor: Actor, board_id: str, *, name: str | None = None,
                      description: str | None = None) -> Board:
-        async with self._recorder.change(actor.user_id) as change:
+        async def work(change: Change) -> Board:
             board = await board_for(change.tx, board_id, actor, "editor")
             updated = replace(board, name=board.name if name is None else name,
                               description=board.description if description is None else description)
@@ -63,11 +62,13 @@ class BoardService:
                                          updated_at=updated.updated_at)
             event = await change.record(board_id, "board:updated", board_view(updated))
             assert event.seq == updated.seq
-        return updated
+            return updated
+
+        return await self._recorder.run(actor.user_id, work)
 
     async def delete(self, actor: Actor, board_id: str) -> None:
         """Deletes the board and everything on it; board:deleted is its last event."""
-        async with self._recorder.change(actor.user_id) as change:
+        async def work(change: Change) -> None:
             await board_for(change.tx, board_id, actor, "owner")
             seq = await change.tx.next_event_seq(board_id)
             await change.tx.delete_board(board_id)
@@ -75,9 +76,12 @@ class BoardService:
                                           actor_id=actor.user_id, at=self._clock.now(),
                                           data={"id": board_id}))
 
+        await self._recorder.run(actor.user_id, work)
+
     async def add_member(self, actor: Actor, board_id: str, *, email: str, role: Role) -> Member:
         _check_assignable(role)
-        async with self._recorder.change(actor.user_id) as change:
+
+        async def work(change: Change) -> Member:
             await board_for(change.tx, board_id, actor, "owner")
             user = await change.tx.select_user_by_email(email)
             if user is None:
@@ -85,12 +89,15 @@ class BoardService:
             member = Member(user_id=user.id, name=user.name, email=user.email, role=role)
             await change.tx.insert_member(board_id, member, added_at=self._clock.now())
             await change.record(board_id, "member:added", member_view(member))
-        return member
+            return member
+
+        return await self._recorder.run(actor.user_id, work)
 
     async def update_member(self, actor: Actor, board_id: str, user_id: str, *,
                             role: Role) -> Member:
         _check_assignable(role)
-        async with self._recorder.change(actor.user_id) as change:
+
+        async def work(change: Change) -> Member:
             board = await board_for(change.tx, board_id, actor, "owner")
             member = _member(board, user_id)
             if member.role == "owner":
@@ -100,12 +107,15 @@ class BoardService:
             member = replace(member, role=role)
             await change.tx.update_member(board_id, user_id, role)
             await change.record(board_id, "member:updated", member_view(member))
-        return member
+            return member
+
+        return await self._recorder.run(actor.user_id, work)
 
     async def remove_member(self, actor: Actor, board_id: str, user_id: str) -> None:
         """The owner removes anyone else; a member may leave. Their tasks are unassigned."""
         needed: Role = "viewer" if user_id == actor.user_id else "owner"
-        async with self._recorder.change(actor.user_id) as change:
+
+        async def work(change: Change) -> None:
             board = await board_for(change.tx, board_id, actor, needed)
             member = _member(board, user_id)
             if member.role == "owner":
@@ -113,6 +123,8 @@ class BoardService:
             await change.tx.delete_member(board_id, user_id)
             await change.record(board_id, "member:removed", {"user_id": user_id})
             await _unassign(change, board_id, user_id)
+
+        await self._recorder.run(actor.user_id, work)
 
 
 async def _unassign(change: Change, board_id: str, user_id: str) -> None:

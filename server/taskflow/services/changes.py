@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from loguru import logger
 
 from taskflow.domain import Event
 from taskflow.services.ports import Clock, Publisher, Store, Transaction
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,17 +36,26 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Recorder:
-    """Opens changes: commits the store transaction first, then publishes its events."""
+    """Runs changes: commits the store transaction first, then publishes its events."""
 
     store: Store
     publisher: Publisher
     clock: Clock
 
-    @asynccontextmanager
-    async def change(self, actor_id: str) -> AsyncIterator[Change]:
-        async with self.store.transaction() as tx:
+    async def run(self, actor_id: str, work: Callable[[Change], Awaitable[T]]) -> T:
+        """Runs `work` in one transaction (maybe more than once, see Store.transact)."""
+        attempts: list[Change] = []
+
+        async def attempt(tx: Transaction) -> T:
             change = Change(tx=tx, actor_id=actor_id, clock=self.clock)
-            yield change
+            attempts.append(change)
+            return await work(change)
+
+        result = await self.store.transact(attempt)
+        await self._publish(attempts[-1])
+        return result
+
+    async def _publish(self, change: Change) -> None:
         # Durable from here on. A failed publish loses nothing: clients catch up by `seq`.
         events = change.events + change.transient
         if events:

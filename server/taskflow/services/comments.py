@@ -6,7 +6,7 @@ from taskflow.domain import Comment, Page
 from taskflow.errors import Forbidden, NotFound
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
-from taskflow.services.changes import Recorder
+from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
 from taskflow.services.ports import Store
 from taskflow.services.views import comment_view
@@ -27,7 +27,7 @@ class CommentService:
         return Page(items=comments[:limit], next_cursor=next_cursor)
 
     async def create(self, actor: Actor, task_id: str, *, body: str) -> Comment:
-        async with self._recorder.change(actor.user_id) as change:
+        async def work(change: Change) -> Comment:
             task = await change.tx.select_task(task_id)
             if task is None:
                 raise NotFound("Task not found")
@@ -39,11 +39,13 @@ class CommentService:
                               author_id=actor.user_id, body=body, created_at=change.clock.now())
             await change.tx.insert_comment(comment)
             await change.record(task.board_id, "comment:created", comment_view(comment))
-        return comment
+            return comment
+
+        return await self._recorder.run(actor.user_id, work)
 
     async def delete(self, actor: Actor, task_id: str, comment_id: str) -> None:
         """The author or the board's owner may delete a comment."""
-        async with self._recorder.change(actor.user_id) as change:
+        async def work(change: Change) -> None:
             comment = await change.tx.select_comment(comment_id)
             if comment is None or comment.task_id != task_id:
                 raise NotFound("Comment not found")
@@ -56,6 +58,8 @@ class CommentService:
             await change.tx.delete_comment(comment_id)
             await change.record(comment.board_id, "comment:deleted",
                                 {"id": comment_id, "task_id": task_id})
+
+        await self._recorder.run(actor.user_id, work)
 
     async def _visible_task(self, actor: Actor, task_id: str) -> None:
         task = await self._store.select_task(task_id)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from taskflow.domain import (
     Board,
@@ -20,6 +19,8 @@ from taskflow.domain import (
     TaskQuery,
     User,
 )
+
+T = TypeVar("T")
 
 
 class Reader(Protocol):
@@ -109,7 +110,15 @@ class Transaction(Reader, Protocol):
 class Store(Reader, Protocol):
     """The system of record."""
 
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+    async def transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Runs `work` in one transaction and commits it; returns what `work` returned.
+
+        A store may run `work` again from the start when the transaction hit a transient
+        conflict (MongoDB aborts one of two transactions writing the same board), so
+        `work` must have no effect outside the transaction. An exception from `work`
+        rolls everything back and propagates.
+        """
+        ...
     async def ping(self) -> None:
         """Raises when the store can't answer."""
         ...

@@ -59,7 +59,7 @@ class TaskService:
         return task
 
     async def create(self, actor: Actor, board_id: str, fields: Mapping[str, Any]) -> Task:
-        async with self._recorder.change(actor.user_id) as change:
+        async def work(change: Change) -> Task:
             board = await board_for(change.tx, board_id, actor, "editor")
             _check_assignee(board, fields.get("assignee_id"))
             now = change.clock.now()
@@ -77,8 +77,9 @@ class TaskService:
             )
             await change.tx.insert_task(task)
             await change.record(board_id, "task:created", task_view(task))
-            await _renumber_if_crowded(change, task)
-        return task
+            return await _renumber_if_crowded(change, task)
+
+        return await self._recorder.run(actor.user_id, work)
 
     async def update(self, actor: Actor, task_id: str, changes: Mapping[str, Any], *,
                      if_match: int | None = None) -> Task:
@@ -86,7 +87,8 @@ class TaskService:
         unknown = set(changes) - WRITABLE
         if unknown:
             raise field_error(sorted(unknown)[0], "is not writable")
-        async with self._recorder.change(actor.user_id) as change:
+
+        async def work(change: Change) -> Task:
             task = await change.tx.select_task(task_id)
             if task is None:
                 raise NotFound("Task not found")
@@ -106,14 +108,18 @@ class TaskService:
             await change.record(task.board_id, "task:updated", task_view(updated))
             return await _renumber_if_crowded(change, updated)
 
+        return await self._recorder.run(actor.user_id, work)
+
     async def delete(self, actor: Actor, task_id: str) -> None:
-        async with self._recorder.change(actor.user_id) as change:
+        async def work(change: Change) -> None:
             task = await change.tx.select_task(task_id)
             if task is None:
                 raise NotFound("Task not found")
             await _board_of(change.tx, task, actor, "editor")
             await change.tx.delete_task(task_id)
             await change.record(task.board_id, "task:deleted", {"id": task_id})
+
+        await self._recorder.run(actor.user_id, work)
 
 
 async def _board_of(reader: Any, task: Task, actor: Actor, needed: Any = "viewer") -> Board:

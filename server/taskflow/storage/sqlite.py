@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -37,6 +36,7 @@ from taskflow.errors import Conflict
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.timefmt import from_ts, to_ts
 
+T = TypeVar("T")
 EVENTS_KEPT = 10_000
 _PRUNE_EVERY = 500
 
@@ -452,16 +452,18 @@ class SqliteStore(_Queries):
             raise
         return cls(writer, reader)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+    async def transact(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
+        # BEGIN IMMEDIATE waits (busy_timeout) for the write lock instead of failing later,
+        # so `work` runs once: there is no conflict to retry.
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield SqliteTransaction(self._writer)
+                result = await work(SqliteTransaction(self._writer))
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
+            return result
 
     async def ping(self) -> None:
         await self._conn.execute_fetchall("SELECT 1")

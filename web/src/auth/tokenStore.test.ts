@@ -67,6 +67,16 @@ describe("TokenStore", () => {
     expect(storage.data.get("taskflow.session")).toContain("refresh-2");
   });
 
+  it("scales the use-time margin down for short-lived tokens", async () => {
+    const refresh = vi.fn(async () => session(2, 12));
+    const { store, advance } = setup(refresh);
+    store.setSession(session(1, 12));
+    advance(5_000); // 7 s left of 12: still fine to use
+    expect(await store.accessToken()).toBe("access-1");
+    advance(6_000); // 1 s left: refresh first
+    expect(await store.accessToken()).toBe("access-2");
+  });
+
   it("never runs two refreshes at once", async () => {
     let resolve!: (s: Session) => void;
     const refresh = vi.fn(() => new Promise<Session>((r) => (resolve = r)));
@@ -122,6 +132,15 @@ describe("TokenStore", () => {
     store.setSession(session(1));
     await expect(store.refresh()).rejects.toThrow("offline");
     expect(store.session?.refreshToken).toBe("refresh-1");
+  });
+
+  it("tells refresh listeners the new access token (so the live connection can present it)", async () => {
+    const { store } = setup(async () => session(2));
+    const seen: string[] = [];
+    store.onRefreshed((token) => seen.push(token));
+    store.setSession(session(1));
+    await store.refresh();
+    expect(seen).toEqual(["access-2"]);
   });
 
   it("clear() signs out", () => {

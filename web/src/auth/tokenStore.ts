@@ -46,7 +46,7 @@ export interface TokenStoreOptions {
 
 type Listener = (session: StoredSession | null, reason: "signed-in" | "refreshed" | "updated" | "ended") => void;
 
-/** Tokens lasting less than this are refreshed before use. */
+/** A token with less than this left (or a tenth of its lifetime, if shorter) is refreshed before use. */
 const USE_SKEW_MS = 15_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** Refusals that mean the refresh token is spent or revoked (429 and 5xx are retried). */
@@ -80,6 +80,13 @@ export class TokenStore implements TokenSource {
 
   get session(): StoredSession | null {
     return this.current;
+  }
+
+  /** Calls `fn` with every access token a refresh brings. */
+  onRefreshed(fn: (token: string) => void): () => void {
+    return this.subscribe((session, reason) => {
+      if (session && reason === "refreshed") fn(session.accessToken);
+    });
   }
 
   subscribe(listener: Listener): () => void {
@@ -127,7 +134,8 @@ export class TokenStore implements TokenSource {
   async accessToken(): Promise<string | null> {
     const s = this.current;
     if (!s) return null;
-    if (s.expiresAt - this.opts.now() > USE_SKEW_MS) return s.accessToken;
+    const skew = Math.min(USE_SKEW_MS, (s.expiresAt - s.issuedAt) * 0.1);
+    if (s.expiresAt - this.opts.now() > skew) return s.accessToken;
     return this.refresh();
   }
 

@@ -21,6 +21,8 @@ export interface LiveChannel {
 export interface ConnectionTokens {
   accessToken(): Promise<string | null>;
   refresh(): Promise<string | null>;
+  /** Calls `fn` with each new access token after a refresh. */
+  onRefreshed?(fn: (token: string) => void): () => void;
 }
 
 export interface LiveConnectionOptions {
@@ -42,6 +44,10 @@ export class LiveConnection implements LiveChannel {
   private readonly statusListeners = new Set<(s: ConnectionStatus) => void>();
   private readonly connectListeners = new Set<() => void>();
   private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
+
+  private unsubscribeTokens: (() => void) | null = null;
+  /** The access token the server holds for this connection. */
+  private socketToken: string | null = null;
 
   constructor(private readonly opts: LiveConnectionOptions) {}
 
@@ -69,7 +75,10 @@ export class LiveConnection implements LiveChannel {
       auth: (cb) => {
         this.opts.tokens
           .accessToken()
-          .then((token) => cb({ token: token ?? "" }))
+          .then((token) => {
+            this.socketToken = token;
+            cb({ token: token ?? "" });
+          })
           .catch(() => cb({ token: "" }));
       },
     });
@@ -94,6 +103,10 @@ export class LiveConnection implements LiveChannel {
       socket.disconnect();
       this.reauthenticate();
     });
+    // The server warns before the connection's token lapses (additive to the v1 contract):
+    // hand it a fresh one over `auth:refresh` instead of reconnecting.
+    socket.on("auth:expiring", () => void this.onExpiring());
+    this.unsubscribeTokens = this.opts.tokens.onRefreshed?.((token) => void this.presentToken(token)) ?? null;
     socket.onAny((event: string, payload: unknown) => {
       for (const fn of [...(this.handlers.get(event) ?? [])]) fn(payload);
     });
@@ -104,6 +117,8 @@ export class LiveConnection implements LiveChannel {
   }
 
   stop(): void {
+    this.unsubscribeTokens?.();
+    this.unsubscribeTokens = null;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     window.removeEventListener("online", this.onOnline);
@@ -136,6 +151,30 @@ export class LiveConnection implements LiveChannel {
 
   send(event: string, payload: unknown): void {
     if (this.socket?.connected) this.socket.emit(event, payload);
+  }
+
+  /** The server says the connection's token lapses soon: give it a newer one, refreshing if needed. */
+  private async onExpiring(): Promise<void> {
+    const tokens = this.opts.tokens;
+    const current = await tokens.accessToken().catch(() => null);
+    if (current && current !== this.socketToken) await this.presentToken(current);
+    else await tokens.refresh().catch(() => null); // onRefreshed presents the new one
+  }
+
+  /** Extends the open connection with a new token; if refused, reconnects (with a fresh token). */
+  private async presentToken(token: string): Promise<void> {
+    const socket = this.socket;
+    if (!socket?.connected) return; // the next connect authenticates with it anyway
+    try {
+      const ack = (await this.request("auth:refresh", { token }, 10_000)) as { ok?: boolean } | undefined;
+      if (ack?.ok) this.socketToken = token;
+      else if (ack?.ok === false && socket === this.socket) {
+        socket.disconnect();
+        this.reauthenticate();
+      }
+    } catch {
+      // No answer: if the token lapses, the server's auth:expired leads to a reconnect.
+    }
   }
 
   /** Gets a new access token, then connects again; gives up when the session is over. */

@@ -1,10 +1,13 @@
 import { useState, type FormEvent } from "react";
 import type { ProfileChanges } from "../api/auth";
+import { ApiError } from "../api/errors";
 import { useMe, useServices } from "../app/ServicesContext";
 import { Alert } from "../components/Alert";
 import { TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
 import { usePageTitle } from "../components/usePageTitle";
+
+const FIELDS = ["name", "email", "password", "current_password"] as const;
 
 export default function ProfilePage() {
   usePageTitle("Profile");
@@ -27,7 +30,8 @@ export default function ProfilePage() {
       setSaved("Nothing to save.");
       return;
     }
-    if (needsCurrent) changes.current_password = currentPassword;
+    // Sent only when typed: without it the server's 422 names the field that is missing.
+    if (needsCurrent && currentPassword) changes.current_password = currentPassword;
     const user = await api.auth.updateMe(changes);
     tokens.setUser(user);
     if (changes.password) {
@@ -39,6 +43,10 @@ export default function ProfilePage() {
     setSaved("Profile saved.");
   });
 
+  // 403 here means the current password was wrong: show it at that field.
+  const wrongCurrent = save.error instanceof ApiError && save.error.status === 403;
+  const currentError = save.fields.current_password ?? (wrongCurrent ? (save.message ?? undefined) : undefined);
+
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     void save.run();
@@ -47,7 +55,7 @@ export default function ProfilePage() {
   return (
     <section className="narrow" aria-labelledby="profile-title">
       <h1 id="profile-title">Profile</h1>
-      <Alert>{save.message}</Alert>
+      <Alert>{wrongCurrent || FIELDS.some((f) => save.fields[f]) ? null : save.message}</Alert>
       <Alert kind="success">{saved}</Alert>
       <form onSubmit={onSubmit} noValidate>
         <TextField label="Name" name="name" autoComplete="name" value={name}
@@ -59,7 +67,7 @@ export default function ProfilePage() {
           onChange={(e) => setPassword(e.target.value)} error={save.fields.password} />
         <TextField label="Current password" type="password" name="current_password" autoComplete="current-password"
           hint="Required to change your email or password." required={needsCurrent} value={currentPassword}
-          onChange={(e) => setCurrentPassword(e.target.value)} error={save.fields.current_password} />
+          onChange={(e) => setCurrentPassword(e.target.value)} error={currentError} />
         <button type="submit" disabled={save.pending}>
           {save.pending ? "Saving…" : "Save profile"}
         </button>

@@ -1,0 +1,84 @@
+// Short-lived access tokens (the server's minimum lifetime is 10 s): the page keeps
+// refreshing them (rotation) for REST and for its live connection, which stays live
+// through several token lifetimes without dropping, and keeps receiving events.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { launchBrowser } from "./lib/browser.mjs";
+import { freePort, TaskflowServer, taskflowBin, waitFor, webDist } from "./lib/server.mjs";
+import { artifactsDir, column, connectionStatus, createBoard, createTask, screenshot, signUp } from "./lib/ui.mjs";
+
+const TOKEN_TTL_S = 12;
+const missing = [
+  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
+  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
+].filter(Boolean);
+if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
+  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
+}
+
+describe("TaskFlow web client with short-lived tokens", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+  let server, browser, dataDir, page;
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-tokens-"));
+    server = new TaskflowServer({
+      port: await freePort(),
+      dataDir,
+      logPath: path.join(artifactsDir, "server-tokens.log"),
+      env: { TASKFLOW_ACCESS_TOKEN_TTL: String(TOKEN_TTL_S) },
+    });
+    await server.start();
+    browser = await launchBrowser();
+    page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(10_000);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("refreshes tokens before they expire and keeps the live connection up through several lifetimes", async (t) => {
+    const run = Date.now().toString(36);
+    await signUp(page, server.baseUrl, { name: "Tess Token", email: `tess-${run}@example.com`, password: "long enough 1" });
+    await createBoard(page, "Token board");
+    await connectionStatus(page).filter({ hasText: "Live" }).waitFor();
+    // Record every status the badge shows from now on.
+    await page.evaluate(() => {
+      const badge = document.querySelector('[data-testid="connection-status"]');
+      const seen = (window.__statuses = [badge.dataset.status]);
+      new MutationObserver(() => seen.push(badge.dataset.status)).observe(badge, { attributes: true });
+    });
+    const firstRefresh = await page.evaluate(() => JSON.parse(sessionStorage.getItem("taskflow.session")).refreshToken);
+
+    // Two and a half token lifetimes, doing something now and then.
+    const until = Date.now() + TOKEN_TTL_S * 2500;
+    let n = 0;
+    while (Date.now() < until) {
+      await createTask(page, "todo", `Task ${++n}`);
+      await column(page, "todo").getByRole("link", { name: `Task ${n}`, exact: true }).waitFor();
+      await page.waitForTimeout(4000); // pacing between user actions, not synchronisation
+    }
+
+    const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("taskflow.session")));
+    assert.notEqual(session.refreshToken, firstRefresh, "the refresh token rotated");
+    assert.ok(session.expiresAt > Date.now(), "the held access token is current");
+    const statuses = await page.evaluate(() => window.__statuses);
+    t.diagnostic(`connection statuses seen: ${statuses.join(" → ")}`);
+    assert.deepEqual([...new Set(statuses)], ["live"], "the live connection never dropped");
+
+    // And it still receives events: a change made elsewhere (REST, with a fresh login) shows up.
+    const login = await server.api("POST", "/auth/login", { body: { email: `tess-${run}@example.com`, password: "long enough 1" } });
+    const boardId = new URL(page.url()).pathname.split("/").pop();
+    await server.api("POST", "/tasks", { token: login.access_token, body: { board_id: boardId, title: "From elsewhere" } });
+    await waitFor(() => column(page, "todo").getByRole("link", { name: "From elsewhere", exact: true }).isVisible(), {
+      timeoutMs: 2000,
+      what: "the REST-created task to appear live",
+    });
+    await screenshot(page, "10-token-refresh");
+  });
+});

@@ -1,0 +1,52 @@
+import { useMemo } from "react";
+import type { NewTask, Status, Task, TaskChanges } from "../../api/types";
+import { STATUS_LABELS } from "../../api/types";
+import { useApi } from "../../app/ServicesContext";
+import type { Move } from "../../board/position";
+import type { BoardSync } from "../../live/boardSync";
+
+export interface TaskActions {
+  create(task: NewTask): Promise<Task>;
+  /** Moves at once on screen, then persists; puts the task back if the server refuses. */
+  move(task: Task, move: Move): Promise<void>;
+  /** PATCH with If-Match: the server answers 412 with `current` if someone changed it meanwhile. */
+  update(task: Task, changes: TaskChanges, ifMatch: number): Promise<Task>;
+  remove(task: Task): Promise<void>;
+}
+
+/** Task writes for one board: REST call, then the result applied to the live state at once. */
+export function useTaskActions(sync: BoardSync | null, onMoveError: (message: string | null) => void): TaskActions {
+  const api = useApi();
+  return useMemo<TaskActions>(
+    () => ({
+      async create(body) {
+        const task = await api.tasks.create(body);
+        sync?.applyLocalTask(task);
+        return task;
+      },
+      async move(task, move) {
+        const changes: TaskChanges = { position: move.position };
+        if (move.status !== task.status) changes.status = move.status;
+        onMoveError(null);
+        sync?.applyLocalTask({ ...task, status: move.status, position: move.position });
+        try {
+          // No If-Match: a move changes only where the task sits, which the mover just chose.
+          sync?.applyLocalTask(await api.tasks.update(task.id, changes));
+        } catch (err) {
+          sync?.applyLocalTask(task);
+          onMoveError(`Couldn't move "${task.title}" to ${STATUS_LABELS[move.status as Status]}: ${(err as Error).message}`);
+        }
+      },
+      async update(task, changes, ifMatch) {
+        const updated = await api.tasks.update(task.id, changes, ifMatch);
+        sync?.applyLocalTask(updated);
+        return updated;
+      },
+      async remove(task) {
+        await api.tasks.remove(task.id);
+        sync?.removeLocalTask(task.id);
+      },
+    }),
+    [api, sync, onMoveError],
+  );
+}

@@ -1,0 +1,37 @@
+import { useEffect, useState, useSyncExternalStore } from "react";
+import { useMe, useServices } from "../app/ServicesContext";
+import { BoardSync, type BoardView } from "./boardSync";
+
+const LOADING: BoardView = { phase: "loading", error: null, state: null, presence: [], editing: {}, resyncing: false };
+const noSubscribe = () => () => undefined;
+
+/** Follows one board live for as long as the calling component shows it. */
+export function useBoardSync(boardId: string): { view: BoardView; sync: BoardSync | null } {
+  const { api, connection } = useServices();
+  const me = useMe().id;
+  const [sync, setSync] = useState<BoardSync | null>(null);
+
+  useEffect(() => {
+    const s = new BoardSync({
+      boardId,
+      me,
+      channel: connection,
+      // Board first, then tasks: the tasks are then at least as new as board.seq.
+      loadSnapshot: async () => {
+        const board = await api.boards.get(boardId);
+        const tasks = await api.tasks.listForBoard(boardId);
+        return { board, tasks };
+      },
+      fetchEvents: (since) => api.boards.events(boardId, since),
+    });
+    setSync(s);
+    void s.start();
+    return () => {
+      s.stop();
+      setSync(null);
+    };
+  }, [boardId, me, api, connection]);
+
+  const view = useSyncExternalStore(sync?.subscribe ?? noSubscribe, sync?.getView ?? (() => LOADING));
+  return { view, sync };
+}

@@ -1,0 +1,100 @@
+import { useCallback, useMemo, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { useMe } from "../app/ServicesContext";
+import { isFiltering, matchesFilter, NO_FILTER, type TaskFilter } from "../board/filters";
+import { canEditTasks, myRole } from "../live/reducer";
+import { useBoardSync } from "../live/useBoardSync";
+import { Alert } from "../components/Alert";
+import { usePageTitle } from "../components/usePageTitle";
+import { AccessLost } from "../components/board/AccessLost";
+import { BoardColumns } from "../components/board/BoardColumns";
+import { BoardSettings } from "../components/board/BoardSettings";
+import { MembersPanel } from "../components/board/MembersPanel";
+import { PresenceBar } from "../components/board/PresenceBar";
+import { TaskDetail } from "../components/board/TaskDetail";
+import { TaskFilters } from "../components/board/TaskFilters";
+import { useTaskActions } from "../components/board/useTaskActions";
+
+export default function BoardPage() {
+  const { boardId = "", taskId } = useParams();
+  const navigate = useNavigate();
+  const me = useMe();
+  const { view, sync } = useBoardSync(boardId);
+  const [filter, setFilter] = useState<TaskFilter>(NO_FILTER);
+  const [showSettings, setShowSettings] = useState(false);
+  const [announcement, setAnnouncement] = useState("");
+  const [moveError, setMoveError] = useState<string | null>(null);
+  const actions = useTaskActions(sync, setMoveError);
+  const state = view.state;
+  usePageTitle(state?.board.name ?? "Board");
+
+  const allTasks = useMemo(() => (state ? Object.values(state.tasks) : []), [state]);
+  const shownTasks = useMemo(() => allTasks.filter((t) => matchesFilter(t, filter)), [allTasks, filter]);
+  const editingNames = useMemo(() => {
+    const names: Record<string, string[]> = {};
+    const nameOf = (id: string) =>
+      view.presence.find((p) => p.user_id === id)?.name ?? state?.board.members.find((m) => m.user_id === id)?.name ?? "Someone";
+    for (const [task, users] of Object.entries(view.editing)) names[task] = users.map(nameOf);
+    return names;
+  }, [view.editing, view.presence, state]);
+  const closeTask = useCallback(() => navigate(`/boards/${boardId}`), [navigate, boardId]);
+
+  if (view.phase === "error") {
+    return (
+      <section>
+        <h1>Board unavailable</h1>
+        <Alert>{view.error}</Alert>
+        <p>
+          <Link to="/boards">Back to your boards</Link>
+        </p>
+      </section>
+    );
+  }
+  if (!state || !sync) return <p className="loading">Loading board…</p>;
+  if (state.access !== "ok") return <AccessLost access={state.access} boardName={state.board.name} />;
+
+  const role = myRole(state);
+  const canEdit = canEditTasks(state);
+  const isOwner = role === "owner";
+
+  return (
+    <div className="board-page">
+      <div className="board-header">
+        <div>
+          <h1>{state.board.name}</h1>
+          {state.board.description && <p className="board-description">{state.board.description}</p>}
+          <p className="muted">
+            Your role: {role ?? "unknown"}
+            {view.resyncing && " · Refreshing…"}
+          </p>
+        </div>
+        <div className="board-header-end">
+          <PresenceBar users={view.presence} me={me.id} />
+          <button type="button" className="button-secondary" aria-expanded={showSettings} aria-controls="board-settings"
+            onClick={() => setShowSettings((s) => !s)}>
+            {showSettings ? "Hide settings and members" : "Settings and members"}
+          </button>
+        </div>
+      </div>
+      {showSettings && (
+        <div id="board-settings" className="settings-panels">
+          <BoardSettings board={state.board} canRename={canEdit} isOwner={isOwner} />
+          <MembersPanel board={state.board} me={me.id} isOwner={isOwner} onLeft={() => navigate("/boards")} />
+        </div>
+      )}
+      <TaskFilters filter={filter} onChange={setFilter} members={state.board.members}
+        shown={shownTasks.length} total={allTasks.length} />
+      <Alert>{moveError}</Alert>
+      {!canEdit && <p className="muted">You can view this board; only editors and the owner can change tasks.</p>}
+      <BoardColumns boardId={boardId} tasks={isFiltering(filter) ? shownTasks : allTasks} members={state.board.members}
+        editingNames={editingNames} canEdit={canEdit} actions={actions} announce={setAnnouncement} />
+      <p className="visually-hidden" role="status" aria-live="polite">
+        {announcement}
+      </p>
+      {taskId && (
+        <TaskDetail key={taskId} taskId={taskId} state={state} sync={sync} canEdit={canEdit}
+          editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,94 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate } from "react-router";
+import type { Board } from "../api/types";
+import { errorMessage } from "../api/errors";
+import { useApi } from "../app/ServicesContext";
+import { Alert } from "../components/Alert";
+import { TextAreaField, TextField } from "../components/Field";
+import { useAction } from "../components/useAction";
+import { usePageTitle } from "../components/usePageTitle";
+
+const ROLE_LABEL = { owner: "Owner", editor: "Editor", viewer: "Viewer" } as const;
+
+export default function BoardsPage() {
+  usePageTitle("Boards");
+  const api = useApi();
+  const [boards, setBoards] = useState<Board[] | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    api.boards
+      .list()
+      .then((list) => {
+        setBoards(list);
+        setLoadError(null);
+      })
+      .catch((err: unknown) => setLoadError(errorMessage(err)));
+  }, [api]);
+
+  useEffect(() => {
+    load();
+    // Being added to a board is not an event we receive here: look again when the tab regains focus.
+    const onVisible = () => document.visibilityState === "visible" && load();
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [load]);
+
+  return (
+    <section aria-labelledby="boards-title">
+      <div className="page-title-row">
+        <h1 id="boards-title">Boards</h1>
+        <button type="button" className="button-secondary" onClick={load}>
+          Refresh
+        </button>
+      </div>
+      <Alert>{loadError}</Alert>
+      {boards === null && !loadError && <p className="loading">Loading boards…</p>}
+      {boards && boards.length === 0 && <p>No boards yet. Create one below.</p>}
+      {boards && boards.length > 0 && (
+        <ul className="board-list">
+          {boards.map((b) => (
+            <li key={b.id}>
+              <Link to={`/boards/${b.id}`} className="board-link">
+                <span className="board-name">{b.name}</span>
+                {b.description && <span className="board-description">{b.description}</span>}
+              </Link>
+              <span className="board-meta">
+                {b.role ? ROLE_LABEL[b.role] : ""} · {b.members.length} {b.members.length === 1 ? "member" : "members"}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <NewBoardForm />
+    </section>
+  );
+}
+
+function NewBoardForm() {
+  const api = useApi();
+  const navigate = useNavigate();
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const create = useAction(async () => {
+    const board = await api.boards.create(description.trim() ? { name, description } : { name });
+    navigate(`/boards/${board.id}`);
+  });
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void create.run();
+  };
+  return (
+    <form className="card new-board" onSubmit={onSubmit} aria-labelledby="new-board-title" noValidate>
+      <h2 id="new-board-title">New board</h2>
+      <Alert>{create.message}</Alert>
+      <TextField label="Board name" name="name" required value={name} onChange={(e) => setName(e.target.value)}
+        error={create.fields.name} />
+      <TextAreaField label="Description" name="description" rows={2} value={description}
+        onChange={(e) => setDescription(e.target.value)} error={create.fields.description} />
+      <button type="submit" disabled={create.pending}>
+        {create.pending ? "Creating…" : "Create board"}
+      </button>
+    </form>
+  );
+}
