@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import FileStorage
 
 from taskflow.services.views import event_view
 from tests.support.api import Account, make_board, make_task, problem, register
@@ -56,6 +58,20 @@ async def _delete_comment(client: Any, ctx: dict[str, Any]) -> None:
     assert r.status_code == 204
 
 
+async def _attach(client: Any, ctx: dict[str, Any]) -> None:
+    r = await client.post(f"/api/v1/tasks/{ctx['task']['id']}/attachments",
+                          headers=ctx["editor"].headers,
+                          files={"file": FileStorage(io.BytesIO(b"data"), filename="a.txt")})
+    assert r.status_code == 201
+
+
+async def _detach(client: Any, ctx: dict[str, Any]) -> None:
+    r = await client.delete(
+        f"/api/v1/tasks/{ctx['task']['id']}/attachments/{ctx['attachment']['id']}",
+        headers=ctx["owner"].headers)
+    assert r.status_code == 204
+
+
 async def _update_board(client: Any, ctx: dict[str, Any]) -> None:
     r = await client.patch(f"/api/v1/boards/{ctx['board']['id']}", headers=ctx["editor"].headers,
                            json={"name": "Renamed", "description": "d"})
@@ -88,6 +104,8 @@ ACTIONS: dict[str, tuple[Action, list[str]]] = {
     "task_deleted": (_delete_task, ["task:deleted"]),
     "comment_created": (_comment, ["comment:created"]),
     "comment_deleted": (_delete_comment, ["comment:deleted"]),
+    "attachment_added": (_attach, ["attachment:added"]),
+    "attachment_deleted": (_detach, ["attachment:deleted"]),
     "board_updated": (_update_board, ["board:updated"]),
     "member_added": (_add_member, ["member:added"]),
     "member_updated": (_update_member, ["member:updated"]),
@@ -107,8 +125,11 @@ async def ctx(client: Any) -> dict[str, Any]:
     r = await client.post(f"/api/v1/tasks/{task['id']}/comments", headers=owner.headers,
                           json={"body": "first comment"})
     comment = await r.get_json()
+    r = await client.post(f"/api/v1/tasks/{task['id']}/attachments", headers=owner.headers,
+                          files={"file": FileStorage(io.BytesIO(b"first"), filename="f.txt")})
+    attachment = await r.get_json()
     return {"owner": owner, "editor": editor, "outsider": outsider, "board": board,
-            "task": task, "comment": comment}
+            "task": task, "comment": comment, "attachment": attachment}
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))

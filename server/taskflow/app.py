@@ -11,10 +11,11 @@ from redis.asyncio import Redis
 from socketio import ASGIApp
 
 from taskflow import __version__
+from taskflow.blobs import LocalBlobStore, S3BlobStore
 from taskflow.cache import MemoryCache, RedisCache
 from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
-from taskflow.http import auth, boards, ops, problems, tasks, web
+from taskflow.http import attachments, auth, boards, ops, problems, tasks, web
 from taskflow.http import middleware as http_middleware
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
@@ -26,20 +27,43 @@ from taskflow.realtime.publisher import LivePublisher
 from taskflow.security.passwords import BcryptHasher
 from taskflow.security.tokens import TokenIssuer
 from taskflow.services.container import Services
-from taskflow.services.ports import Cache, Publisher, Store
+from taskflow.services.ports import BlobStore, Cache, Publisher, Store
+from taskflow.storage.mongo import MongoNotReady, MongoStore
 from taskflow.storage.sqlite import SqliteStore
 
 
 def check_store_settings(settings: Settings) -> None:
-    """Refuses, before serving, a store the settings name but this build can't open."""
-    if settings.mongodb_uri:
-        raise SettingsError("MONGODB_URI is set, but this build has no MongoDB store yet")
+    """Refuses, before serving, a store the settings name but this build can't open.
+
+    Every store the settings can name is built in; what MongoDB needs (a replica set, the
+    indexes) can only be checked on the server, by open_store.
+    """
 
 
-async def open_store(settings: Settings) -> Store:
-    """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir."""
+async def open_store(settings: Settings, *, create_indexes: bool = False) -> Store:
+    """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir.
+
+    MongoDB must be a replica set and have its indexes, unless `create_indexes` (db init)."""
     check_store_settings(settings)
+    if settings.mongodb_uri:
+        try:
+            return await MongoStore.open(
+                settings.mongodb_uri, max_pool_size=settings.mongodb_max_pool_size,
+                server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+                socket_timeout_ms=settings.mongodb_socket_timeout_ms,
+                allow_standalone=settings.mongodb_allow_standalone, create_indexes=create_indexes,
+            )
+        except MongoNotReady as exc:
+            raise SettingsError(str(exc)) from None
     return await SqliteStore.open(settings.data_dir / "taskflow.db")
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """S3 with S3_BUCKET, else files under the data dir."""
+    if settings.s3_bucket:
+        return S3BlobStore(bucket=settings.s3_bucket, endpoint_url=settings.s3_endpoint_url,
+                           region=settings.s3_region, url_ttl=settings.s3_url_ttl)
+    return LocalBlobStore(settings.data_dir / "blobs")
 
 
 def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Quart:
@@ -51,7 +75,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     check_store_settings(settings)
     settings = settings.with_data_dir().with_jwt_secret()
     app = Quart("taskflow")
-    app.request_class = JSONRequest
+    app.request_class = type("TaskFlowRequest", (JSONRequest,),  # type: ignore[assignment]
+                             {"upload_limit": settings.max_upload_bytes})
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         PROPAGATE_EXCEPTIONS=False,
@@ -73,7 +98,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
                          access_ttl=settings.access_token_ttl)
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
-    for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, ops.blueprint):
+    for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, attachments.blueprint,
+                      ops.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -93,7 +119,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         rt.redis_ping = redis.ping if redis else None
         rt.services_ = Services.build(
             store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),
-            tokens=tokens, refresh_ttl=settings.refresh_token_ttl, stats_ttl=settings.stats_ttl,
+            tokens=tokens, blobs=open_blobs(settings), refresh_ttl=settings.refresh_token_ttl,
+            stats_ttl=settings.stats_ttl, max_upload_bytes=settings.max_upload_bytes,
         )
         await channel.start(rt.services_, redis)
         logger.info("taskflow {} serving (instance {}, store {}, redis {})", __version__,

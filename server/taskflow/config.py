@@ -54,6 +54,9 @@ class Settings:
     mongodb_max_pool_size: int = 10
     mongodb_server_selection_timeout_ms: int = 5000
     mongodb_socket_timeout_ms: int = 45000
+    # Accept a MongoDB server that is no replica set: writes then run without transactions,
+    # so they are not atomic. For emulators and tests only; refused in production.
+    mongodb_allow_standalone: bool = False
     cors_origins: tuple[str, ...] = ()
     rate_limits: RateLimits = field(default_factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
@@ -63,6 +66,11 @@ class Settings:
     instance_id: str = field(default_factory=lambda: "p" + secrets.token_hex(4))
     web_dist: Path | None = None
     stats_ttl: int = 60
+    max_upload_bytes: int = 25 * 1024 * 1024
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_url_ttl: int = 300
     live_ping_interval: int = 25
     live_ping_timeout: int = 20
     live_max_message_bytes: int = 64 * 1024
@@ -98,6 +106,10 @@ class Settings:
         if instance_id is not None and not _INSTANCE_ID.match(instance_id):
             raise SettingsError("TASKFLOW_INSTANCE_ID must match [a-z0-9]{1,16}")
         web_dist = env.get("TASKFLOW_WEB_DIST")
+        allow_standalone = _bool(env, "TASKFLOW_MONGODB_ALLOW_STANDALONE", False)
+        if allow_standalone and mode == "production":
+            raise SettingsError("TASKFLOW_MONGODB_ALLOW_STANDALONE is for emulators and tests only "
+                                "(writes are then not atomic); it can't be set in production")
         settings = cls(
             env=mode,
             data_dir=data_dir,
@@ -112,6 +124,7 @@ class Settings:
                 env, "MONGODB_SERVER_SELECTION_TIMEOUT_MS", 5000, low=100
             ),
             mongodb_socket_timeout_ms=_int(env, "MONGODB_SOCKET_TIMEOUT_MS", 45000, low=100),
+            mongodb_allow_standalone=allow_standalone,
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),
             rate_limits=_rate_limits(env),
             trusted_proxies=_networks(env.get("TASKFLOW_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")),
@@ -120,6 +133,12 @@ class Settings:
             log_level=_log_level(env.get("TASKFLOW_LOG_LEVEL", "INFO")),
             web_dist=Path(web_dist) if web_dist else None,
             stats_ttl=_int(env, "TASKFLOW_STATS_TTL", 60, low=1, high=60),
+            max_upload_bytes=_int(env, "TASKFLOW_MAX_UPLOAD_MB", 25, low=1, high=5000) * 1024 * 1024,
+            s3_bucket=env.get("S3_BUCKET") or None,
+            s3_endpoint_url=_url(env, "S3_ENDPOINT_URL", ("http", "https")),
+            s3_region=env.get("S3_REGION") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+            or None,
+            s3_url_ttl=_int(env, "TASKFLOW_S3_URL_TTL", 300, low=10, high=3600),
             live_ping_interval=_int(env, "TASKFLOW_LIVE_PING_INTERVAL", 25, low=1, high=300),
             live_ping_timeout=_int(env, "TASKFLOW_LIVE_PING_TIMEOUT", 20, low=1, high=300),
             live_max_message_bytes=_int(env, "TASKFLOW_LIVE_MAX_MESSAGE_BYTES", 64 * 1024,

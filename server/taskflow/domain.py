@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from taskflow.timefmt import to_ts
@@ -100,6 +101,30 @@ class Comment:
     author_id: str
     body: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file on a task. `pending` until a direct upload is confirmed."""
+
+    id: str
+    task_id: str
+    board_id: str
+    filename: str
+    content_type: str
+    size: int
+    created_by: str
+    created_at: datetime
+    storage_key: str
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """Where an attachment's bytes are: a short-lived URL to redirect to, or a local file."""
+
+    url: str | None = None
+    path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,14 +34,19 @@ async def fetch_state(client: TestClientProtocol, account: Account, board_id: st
         if cursor is None:
             break
     comments: dict[str, dict[str, Any]] = {}
+    attachments: dict[str, dict[str, Any]] = {}
     for task_id in tasks:
+        files = await client.get(f"/api/v1/tasks/{task_id}/attachments", headers=account.headers)
+        assert files.status_code == 200
+        if items := (await files.get_json())["items"]:
+            attachments[task_id] = {a["id"]: a for a in items}
         listing = await client.get(f"/api/v1/tasks/{task_id}/comments?limit=200",
                                    headers=account.headers)
         assert listing.status_code == 200
         items = (await listing.get_json())["items"]
         if items:
             comments[task_id] = {c["id"]: c for c in items}
-    return {"board": board, "tasks": tasks, "comments": comments}
+    return {"board": board, "tasks": tasks, "comments": comments, "attachments": attachments}
 
 
 def apply(state: State | None, event: dict[str, Any]) -> State | None:
@@ -50,6 +55,7 @@ def apply(state: State | None, event: dict[str, Any]) -> State | None:
         return None
     state = copy.deepcopy(state)
     board, tasks, comments = state["board"], state["tasks"], state["comments"]
+    attachments = state["attachments"]
     assert event["seq"] == board["seq"] + 1, f"gap before {event['seq']} (at {board['seq']})"
     board["seq"] = event["seq"]
     kind, data = event["type"], event["data"]
@@ -58,12 +64,19 @@ def apply(state: State | None, event: dict[str, Any]) -> State | None:
     elif kind == "task:deleted":
         tasks.pop(data["id"], None)
         comments.pop(data["id"], None)
+        attachments.pop(data["id"], None)
     elif kind == "comment:created":
         comments.setdefault(data["task_id"], {})[data["id"]] = data
     elif kind == "comment:deleted":
         comments.get(data["task_id"], {}).pop(data["id"], None)
         if not comments.get(data["task_id"]):
             comments.pop(data["task_id"], None)
+    elif kind == "attachment:added":
+        attachments.setdefault(data["task_id"], {})[data["id"]] = data
+    elif kind == "attachment:deleted":
+        attachments.get(data["task_id"], {}).pop(data["id"], None)
+        if not attachments.get(data["task_id"]):
+            attachments.pop(data["task_id"], None)
     elif kind == "board:updated":
         assert data["seq"] == event["seq"]
         state["board"] = data

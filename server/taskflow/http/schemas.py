@@ -273,3 +273,37 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[dict[str, Any]] | None = None
+
+
+# --- attachments ------------------------------------------------------------------------
+class UploadForm(BaseModel):
+    """multipart/form-data with one file field."""
+
+    file: bytes = Field(json_schema_extra={"format": "binary"})
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    task_id: str
+    filename: str
+    content_type: str
+    size: int
+    created_by: str
+    created_at: str
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentOut]
+    next_cursor: str | None
+
+
+class DirectUploadIn(Body):
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(max_length=255)] = "application/octet-stream"
+    size: int = Field(ge=1)
+
+
+class DirectUploadOut(BaseModel):
+    attachment_id: str
+    upload: dict[str, Any] = Field(description="POST these `fields` and the file to `url`")
+    expires_in: int

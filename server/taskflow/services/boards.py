@@ -8,18 +8,20 @@ from taskflow.domain import Board, Event, Member, Page, Role, TaskQuery
 from taskflow.errors import Conflict, NotFound, UserNotFound, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
+from taskflow.services.attachments import blob_keys_of_board, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
-from taskflow.services.ports import Clock, Store
+from taskflow.services.ports import BlobStore, Clock, Store
 from taskflow.services.views import board_view, member_view, task_view
 from taskflow.timefmt import to_ts
 
 
 class BoardService:
-    def __init__(self, *, store: Store, recorder: Recorder, clock: Clock) -> None:
+    def __init__(self, *, store: Store, recorder: Recorder, clock: Clock, blobs: BlobStore) -> None:
         self._store = store
         self._recorder = recorder
         self._clock = clock
+        self._blobs = blobs
 
     async def list(self, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[Board]:
         """The actor's boards by (created_at, id), a page at a time."""
@@ -68,15 +70,17 @@ class BoardService:
 
     async def delete(self, actor: Actor, board_id: str) -> None:
         """Deletes the board and everything on it; board:deleted is its last event."""
-        async def work(change: Change) -> None:
+        async def work(change: Change) -> list[str]:
             await board_for(change.tx, board_id, actor, "owner")
             seq = await change.tx.next_event_seq(board_id)
+            keys = await blob_keys_of_board(change.tx, board_id)
             await change.tx.delete_board(board_id)
             change.transient.append(Event(seq=seq, board_id=board_id, type="board:deleted",
                                           actor_id=actor.user_id, at=self._clock.now(),
                                           data={"id": board_id}))
+            return keys
 
-        await self._recorder.run(actor.user_id, work)
+        await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
 
     async def add_member(self, actor: Actor, board_id: str, *, email: str, role: Role) -> Member:
         _check_assignable(role)

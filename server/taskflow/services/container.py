@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taskflow.security.tokens import TokenIssuer
+from taskflow.services.attachments import AttachmentService
 from taskflow.services.auth import AuthService
 from taskflow.services.boards import BoardService
 from taskflow.services.changes import Recorder
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
-from taskflow.services.ports import Cache, Clock, PasswordHasher, Publisher, Store
+from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
 from taskflow.services.stats import StatsService
 from taskflow.services.tasks import TaskService
 
@@ -23,18 +24,21 @@ class Services:
     comments: CommentService
     events: EventService
     stats: StatsService
+    attachments: AttachmentService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
-              hasher: PasswordHasher, tokens: TokenIssuer, refresh_ttl: int,
-              stats_ttl: int) -> Services:
+              hasher: PasswordHasher, tokens: TokenIssuer, blobs: BlobStore, refresh_ttl: int,
+              stats_ttl: int, max_upload_bytes: int) -> Services:
         recorder = Recorder(store=store, publisher=publisher, clock=clock)
         return cls(
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
                              clock=clock, refresh_ttl=refresh_ttl),
-            boards=BoardService(store=store, recorder=recorder, clock=clock),
-            tasks=TaskService(store=store, recorder=recorder),
+            boards=BoardService(store=store, recorder=recorder, clock=clock, blobs=blobs),
+            tasks=TaskService(store=store, recorder=recorder, blobs=blobs),
             comments=CommentService(store=store, recorder=recorder),
             events=EventService(store=store),
             stats=StatsService(store=store, cache=cache, clock=clock, ttl=stats_ttl),
+            attachments=AttachmentService(store=store, recorder=recorder, blobs=blobs,
+                                          max_bytes=max_upload_bytes),
         )

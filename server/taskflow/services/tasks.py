@@ -12,9 +12,10 @@ from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery
 from taskflow.errors import NotFound, PreconditionFailed, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
+from taskflow.services.attachments import blob_keys_of_task, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_task_cursor, encode_task_cursor
-from taskflow.services.ports import Store
+from taskflow.services.ports import BlobStore, Store
 from taskflow.services.views import task_view
 
 WRITABLE = frozenset({"title", "description", "status", "priority", "due_date", "assignee_id",
@@ -29,9 +30,10 @@ def etag(task: Task) -> str:
 
 
 class TaskService:
-    def __init__(self, *, store: Store, recorder: Recorder) -> None:
+    def __init__(self, *, store: Store, recorder: Recorder, blobs: BlobStore) -> None:
         self._store = store
         self._recorder = recorder
+        self._blobs = blobs
 
     async def list(self, actor: Actor, *, board_id: str | None = None,
                    status: Status | None = None, assignee_id: str | None = None,
@@ -111,15 +113,18 @@ class TaskService:
         return await self._recorder.run(actor.user_id, work)
 
     async def delete(self, actor: Actor, task_id: str) -> None:
-        async def work(change: Change) -> None:
+        """Deletes the task with its comments and attachments (files too, after commit)."""
+        async def work(change: Change) -> list[str]:
             task = await change.tx.select_task(task_id)
             if task is None:
                 raise NotFound("Task not found")
             await _board_of(change.tx, task, actor, "editor")
+            keys = await blob_keys_of_task(change.tx, task_id)
             await change.tx.delete_task(task_id)
             await change.record(task.board_id, "task:deleted", {"id": task_id})
+            return keys
 
-        await self._recorder.run(actor.user_id, work)
+        await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
 
 
 async def _board_of(reader: Any, task: Task, actor: Actor, needed: Any = "viewer") -> Board:

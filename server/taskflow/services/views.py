@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from taskflow.domain import Board, Comment, Event, Member, Role, Task, User
+from taskflow.domain import Attachment, Board, Comment, Event, Member, Role, Task, User
 
 
 def rfc3339(value: datetime | None) -> str | None:
@@ -65,6 +65,12 @@ def task_view(task: Task) -> dict[str, Any]:
 def comment_view(comment: Comment) -> dict[str, Any]:
     return {"id": comment.id, "task_id": comment.task_id, "author_id": comment.author_id,
             "body": comment.body, "created_at": rfc3339(comment.created_at)}
+
+
+def attachment_view(attachment: Attachment) -> dict[str, Any]:
+    return {"id": attachment.id, "task_id": attachment.task_id, "filename": attachment.filename,
+            "content_type": attachment.content_type, "size": attachment.size,
+            "created_by": attachment.created_by, "created_at": rfc3339(attachment.created_at)}
 
 
 def event_view(event: Event) -> dict[str, Any]:

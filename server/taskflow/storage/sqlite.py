@@ -20,6 +20,7 @@ import aiosqlite
 from taskflow.domain import (
     PRIORITY_RANK,
     SORT_FIELDS,
+    Attachment,
     Board,
     Comment,
     Event,
@@ -238,6 +239,24 @@ class _Queries:
             completed_last_7_days=row["completed"],
         )
 
+    async def select_attachment(self, attachment_id: str) -> Attachment | None:
+        row = await self._row("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
+        return _attachment(row) if row else None
+
+    async def select_attachments(self, task_id: str) -> list[Attachment]:
+        rows = await self._rows(
+            "SELECT * FROM attachments WHERE task_id = ? ORDER BY created_at, id", (task_id,))
+        return [_attachment(row) for row in rows]
+
+    async def select_attachments_of_board(self, board_id: str) -> list[Attachment]:
+        rows = await self._rows("SELECT * FROM attachments WHERE board_id = ?", (board_id,))
+        return [_attachment(row) for row in rows]
+
+    async def select_stale_pending_attachments(self, before: datetime) -> list[Attachment]:
+        rows = await self._rows(
+            "SELECT * FROM attachments WHERE pending = 1 AND created_at < ?", (to_ts(before),))
+        return [_attachment(row) for row in rows]
+
     async def select_login(self, login_id: str) -> Login | None:
         row = await self._row("SELECT * FROM logins WHERE id = ?", (login_id,))
         if row is None:
@@ -311,6 +330,7 @@ class SqliteTransaction(_Queries):
         )
 
     async def delete_board(self, board_id: str) -> None:
+        await self._exec("DELETE FROM attachments WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM comments WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM tasks WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM members WHERE board_id = ?", (board_id,))
@@ -358,6 +378,7 @@ class SqliteTransaction(_Queries):
         )
 
     async def delete_task(self, task_id: str) -> None:
+        await self._exec("DELETE FROM attachments WHERE task_id = ?", (task_id,))
         await self._exec("DELETE FROM comments WHERE task_id = ?", (task_id,))
         await self._exec("DELETE FROM tasks WHERE id = ?", (task_id,))
 
@@ -371,6 +392,24 @@ class SqliteTransaction(_Queries):
 
     async def delete_comment(self, comment_id: str) -> None:
         await self._exec("DELETE FROM comments WHERE id = ?", (comment_id,))
+
+    async def insert_attachment(self, attachment: Attachment) -> None:
+        a = attachment
+        await self._exec(
+            "INSERT INTO attachments (id, task_id, board_id, filename, content_type, size,"
+            " created_by, created_at, storage_key, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.id, a.task_id, a.board_id, a.filename, a.content_type, a.size, a.created_by,
+             to_ts(a.created_at), a.storage_key, int(a.pending)),
+        )
+
+    async def confirm_attachment(self, attachment_id: str, *, size: int, at: datetime) -> None:
+        await self._exec(
+            "UPDATE attachments SET pending = 0, size = ?, created_at = ? WHERE id = ?",
+            (size, to_ts(at), attachment_id),
+        )
+
+    async def delete_attachment(self, attachment_id: str) -> None:
+        await self._exec("DELETE FROM attachments WHERE id = ?", (attachment_id,))
 
     async def next_event_seq(self, board_id: str) -> int:
         row = await self._row(
@@ -555,6 +594,21 @@ def _comment(row: sqlite3.Row) -> Comment:
         author_id=row["author_id"],
         body=row["body"],
         created_at=from_ts(row["created_at"]),
+    )
+
+
+def _attachment(row: sqlite3.Row) -> Attachment:
+    return Attachment(
+        id=row["id"],
+        task_id=row["task_id"],
+        board_id=row["board_id"],
+        filename=row["filename"],
+        content_type=row["content_type"],
+        size=row["size"],
+        created_by=row["created_by"],
+        created_at=from_ts(row["created_at"]),
+        storage_key=row["storage_key"],
+        pending=bool(row["pending"]),
     )
 
 

@@ -90,4 +90,21 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX refresh_tokens_by_login ON refresh_tokens (login_id);
     """,
+    """
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL,
+        board_id TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        storage_key TEXT NOT NULL,
+        pending INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attachments_by_task ON attachments (task_id, created_at);
+    CREATE INDEX attachments_by_board ON attachments (board_id);
+    CREATE INDEX attachments_pending ON attachments (pending, created_at) WHERE pending = 1;
+    """,
 )

@@ -1,0 +1,110 @@
+"""/tasks/{id}/attachments: multipart uploads, direct S3 uploads, downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, redirect, request, send_file
+from quart_schema import (
+    DataSource,
+    document_request,
+    document_response,
+    tag_blueprint,
+    validate_request,
+    validate_response,
+)
+
+from taskflow.blobs import content_disposition
+from taskflow.errors import ValidationFailed
+from taskflow.http.runtime import authenticated, runtime
+from taskflow.http.schemas import (
+    AttachmentList,
+    AttachmentOut,
+    DirectUploadIn,
+    DirectUploadOut,
+    UploadForm,
+)
+from taskflow.services.access import Actor
+from taskflow.services.views import attachment_view
+
+blueprint = Blueprint("attachments", __name__, url_prefix="/api/v1/tasks/<task_id>/attachments")
+tag_blueprint(blueprint, ["attachments"])
+
+
+@blueprint.post("")
+@authenticated
+@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
+@validate_response(AttachmentOut, 201)
+async def upload(task_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
+    """Attach a file (multipart/form-data, field `file`); at most TASKFLOW_MAX_UPLOAD_MB."""
+    files = await request.files
+    upload = files.get("file")
+    if upload is None or len(files) != 1:
+        msg = "send exactly one file, in the multipart field `file`"
+        raise ValidationFailed(msg, errors=[{"loc": ["body", "file"], "msg": msg}])
+    try:
+        attachment = await runtime().services.attachments.upload(
+            actor, task_id, filename=upload.filename or "file", content_type=upload.mimetype,
+            source=upload.stream)
+    finally:
+        upload.close()
+    return attachment_view(attachment), 201
+
+
+@blueprint.get("")
+@authenticated
+@validate_response(AttachmentList, 200)
+async def list_attachments(task_id: str, actor: Actor) -> dict[str, Any]:
+    items = await runtime().services.attachments.list(actor, task_id)
+    return {"items": [attachment_view(a) for a in items], "next_cursor": None}
+
+
+@blueprint.get("/<attachment_id>/content")
+@authenticated
+@document_response(None, 302)
+async def content(task_id: str, attachment_id: str, actor: Actor) -> Response:
+    """The bytes (embedded store), or a redirect to a short-lived presigned S3 URL."""
+    attachment, where = await runtime().services.attachments.download(actor, task_id,
+                                                                      attachment_id)
+    if where.url is not None:
+        response: Response = redirect(where.url, 302)  # type: ignore[assignment]
+    else:
+        assert where.path is not None
+        response = await send_file(where.path, mimetype=attachment.content_type,
+                                   conditional=True)
+    # Downloaded, never rendered: an uploaded HTML file must not run in this origin.
+    response.headers["Content-Disposition"] = content_disposition(attachment.filename)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.delete("/<attachment_id>")
+@authenticated
+async def delete(task_id: str, attachment_id: str, actor: Actor) -> Response:
+    await runtime().services.attachments.delete(actor, task_id, attachment_id)
+    return Response(status=204)
+
+
+@blueprint.post("/uploads")
+@authenticated
+@validate_request(DirectUploadIn)
+@validate_response(DirectUploadOut, 201)
+async def start_direct_upload(task_id: str, data: DirectUploadIn,
+                              actor: Actor) -> tuple[dict[str, Any], int]:
+    """S3 only: a presigned POST for the bytes; confirm with .../{attachment_id}/complete."""
+    service = runtime().services.attachments
+    attachment, form = await service.start_upload(actor, task_id, filename=data.filename,
+                                                  content_type=data.content_type, size=data.size)
+    return {"attachment_id": attachment.id, "upload": form,
+            "expires_in": runtime().settings.s3_url_ttl}, 201
+
+
+@blueprint.post("/<attachment_id>/complete")
+@authenticated
+@validate_response(AttachmentOut, 201)
+async def complete_direct_upload(task_id: str, attachment_id: str,
+                                 actor: Actor) -> tuple[dict[str, Any], int]:
+    attachment = await runtime().services.attachments.complete_upload(actor, task_id,
+                                                                      attachment_id)
+    return attachment_view(attachment), 201

@@ -1,0 +1,245 @@
+"""Attachments on local disk and in S3 (moto's server, started here), through the real app.
+
+moto's server does not check presigned signatures, so the S3 tests also check that the
+signed URL carries what was signed (expiry, disposition, the object key).
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import httpx
+import pytest
+from quart import Quart
+from werkzeug.datastructures import FileStorage
+
+from taskflow.app import create_app
+from taskflow.config import Settings
+from taskflow.realtime.local import LocalPublisher
+from tests.support.api import Account, make_board, make_task, problem, register
+from tests.support.processes import free_port
+
+
+def _file(data: bytes, name: str = "notes.txt", content_type: str = "text/plain") -> FileStorage:
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type=content_type)
+
+
+async def _upload(client: Any, who: Account, task_id: str, data: bytes, **kwargs: Any) -> Any:
+    return await client.post(f"/api/v1/tasks/{task_id}/attachments", headers=who.headers,
+                             files={"file": _file(data, **kwargs)})
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server as a separate process on a free port."""
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)  # polling for the port, not synchronising test steps
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+async def s3_app(s3_server: str, make_settings: Any, monkeypatch: pytest.MonkeyPatch,
+                 published: Any) -> AsyncIterator[tuple[Quart, Any]]:
+    # boto3 reads credentials from the standard AWS variables, as in production.
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    bucket = f"taskflow-{time.time_ns()}"
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    settings: Settings = make_settings(s3_bucket=bucket, s3_endpoint_url=s3_server,
+                                       s3_region="us-east-1", max_upload_bytes=1024 * 1024)
+    app = create_app(settings, publisher=_capturing(published))
+    async with app.test_app():
+        yield app, s3
+
+
+def _capturing(published: Any) -> LocalPublisher:
+    publisher = LocalPublisher()
+    publisher.subscribe(published)
+    return publisher
+
+
+@pytest.fixture
+async def small_app(make_settings: Any, published: Any) -> AsyncIterator[Quart]:
+    app = create_app(make_settings(max_upload_bytes=1024 * 1024), publisher=_capturing(published))
+    async with app.test_app():
+        yield app
+
+
+async def _team(client: Any) -> tuple[Account, Account, dict[str, Any], dict[str, Any]]:
+    owner, viewer = await register(client, name="Owner"), await register(client, name="Viewer")
+    board = await make_board(client, owner, members={"v": viewer}, roles={"v": "viewer"})
+    task = await make_task(client, owner, board["id"])
+    return owner, viewer, board, task
+
+
+async def test_local_upload_list_download_delete(small_app: Quart, published: Any) -> None:
+    client = small_app.test_client()
+    owner, viewer, board, task = await _team(client)
+    r = await _upload(client, owner, task["id"], b"hello world", name="../../etc/pass\x00wd.txt")
+    assert r.status_code == 201, await r.get_data(as_text=True)
+    attachment = await r.get_json()
+    assert set(attachment) == {"id", "task_id", "filename", "content_type", "size", "created_by",
+                               "created_at"}
+    assert (attachment["filename"], attachment["size"]) == ("passwd.txt", 11)
+    listing = await (await client.get(f"/api/v1/tasks/{task['id']}/attachments",
+                                      headers=viewer.headers)).get_json()
+    assert [a["id"] for a in listing["items"]] == [attachment["id"]]
+    content = await client.get(f"/api/v1/tasks/{task['id']}/attachments/{attachment['id']}/content",
+                               headers=viewer.headers)
+    assert content.status_code == 200
+    assert await content.get_data() == b"hello world"
+    assert content.headers["Content-Disposition"].startswith("attachment;")
+    assert content.headers["X-Content-Type-Options"] == "nosniff"
+    await problem(await client.delete(f"/api/v1/tasks/{task['id']}/attachments/{attachment['id']}",
+                                      headers=viewer.headers), 403)
+    r = await client.delete(f"/api/v1/tasks/{task['id']}/attachments/{attachment['id']}",
+                            headers=owner.headers)
+    assert r.status_code == 204
+    types = [e.type for e in published.of_board(board["id"])]
+    assert types[-2:] == ["attachment:added", "attachment:deleted"]
+    blobs = Path(small_app.extensions["taskflow"].settings.data_dir) / "blobs"
+    assert not [p for p in blobs.rglob("*") if p.is_file()]
+
+
+async def test_html_is_served_as_a_download_never_rendered(small_app: Quart) -> None:
+    client = small_app.test_client()
+    owner, _, _, task = await _team(client)
+    page = b"<script>alert(document.cookie)</script>"
+    r = await _upload(client, owner, task["id"], page, name="x.html", content_type="text/html")
+    attachment = await r.get_json()
+    content = await client.get(f"/api/v1/tasks/{task['id']}/attachments/{attachment['id']}/content",
+                               headers=owner.headers)
+    assert content.headers["Content-Disposition"].startswith("attachment;")
+    assert "sandbox" in content.headers["Content-Security-Policy"]
+    assert content.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_uploads_over_the_limit_are_413(small_app: Quart) -> None:
+    client = small_app.test_client()
+    owner, _, _, task = await _team(client)
+    r = await _upload(client, owner, task["id"], b"x" * (1024 * 1024 + 1))
+    await problem(r, 413, "payload_too_large")
+    listing = await (await client.get(f"/api/v1/tasks/{task['id']}/attachments",
+                                      headers=owner.headers)).get_json()
+    assert listing["items"] == []
+
+
+async def test_upload_needs_exactly_one_file_and_access(small_app: Quart) -> None:
+    client = small_app.test_client()
+    owner, viewer, _, task = await _team(client)
+    stranger = await register(client, name="Eve")
+    r = await client.post(f"/api/v1/tasks/{task['id']}/attachments", headers=owner.headers,
+                          form={"note": "no file"})
+    await problem(r, 422, "validation_failed")
+    await problem(await _upload(client, viewer, task["id"], b"x"), 403, "forbidden")
+    await problem(await _upload(client, stranger, task["id"], b"x"), 404, "not_found")
+    local = await client.post(f"/api/v1/tasks/{task['id']}/attachments/uploads",
+                              headers=owner.headers,
+                              json={"filename": "big.bin", "size": 10})
+    await problem(local, 409, "conflict")
+
+
+async def test_deleting_a_task_or_board_deletes_its_files(small_app: Quart) -> None:
+    client = small_app.test_client()
+    owner, _, board, task = await _team(client)
+    other = await make_task(client, owner, board["id"])
+    for target in (task, other):
+        assert (await _upload(client, owner, target["id"], b"data")).status_code == 201
+    blobs = Path(small_app.extensions["taskflow"].settings.data_dir) / "blobs"
+
+    def files() -> int:
+        return len([p for p in blobs.rglob("*") if p.is_file()])
+
+    assert files() == 2
+    await client.delete(f"/api/v1/tasks/{task['id']}", headers=owner.headers)
+    assert files() == 1
+    await client.delete(f"/api/v1/boards/{board['id']}", headers=owner.headers)
+    assert files() == 0
+
+
+async def test_s3_upload_redirects_to_a_presigned_download(s3_app: tuple[Quart, Any]) -> None:
+    app, s3 = s3_app
+    client = app.test_client()
+    owner, viewer, board, task = await _team(client)
+    r = await _upload(client, owner, task["id"], b"in the bucket", name="report é.pdf",
+                      content_type="application/pdf")
+    attachment = await r.get_json()
+    bucket = app.extensions["taskflow"].settings.s3_bucket
+    key = f"boards/{board['id']}/tasks/{task['id']}/{attachment['id']}"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"in the bucket"
+    content = await client.get(f"/api/v1/tasks/{task['id']}/attachments/{attachment['id']}/content",
+                               headers=viewer.headers)
+    assert content.status_code == 302
+    url = urlsplit(content.headers["Location"])
+    query = parse_qs(url.query)
+    # What was signed: the object, a short expiry, and a download disposition.
+    assert url.path == f"/{bucket}/{key}"
+    assert query["X-Amz-Expires"] == ["300"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["response-content-disposition"][0].startswith("attachment;")
+    assert "filename*=UTF-8''report%20%C3%A9.pdf" in query["response-content-disposition"][0]
+    assert query["response-content-type"] == ["application/pdf"]
+    assert "X-Amz-Signature" in query
+    async with httpx.AsyncClient(timeout=5) as http:
+        fetched = await http.get(content.headers["Location"])
+    assert fetched.content == b"in the bucket"
+    await client.delete(f"/api/v1/tasks/{task['id']}", headers=owner.headers)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+async def test_s3_direct_upload_then_confirm(s3_app: tuple[Quart, Any], published: Any) -> None:
+    app, _ = s3_app
+    client = app.test_client()
+    owner, _, board, task = await _team(client)
+    base = f"/api/v1/tasks/{task['id']}/attachments"
+    too_big = await client.post(f"{base}/uploads", headers=owner.headers,
+                                json={"filename": "big.bin", "size": 2 * 1024 * 1024})
+    await problem(too_big, 413, "payload_too_large")
+    r = await client.post(f"{base}/uploads", headers=owner.headers,
+                          json={"filename": "direct.txt", "content_type": "text/plain",
+                                "size": 6})
+    assert r.status_code == 201, await r.get_data(as_text=True)
+    body = await r.get_json()
+    form = body["upload"]
+    policy_conditions = form["fields"]
+    assert {"key", "policy", "x-amz-signature", "Content-Type"} <= set(policy_conditions)
+    early = await client.post(f"{base}/{body['attachment_id']}/complete", headers=owner.headers)
+    await problem(early, 409, "conflict")
+    async with httpx.AsyncClient(timeout=5) as http:
+        posted = await http.post(form["url"], data=form["fields"],
+                                 files={"file": ("f", b"direct", "text/plain")})
+    assert posted.status_code in (200, 201, 204)
+    done = await client.post(f"{base}/{body['attachment_id']}/complete", headers=owner.headers)
+    assert done.status_code == 201
+    assert (await done.get_json())["size"] == 6
+    assert published.of_board(board["id"])[-1].type == "attachment:added"
+    listing = await (await client.get(base, headers=owner.headers)).get_json()
+    assert [a["filename"] for a in listing["items"]] == ["direct.txt"]
