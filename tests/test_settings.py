@@ -69,12 +69,13 @@ def test_bad_setting_exits_2_with_one_line(tmp_path: Path, env: dict[str, str], 
     assert not data.exists(), "a bad setting must be refused before anything is created"
 
 
-def test_mongodb_uri_without_a_mongo_store_is_a_bad_setting(tmp_path: Path) -> None:
+def test_unreachable_mongodb_is_a_bad_setting(tmp_path: Path) -> None:
     """The store is chosen from the settings; one that can't be served is a start-up error,
     not a traceback from inside the server's lifespan."""
     result = run_taskflow(["serve", "--port", str(free_port())],
                           {"TASKFLOW_DATA_DIR": str(tmp_path / "data"),
-                           "MONGODB_URI": "mongodb://127.0.0.1:1/taskflow"}, cwd=tmp_path)
+                           "MONGODB_URI": "mongodb://127.0.0.1:1/taskflow",
+                           "MONGODB_SERVER_SELECTION_TIMEOUT_MS": "300"}, cwd=tmp_path)
     _one_line_failure(result, "MONGODB_URI")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 
 from loguru import logger
 from quart import Quart
@@ -66,6 +68,15 @@ def open_blobs(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.data_dir / "blobs")
 
 
+async def preflight(settings: Settings) -> None:
+    """Opens the store once before serving, so a store that can't be used stops the
+    start-up with one clear line instead of a server's lifespan traceback."""
+    check_store_settings(settings)
+    settings.with_data_dir()
+    store = await open_store(settings)
+    await store.close()
+
+
 def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Quart:
     """The Quart app; its store, Redis and services open when the server starts serving.
 
@@ -123,17 +134,33 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             stats_ttl=settings.stats_ttl, max_upload_bytes=settings.max_upload_bytes,
         )
         await channel.start(rt.services_, redis)
-        logger.info("taskflow {} serving (instance {}, store {}, redis {})", __version__,
-                    settings.instance_id, type(store).__name__, "on" if redis else "off")
+        chores = asyncio.create_task(_chores(rt.services_))
+        logger.info("taskflow {} serving on {} (instance {}, store {}, redis {})", __version__,
+                    settings.server, settings.instance_id, type(store).__name__,
+                    "on" if redis else "off")
         try:
             yield
         finally:
+            chores.cancel()
             await channel.stop()
             await store.close()
             if redis is not None:
                 await redis.aclose()
 
     return app
+
+
+async def _chores(services: Services) -> None:
+    """Periodic housekeeping: direct uploads started an hour ago and never confirmed."""
+    while True:
+        await asyncio.sleep(600)
+        try:
+            cutoff = SystemClock().now() - timedelta(hours=1)
+            purged = await services.attachments.purge_stale_uploads(cutoff)
+            if purged:
+                logger.info("purged {} unconfirmed direct upload(s)", purged)
+        except Exception:
+            logger.exception("housekeeping failed; will retry")
 
 
 def asgi_app(app: Quart) -> ASGIApp:

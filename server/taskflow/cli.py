@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Sequence
 
 from loguru import logger
 
-from taskflow import __version__
+from taskflow import __version__, serving
 from taskflow.config import Settings, SettingsError
 from taskflow.observability import configure_logging
 
@@ -29,30 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    from taskflow.app import asgi_app, create_app
-
-    app = asgi_app(create_app(settings))
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = "-"
-    config.graceful_timeout = 10
-    config.backlog = 1024
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(app, config, shutdown_trigger=stop.wait)
-
-
 async def _db_init(settings: Settings) -> None:
     from taskflow.app import open_store
 
-    store = await open_store(settings)
+    store = await open_store(settings, create_indexes=True)
     await store.close()
     logger.info("schema and indexes are in place")
 
@@ -70,16 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logger.warning("JWT_SECRET is not set: using a generated one kept in {}",
                                settings.data_dir / ".jwt-secret")
             try:
-                asyncio.run(_serve(settings, args.host, args.port))
+                serving.run(settings, args.host, args.port)
+            except SettingsError:
+                raise
             except OSError as exc:
                 print(f"taskflow: cannot listen on {args.host}:{args.port}: {exc.strerror}",
                       file=sys.stderr)
                 return 1
             except Exception as exc:
-                if type(exc).__name__ != "LifespanFailureError":
-                    raise
-                cause = exc.__cause__ or exc.__context__ or exc
-                print(f"taskflow: cannot start: {cause}", file=sys.stderr)
+                # A dependency that refused us at start: one line, the details in the debug log.
+                logger.opt(exception=exc).debug("start-up failed")
+                cause = exc.__cause__ or exc
+                print(f"taskflow: cannot start: {type(cause).__name__}: {cause}", file=sys.stderr)
                 return 1
         elif args.command == "db" and args.db_command == "init":
             asyncio.run(_db_init(settings))

@@ -66,6 +66,7 @@ class Settings:
     instance_id: str = field(default_factory=lambda: "p" + secrets.token_hex(4))
     web_dist: Path | None = None
     stats_ttl: int = 60
+    server: Literal["uvicorn", "hypercorn"] = "uvicorn"
     max_upload_bytes: int = 25 * 1024 * 1024
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
@@ -133,6 +134,7 @@ class Settings:
             log_level=_log_level(env.get("TASKFLOW_LOG_LEVEL", "INFO")),
             web_dist=Path(web_dist) if web_dist else None,
             stats_ttl=_int(env, "TASKFLOW_STATS_TTL", 60, low=1, high=60),
+            server=_choice(env, "TASKFLOW_SERVER", ("uvicorn", "hypercorn"), "uvicorn"),  # type: ignore[arg-type]
             max_upload_bytes=_int(env, "TASKFLOW_MAX_UPLOAD_MB", 25, low=1, high=5000) * 1024 * 1024,
             s3_bucket=env.get("S3_BUCKET") or None,
             s3_endpoint_url=_url(env, "S3_ENDPOINT_URL", ("http", "https")),
@@ -271,6 +273,13 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimits:
             raise SettingsError(f"{name} must look like '10/minute;100/hour', got {value!r}") from None
         values[attr] = value
     return RateLimits(enabled=switch == "on", **values)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _limit(env: Mapping[str, str], name: str, default: str) -> str:

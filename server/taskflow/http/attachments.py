@@ -8,7 +8,6 @@ from quart import Blueprint, Response, redirect, request, send_file
 from quart_schema import (
     DataSource,
     document_request,
-    document_response,
     tag_blueprint,
     validate_request,
     validate_response,
@@ -16,6 +15,7 @@ from quart_schema import (
 
 from taskflow.blobs import content_disposition
 from taskflow.errors import ValidationFailed
+from taskflow.http.openapi import responds
 from taskflow.http.runtime import authenticated, runtime
 from taskflow.http.schemas import (
     AttachmentList,
@@ -61,7 +61,7 @@ async def list_attachments(task_id: str, actor: Actor) -> dict[str, Any]:
 
 @blueprint.get("/<attachment_id>/content")
 @authenticated
-@document_response(None, 302)
+@responds(r200="The file (embedded store)", r302="Redirect to a presigned S3 URL")
 async def content(task_id: str, attachment_id: str, actor: Actor) -> Response:
     """The bytes (embedded store), or a redirect to a short-lived presigned S3 URL."""
     attachment, where = await runtime().services.attachments.download(actor, task_id,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
@@ -14,13 +15,30 @@ _PROBLEM = {"description": "An error, as RFC 9457 problem details",
                 "schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
+_EXTRA = "_taskflow_openapi_responses"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def responds(**described: str) -> Callable[[F], F]:
+    """Documents responses without a JSON body: `@responds(r200="the bytes", r302="...")`."""
+
+    def mark(func: F) -> F:
+        setattr(func, _EXTRA, {key.lstrip("r"): {"description": text}
+                               for key, text in described.items()})
+        return func
+
+    return mark
+
+
 class TaskFlowOpenAPI(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
+        extra = getattr(self._app.view_functions[rule.endpoint], _EXTRA, {})
         for operations in paths.values():
             for operation in operations.values():
                 responses = operation["responses"] = {
                     str(status): response for status, response in operation["responses"].items()}
+                responses.update(extra)
                 if not responses:
                     responses["204"] = {"description": "Done; no content"}
                 responses["default"] = _PROBLEM

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet
 
 from taskflow.domain import EVENT_TYPES
 
@@ -24,6 +26,23 @@ class _Hooks:
 
     offer: Offer | None = None
     after_revoked: AfterRevoked | None = None
+    server: Any
+
+    def get_participants(self, namespace: str, room: str) -> Any: ...
+
+    async def emit_local(self, event: str, data: Any, room: str, skip: list[str]) -> None:
+        """Sends one event to this instance's sockets in `room`, encoded once.
+
+        python-socketio's own emit starts one asyncio task per recipient; here each
+        recipient costs one put on its engine.io queue, in this task.
+        """
+        pkt = self.server.packet_class(packet.EVENT, namespace="/", data=[event, data])
+        frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
+        skipped = set(skip)
+        send = self.server.eio.send_packet
+        for sid, eio_sid in list(self.get_participants("/", room)):
+            if sid not in skipped:
+                await send(eio_sid, frame)
 
 
 class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
@@ -40,10 +59,6 @@ class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
         if event == "auth:revoked" and room and self.after_revoked is not None:
             await self.after_revoked(room)
 
-    async def emit_local(self, event: str, data: Any, room: str, skip: list[str]) -> None:
-        await socketio.AsyncManager.emit(self, event, data, namespace="/", room=room,
-                                         skip_sid=skip or None)
-
 
 class RedisManager(socketio.AsyncRedisManager, _Hooks):  # type: ignore[misc]
     """Several instances: emits travel through Redis pub/sub to every instance."""
@@ -57,7 +72,3 @@ class RedisManager(socketio.AsyncRedisManager, _Hooks):  # type: ignore[misc]
         room = message.get("room")
         if event == "auth:revoked" and isinstance(room, str) and self.after_revoked is not None:
             await self.after_revoked(room)
-
-    async def emit_local(self, event: str, data: Any, room: str, skip: list[str]) -> None:
-        await socketio.AsyncManager.emit(self, event, data, namespace="/", room=room,
-                                         skip_sid=skip or None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from taskflow.domain import (
     TaskQuery,
     User,
 )
-from taskflow.errors import Conflict
+from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.timefmt import from_ts, to_ts
 
@@ -81,7 +82,8 @@ class _Queries:
         self._conn = conn
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
+        with _transient_as_unavailable():
+            return list(await self._conn.execute_fetchall(sql, params))
 
     async def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._rows(sql, params)
@@ -285,8 +287,13 @@ class _Queries:
 class SqliteTransaction(_Queries):
     """Writes inside one BEGIN IMMEDIATE transaction."""
 
+    def __init__(self, conn: aiosqlite.Connection, *, events_kept: int = EVENTS_KEPT) -> None:
+        super().__init__(conn)
+        self._events_kept = events_kept
+
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
+        with _transient_as_unavailable():
+            cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
     async def insert_user(self, user: User) -> None:
@@ -427,9 +434,10 @@ class SqliteTransaction(_Queries):
             "INSERT INTO events (board_id, seq, type, actor_id, at, data) VALUES (?, ?, ?, ?, ?, ?)",
             (board_id, seq, type, actor_id, to_ts(at), json.dumps(data, separators=(",", ":"))),
         )
-        if seq % _PRUNE_EVERY == 0 and seq > EVENTS_KEPT:
+        if seq % min(_PRUNE_EVERY, self._events_kept) == 0 and seq > self._events_kept:
             await self._exec(
-                "DELETE FROM events WHERE board_id = ? AND seq <= ?", (board_id, seq - EVENTS_KEPT)
+                "DELETE FROM events WHERE board_id = ? AND seq <= ?",
+                (board_id, seq - self._events_kept),
             )
         return Event(seq=seq, board_id=board_id, type=type, actor_id=actor_id, at=at, data=data)
 
@@ -473,14 +481,18 @@ class SqliteTransaction(_Queries):
 class SqliteStore(_Queries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, *,
+                 events_kept: int = EVENTS_KEPT) -> None:
         super().__init__(reader)
         self._writer = writer
         self._write_lock = asyncio.Lock()
+        self.events_kept = events_kept
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating if needed) the database file and bring its schema up to date."""
+    async def open(cls, path: Path, *, events_kept: int = EVENTS_KEPT) -> SqliteStore:
+        """Open (creating if needed) the database file and bring its schema up to date.
+
+        `events_kept`: the newest events of each board that are never pruned."""
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(path)
         try:
@@ -489,19 +501,22 @@ class SqliteStore(_Queries):
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, reader)
+        return cls(writer, reader, events_kept=events_kept)
 
     async def transact(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
         # BEGIN IMMEDIATE waits (busy_timeout) for the write lock instead of failing later,
         # so `work` runs once: there is no conflict to retry.
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            with _transient_as_unavailable():
+                await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                result = await work(SqliteTransaction(self._writer))
+                result = await work(SqliteTransaction(self._writer, events_kept=self.events_kept))
+                with _transient_as_unavailable():
+                    await self._writer.execute("COMMIT")
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
                 raise
-            await self._writer.execute("COMMIT")
             return result
 
     async def ping(self) -> None:
@@ -510,6 +525,19 @@ class SqliteStore(_Queries):
     async def close(self) -> None:
         await self._conn.close()
         await self._writer.close()
+
+
+@contextmanager
+def _transient_as_unavailable() -> Iterator[None]:
+    """A database still locked after busy_timeout, or a failing disk, is a 503 to clients:
+    the request may succeed if retried; nothing was written."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        message = str(exc).lower()
+        if "locked" in message or "busy" in message or "disk i/o" in message:
+            raise ServiceUnavailable("The database is busy; retry shortly") from exc
+        raise
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
