@@ -7,10 +7,7 @@ signed URL carries what was signed (expiry, disposition, the object key).
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from taskflow.app import create_app
 from taskflow.config import Settings
 from taskflow.realtime.local import LocalPublisher
 from tests.support.api import Account, make_board, make_task, problem, register
-from tests.support.processes import free_port
+from tests.support.moto import moto_server
 
 
 def _file(data: bytes, name: str = "notes.txt", content_type: str = "text/plain") -> FileStorage:
@@ -40,27 +37,8 @@ async def _upload(client: Any, who: Account, task_id: str, data: bytes, **kwargs
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
-    """moto's S3 server as a separate process on a free port."""
-    port = free_port()
-    moto = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.1)  # polling for the port, not synchronising test steps
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture

@@ -40,7 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_environ(os.environ)
-        configure_logging(json_lines=settings.log_json, level=settings.log_level)
+        log_dir = settings.log_dir / settings.instance_id if settings.log_dir else None
+        if log_dir is not None:
+            try:
+                log_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SettingsError(f"TASKFLOW_LOG_DIR {settings.log_dir}: {exc.strerror}") from None
+        configure_logging(json_lines=settings.log_json, level=settings.log_level,
+                          log_dir=str(log_dir) if log_dir else None)
         if args.command == "serve":
             if not settings.rate_limits.enabled:
                 logger.warning("rate limits are OFF (TASKFLOW_RATE_LIMITS=off): "

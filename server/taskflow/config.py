@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -63,6 +64,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_json: bool = False
     log_level: str = "INFO"
+    log_dir: Path | None = None
     instance_id: str = field(default_factory=lambda: "p" + secrets.token_hex(4))
     web_dist: Path | None = None
     stats_ttl: int = 60
@@ -88,7 +90,7 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate settings; raise SettingsError naming the first bad one."""
-        env = _resolve_files(environ)
+        env = _resolve_aws_secret(_resolve_files(environ))
         mode = env.get("TASKFLOW_ENV", "development")
         if mode not in _ENVIRONMENTS:
             raise SettingsError(f"TASKFLOW_ENV must be one of {', '.join(_ENVIRONMENTS)}, got {mode!r}")
@@ -132,6 +134,7 @@ class Settings:
             max_body_bytes=_int(env, "TASKFLOW_MAX_BODY_BYTES", 1024 * 1024, low=1024),
             log_json=_bool(env, "TASKFLOW_LOG_JSON", False),
             log_level=_log_level(env.get("TASKFLOW_LOG_LEVEL", "INFO")),
+            log_dir=Path(env["TASKFLOW_LOG_DIR"]) if env.get("TASKFLOW_LOG_DIR") else None,
             web_dist=Path(web_dist) if web_dist else None,
             stats_ttl=_int(env, "TASKFLOW_STATS_TTL", 60, low=1, high=60),
             server=_choice(env, "TASKFLOW_SERVER", ("uvicorn", "hypercorn"), "uvicorn"),  # type: ignore[arg-type]
@@ -177,6 +180,40 @@ class Settings:
         if len(secret.encode()) < _MIN_SECRET_BYTES:
             raise SettingsError(f"{path} holds a JWT secret shorter than {_MIN_SECRET_BYTES} bytes")
         return replace(self, jwt_secret=secret)
+
+
+def _resolve_aws_secret(env: dict[str, str]) -> dict[str, str]:
+    """With TASKFLOW_AWS_SECRET_ID, settings also come from that AWS Secrets Manager secret:
+    a JSON object of settings by name, filling only the names not set otherwise."""
+    secret_id = env.get("TASKFLOW_AWS_SECRET_ID", "").strip()
+    if not secret_id:
+        return env
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        # The injected environment, not the process's: boto3 falls back to its own chain
+        # (profile, instance role) for whatever is missing here.
+        client = boto3.client(
+            "secretsmanager",
+            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=env.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or env.get("AWS_ENDPOINT_URL")
+            or None,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+        )
+        raw = client.get_secret_value(SecretId=secret_id)["SecretString"]
+        values = json.loads(raw)
+    except (BotoCoreError, ClientError, KeyError) as exc:
+        raise SettingsError(f"TASKFLOW_AWS_SECRET_ID {secret_id!r}: {exc}") from None
+    except ValueError:
+        raise SettingsError(f"TASKFLOW_AWS_SECRET_ID {secret_id!r} is not a JSON object") from None
+    if not isinstance(values, dict):
+        raise SettingsError(f"TASKFLOW_AWS_SECRET_ID {secret_id!r} is not a JSON object")
+    merged = {str(k): str(v) for k, v in values.items()}
+    merged.update({k: v for k, v in env.items() if v != "" or k not in merged})
+    return merged
 
 
 def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:

@@ -359,7 +359,12 @@ class MongoTransaction(_Queries):
 
 
 class MongoStore(_Queries):
-    """The store on a MongoDB replica set or sharded cluster, shared by every instance."""
+    """The store on a MongoDB replica set or sharded cluster, shared by every instance.
+
+    `transactions`: whether writes run in transactions; open() sets it from the server (off
+    only on a standalone server that TASKFLOW_MONGODB_ALLOW_STANDALONE lets in).
+    `events_kept`: the newest events of each board that are never pruned.
+    """
 
     def __init__(self, client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc], *,
                  transactions: bool = True, events_kept: int = EVENTS_KEPT) -> None:
@@ -390,18 +395,12 @@ class MongoStore(_Queries):
         try:
             db = client.get_default_database("taskflow", write_concern=_DURABLE,
                                               read_concern=ReadConcern("majority"))
-            hello = await client.admin.command("hello")
-            replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
-            if not replicated:
-                if not allow_standalone:
-                    raise MongoNotReady(_STANDALONE)
-                logger.warning("MongoDB is standalone and TASKFLOW_MONGODB_ALLOW_STANDALONE is set: "
-                               "writes run without transactions (not atomic); emulators and tests only")
+            store = cls(client, db, events_kept=events_kept)
+            store.transactions = await store.check_replica_set(allow_standalone=allow_standalone)
             if create_indexes:
-                await ensure_indexes(db)
-            elif missing := await missing_indexes(db):
-                raise MongoNotReady(f"the MongoDB index {missing[0].describe()} is missing "
-                                    f"({len(missing)} in all): run `taskflow db init`")
+                await store.ensure_indexes()
+            else:
+                await store.check_indexes()
         except PyMongoError as exc:
             await client.close()
             detail = str(exc).split(", Timeout:")[0]  # the rest is a topology dump
@@ -409,7 +408,25 @@ class MongoStore(_Queries):
         except BaseException:
             await client.close()
             raise
-        return cls(client, db, transactions=replicated, events_kept=events_kept)
+        return store
+
+    async def check_replica_set(self, *, allow_standalone: bool = False) -> bool:
+        """True on a replica set or sharded cluster; MongoNotReady on a standalone server,
+        unless allowed (False then: writes will run without transactions)."""
+        hello = await self._client.admin.command("hello")
+        if "setName" in hello or hello.get("msg") == "isdbgrid":
+            return True
+        if not allow_standalone:
+            raise MongoNotReady(_STANDALONE)
+        logger.warning("MongoDB is standalone and TASKFLOW_MONGODB_ALLOW_STANDALONE is set: "
+                       "writes run without transactions (not atomic); emulators and tests only")
+        return False
+
+    async def check_indexes(self) -> None:
+        """MongoNotReady naming the first missing index (and saying to run `db init`)."""
+        if missing := await missing_indexes(self._db):
+            raise MongoNotReady(f"the MongoDB index {missing[0].describe()} is missing "
+                                f"({len(missing)} in all): run `taskflow db init`")
 
     async def transact(self, work: Callable[[MongoTransaction], Awaitable[T]]) -> T:
         if not self.transactions:
