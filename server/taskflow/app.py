@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+from typing import cast
 
 from loguru import logger
 from quart import Quart
@@ -32,6 +33,7 @@ from taskflow.services.container import Services
 from taskflow.services.ports import BlobStore, Cache, Publisher, Store
 from taskflow.storage.mongo import MongoNotReady, MongoStore
 from taskflow.storage.sqlite import SqliteStore
+from taskflow.storage.timed import TimedStore
 
 
 def check_store_settings(settings: Settings) -> None:
@@ -124,7 +126,14 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     async def lifespan() -> AsyncGenerator[None, None]:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         store = await open_store(settings)
-        cache: Cache = RedisCache(redis) if redis else MemoryCache()
+        store = cast(Store, TimedStore(store, rt.metrics.store_latency))
+        counted = rt.metrics.cache_requests
+
+        def on_lookup(hit: bool) -> None:
+            counted.labels("hit" if hit else "miss").inc()
+
+        cache: Cache = (RedisCache(redis, on_lookup=on_lookup) if redis
+                        else MemoryCache(on_lookup=on_lookup))
         rt.store, rt.cache = store, cache
         rt.limiter = RateLimiter(redis=redis, enabled=settings.rate_limits.enabled)
         rt.redis_ping = redis.ping if redis else None

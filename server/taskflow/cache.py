@@ -4,29 +4,47 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 
-class MemoryCache:
-    """A bounded LRU with expiry, for one process."""
+class _Counted:
+    """Counts hits and misses; `on_lookup(hit)` also feeds the metrics when given."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._max = max_entries
+    def __init__(self, on_lookup: Callable[[bool], None] | None = None) -> None:
         self.hits = 0
         self.misses = 0
+        self._on_lookup = on_lookup
+
+    def _count(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        if self._on_lookup is not None:
+            self._on_lookup(hit)
+
+
+class MemoryCache(_Counted):
+    """A bounded LRU with expiry, for one process."""
+
+    def __init__(self, max_entries: int = 10_000,
+                 on_lookup: Callable[[bool], None] | None = None) -> None:
+        super().__init__(on_lookup)
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max = max_entries
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             self._entries.pop(key, None)
-            self.misses += 1
+            self._count(False)
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
+        self._count(True)
         return entry[1]
 
     async def set(self, key: str, value: bytes, ttl: int) -> None:
@@ -40,14 +58,14 @@ class MemoryCache:
             self._entries.pop(key, None)
 
 
-class RedisCache:
+class RedisCache(_Counted):
     """Shared by every instance; keys are prefixed so one Redis can serve several apps."""
 
-    def __init__(self, redis: Redis, prefix: str = "taskflow:cache:") -> None:
+    def __init__(self, redis: Redis, prefix: str = "taskflow:cache:",
+                 on_lookup: Callable[[bool], None] | None = None) -> None:
+        super().__init__(on_lookup)
         self._redis = redis
         self._prefix = prefix
-        self.hits = 0
-        self.misses = 0
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -57,9 +75,7 @@ class RedisCache:
             value = None
         if not isinstance(value, bytes):
             value = None
-            self.misses += 1
-        else:
-            self.hits += 1
+        self._count(value is not None)
         return value
 
     async def set(self, key: str, value: bytes, ttl: int) -> None:

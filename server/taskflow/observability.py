@@ -78,7 +78,17 @@ class Metrics:
         self.live_slow_consumers = Counter("taskflow_live_slow_consumers_total",
                                            "Sockets closed for not reading fast enough",
                                            registry=self.registry)
-        self.cache_hits = Gauge("taskflow_cache_hits", "Cache hits since start",
-                                registry=self.registry)
-        self.cache_misses = Gauge("taskflow_cache_misses", "Cache misses since start",
-                                  registry=self.registry)
+        self.live_delivery = Histogram(
+            "taskflow_live_delivery_seconds",
+            "From a board event's commit to its hand-over to this instance's sockets",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.store_latency = Histogram(
+            "taskflow_store_seconds", "Store calls by operation", ["operation"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
+        self.cache_requests = Counter("taskflow_cache_requests_total",
+                                      "Cache lookups by result (hit or miss)", ["result"],
+                                      registry=self.registry)

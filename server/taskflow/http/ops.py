@@ -56,9 +56,6 @@ async def ready() -> dict[str, Any]:
 @hide
 async def metrics() -> Response:
     rt = runtime()
-    cache = rt.cache
-    rt.metrics.cache_hits.set(getattr(cache, "hits", 0))
-    rt.metrics.cache_misses.set(getattr(cache, "misses", 0))
     return Response(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 

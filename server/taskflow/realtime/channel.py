@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import engineio
@@ -115,7 +116,7 @@ class LiveChannel:
                                           ttl=self.settings.presence_ttl)
         self.router = Router(events=services.events, emit_local=self.manager.emit_local,
                              evict=self.evict, participants=self.local_participants,
-                             shed=self.shed_slow_consumers)
+                             shed=self.shed_slow_consumers, delivered=self._observe_delay)
         self.manager.offer = self.router.offer
         self.manager.after_revoked = self._close_room_sockets
         from taskflow.realtime import handlers
@@ -152,6 +153,12 @@ class LiveChannel:
                 await job()
             except Exception:
                 logger.exception("live channel job {} failed", getattr(job, "__name__", job))
+
+    def _observe_delay(self, envelope: dict[str, Any]) -> None:
+        at = envelope.get("at")
+        if isinstance(at, str):
+            delay = time.time() - datetime.fromisoformat(at).timestamp()
+            self.metrics.live_delivery.observe(max(delay, 0.0))
 
     # --- rooms, presence, eviction -------------------------------------------------------
     def local_participants(self, room: str) -> list[str]:

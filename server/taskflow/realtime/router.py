@@ -48,8 +48,10 @@ class _Stream:
 
 class Router:
     def __init__(self, *, events: EventService, emit_local: EmitLocal, evict: Evict,
-                 participants: Participants, shed: Shed, gap_wait: float = 0.2) -> None:
+                 participants: Participants, shed: Shed, gap_wait: float = 0.2,
+                 delivered: Callable[[Envelope], None] | None = None) -> None:
         self._events = events
+        self._delivered = delivered
         self._emit_local = emit_local
         self._evict = evict
         self._participants = participants
@@ -155,6 +157,8 @@ class Router:
         skip = [sid for sid, floor in stream.floors.items() if floor >= seq]
         skip += await self._shed(room, skip)
         await self._emit_local(envelope["type"], envelope, room, skip)
+        if self._delivered is not None:
+            self._delivered(envelope)
         stream.next_seq = seq + 1
         stream.floors = {sid: f for sid, f in stream.floors.items() if f >= stream.next_seq}
         if envelope["type"] == "member:removed":
