@@ -160,14 +160,17 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
 
 
 async def _chores(services: Services) -> None:
-    """Periodic housekeeping: direct uploads started an hour ago and never confirmed."""
+    """Periodic housekeeping: direct uploads started an hour ago and never confirmed; the
+    event logs of boards deleted an hour ago (kept so every instance could deliver them)."""
     while True:
         await asyncio.sleep(600)
         try:
             cutoff = SystemClock().now() - timedelta(hours=1)
-            purged = await services.attachments.purge_stale_uploads(cutoff)
-            if purged:
-                logger.info("purged {} unconfirmed direct upload(s)", purged)
+            uploads = await services.attachments.purge_stale_uploads(cutoff)
+            boards = await services.boards.purge_deleted(cutoff)
+            if uploads or boards:
+                logger.info("purged {} unconfirmed upload(s), {} deleted board log(s)",
+                            uploads, boards)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -130,10 +130,10 @@ class Router:
             if stream is None or stream.next_seq is None:
                 continue
             if board_id not in latest:
-                # Deleted, and its board:deleted never reached us: say so and let go.
-                await self._deliver(board_id, stream, {
-                    "seq": stream.next_seq, "board_id": board_id, "type": "board:deleted",
-                    "actor_id": "", "at": None, "data": {"id": board_id}})
+                # Deleted and purged long ago (the event log outlives a board by an hour):
+                # nothing left to deliver; take everyone out of the room.
+                await self._evict(board_id, None)
+                self._drop(board_id)
             elif latest[board_id] >= stream.next_seq:
                 await self.catch_up(board_id)
 

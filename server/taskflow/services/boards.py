@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from taskflow.domain import Board, Event, Member, Page, Role, TaskQuery
+from taskflow.domain import Board, Member, Page, Role, TaskQuery
 from taskflow.errors import Conflict, NotFound, UserNotFound, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
@@ -72,15 +73,16 @@ class BoardService:
         """Deletes the board and everything on it; board:deleted is its last event."""
         async def work(change: Change) -> list[str]:
             await board_for(change.tx, board_id, actor, "owner")
-            seq = await change.tx.next_event_seq(board_id)
             keys = await blob_keys_of_board(change.tx, board_id)
-            await change.tx.delete_board(board_id)
-            change.transient.append(Event(seq=seq, board_id=board_id, type="board:deleted",
-                                          actor_id=actor.user_id, at=self._clock.now(),
-                                          data={"id": board_id}))
+            event = await change.record(board_id, "board:deleted", {"id": board_id})
+            await change.tx.delete_board(board_id, seq=event.seq, at=event.at)
             return keys
 
         await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
+
+    async def purge_deleted(self, before: datetime) -> int:
+        """Forgets the event logs of boards deleted before `before` (housekeeping)."""
+        return await self._store.transact(lambda tx: tx.purge_deleted_boards(before))
 
     async def add_member(self, actor: Actor, board_id: str, *, email: str, role: Role) -> Member:
         _check_assignable(role)

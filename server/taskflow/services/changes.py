@@ -22,8 +22,6 @@ class Change:
     actor_id: str
     clock: Clock
     events: list[Event] = field(default_factory=list)
-    # Announced after commit without being stored (board:deleted outlives its event log).
-    transient: list[Event] = field(default_factory=list)
 
     async def record(self, board_id: str, type: str, data: dict[str, Any]) -> Event:
         """Appends one board event in this transaction."""
@@ -57,7 +55,7 @@ class Recorder:
 
     async def _publish(self, change: Change) -> None:
         # Durable from here on. A failed publish loses nothing: clients catch up by `seq`.
-        events = change.events + change.transient
+        events = change.events
         if events:
             try:
                 await self.publisher.publish(events)

@@ -36,7 +36,7 @@ class Reader(Protocol):
     async def select_boards_of_user(self, user_id: str) -> list[Board]: ...
     async def select_board_seqs_of_user(self, user_id: str) -> list[tuple[str, int]]: ...
     async def select_board_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
-        """The latest seq of each board that still exists."""
+        """The latest seq of each board, deleted ones included until they are purged."""
         ...
     async def select_task(self, task_id: str) -> Task | None: ...
     async def select_tasks(self, query: TaskQuery) -> list[Task]:
@@ -82,9 +82,13 @@ class Transaction(Reader, Protocol):
         ...
     async def update_board(self, board_id: str, *, name: str, description: str,
                            updated_at: datetime) -> None: ...
-    async def delete_board(self, board_id: str) -> None:
-        """Deletes the board with its members, tasks, comments, attachment records and
-        event log."""
+    async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
+        """Deletes the board with its members, tasks, comments and attachment records.
+
+        Its event log stays, with a tombstone naming its last `seq`, until
+        purge_deleted_boards: instances that missed the final events (Redis down) still
+        find them, board:deleted last.
+        """
         ...
     async def insert_member(self, board_id: str, member: Member, *, added_at: datetime) -> None:
         """Raises Conflict when the user already is a member."""
@@ -107,8 +111,8 @@ class Transaction(Reader, Protocol):
                            data: dict[str, Any]) -> Event:
         """Appends the board's next event (seq = previous + 1) and returns it."""
         ...
-    async def next_event_seq(self, board_id: str) -> int:
-        """Reserves the board's next seq without storing an event (for board:deleted)."""
+    async def purge_deleted_boards(self, before: datetime) -> int:
+        """Drops the event logs and tombstones of boards deleted before `before`."""
         ...
     async def insert_login(self, login: Login) -> None: ...
     async def revoke_login(self, login_id: str, at: datetime) -> None: ...

@@ -122,7 +122,9 @@ class _Queries:
         return [(doc["_id"], doc["seq"]) for doc in docs]
 
     async def select_board_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
-        docs = await self._all("boards", {"_id": {"$in": list(board_ids)}}, projection={"seq": 1})
+        ids = {"$in": list(board_ids)}
+        docs = await self._all("boards", {"_id": ids}, projection={"seq": 1})
+        docs += await self._all("deleted_boards", {"_id": ids}, projection={"seq": 1})
         return {doc["_id"]: doc["seq"] for doc in docs}
 
     async def select_task(self, task_id: str) -> Task | None:
@@ -267,10 +269,20 @@ class MongoTransaction(_Queries):
         await self._set("boards", {"_id": board_id},
                         {"name": name, "description": description, "updated_at": updated_at})
 
-    async def delete_board(self, board_id: str) -> None:
-        for collection in ("attachments", "comments", "tasks", "members", "events"):
+    async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
+        for collection in ("attachments", "comments", "tasks", "members"):
             await self._delete(collection, {"board_id": board_id})
         await self._delete("boards", {"_id": board_id})
+        await self._insert("deleted_boards", {"_id": board_id, "seq": seq, "deleted_at": at},
+                           "That board was already deleted")
+
+    async def purge_deleted_boards(self, before: datetime) -> int:
+        docs = await self._all("deleted_boards", {"deleted_at": {"$lt": before}},
+                               projection={"_id": 1})
+        for doc in docs:
+            await self._delete("events", {"board_id": doc["_id"]})
+            await self._delete("deleted_boards", {"_id": doc["_id"]})
+        return len(docs)
 
     async def insert_member(self, board_id: str, member: Member, *, added_at: datetime) -> None:
         doc = {"_id": rec.member_id(board_id, member.user_id), "board_id": board_id,

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid
 
 COLLECTIONS = ("users", "boards", "members", "tasks", "comments", "attachments", "events",
-               "logins", "refresh_tokens")
+               "logins", "refresh_tokens", "deleted_boards")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ INDEXES = (
     Index("attachments", "attachments_by_task", (("task_id", 1), ("created_at", 1), ("_id", 1))),
     Index("attachments", "attachments_by_board", (("board_id", 1),)),
     Index("attachments", "attachments_pending", (("pending", 1), ("created_at", 1))),
+    Index("deleted_boards", "deleted_boards_by_time", (("deleted_at", 1),)),
     # Unique: the last line of defence of a gap-free, duplicate-free event log.
     Index("events", "events_by_board_seq", (("board_id", 1), ("seq", 1)), unique=True),
     Index("logins", "logins_by_user", (("user_id", 1), ("revoked_at", 1))),

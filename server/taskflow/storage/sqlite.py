@@ -143,7 +143,10 @@ class _Queries:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = await self._rows(f"SELECT id, seq FROM boards WHERE id IN ({marks})", chunk)
+            rows = await self._rows(
+                f"SELECT id, seq FROM boards WHERE id IN ({marks}) UNION ALL "
+                f"SELECT board_id AS id, seq FROM deleted_boards WHERE board_id IN ({marks})",
+                chunk + chunk)
             found.update((row["id"], row["seq"]) for row in rows)
         return found
 
@@ -336,13 +339,21 @@ class SqliteTransaction(_Queries):
             (name, description, to_ts(updated_at), board_id),
         )
 
-    async def delete_board(self, board_id: str) -> None:
+    async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
         await self._exec("DELETE FROM attachments WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM comments WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM tasks WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM members WHERE board_id = ?", (board_id,))
-        await self._exec("DELETE FROM events WHERE board_id = ?", (board_id,))
         await self._exec("DELETE FROM boards WHERE id = ?", (board_id,))
+        await self._exec("INSERT INTO deleted_boards (board_id, seq, deleted_at) VALUES (?, ?, ?)",
+                         (board_id, seq, to_ts(at)))
+
+    async def purge_deleted_boards(self, before: datetime) -> int:
+        rows = await self._rows(
+            "DELETE FROM deleted_boards WHERE deleted_at < ? RETURNING board_id", (to_ts(before),))
+        for row in rows:
+            await self._exec("DELETE FROM events WHERE board_id = ?", (row["board_id"],))
+        return len(rows)
 
     async def insert_member(self, board_id: str, member: Member, *, added_at: datetime) -> None:
         stamp = to_ts(added_at)

@@ -107,4 +107,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX attachments_by_board ON attachments (board_id);
     CREATE INDEX attachments_pending ON attachments (pending, created_at) WHERE pending = 1;
     """,
+    """
+    CREATE TABLE deleted_boards (
+        board_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        deleted_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX deleted_boards_by_time ON deleted_boards (deleted_at);
+    """,
 )
