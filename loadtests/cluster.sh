@@ -20,7 +20,8 @@
 #   REDIS_URL            Redis to share; when unset, redis://127.0.0.1:6379/0 if it answers
 #                        PING. When nothing answers, a private redis-server (--save "") is
 #                        started on a free port and stopped by `down`.
-#   MONGODB_URI, TASKFLOW_RATE_LIMITS, CORS_ORIGINS   passed through when set
+#   MONGODB_*, CORS_ORIGINS, S3_*, TASKFLOW_* (rate limits, live tuning, TASKFLOW_SERVER...)
+#                        passed through to every instance when set
 #   TASKFLOW_DATA_DIR    shared data dir (default <state>/data)
 #   TASKFLOW_TRUSTED_PROXIES  default 127.0.0.1/32 (nginx's address)
 #   TASKFLOW_BIN         server command (default <repo>/.venv/bin/taskflow)
@@ -386,7 +387,11 @@ cmd_up() {
             printf 'REDIS_URL=%q\n' "$redis_url"
             printf 'TASKFLOW_TRUSTED_PROXIES=%q\n' "${TASKFLOW_TRUSTED_PROXIES:-127.0.0.1/32}"
             local v
-            for v in MONGODB_URI TASKFLOW_RATE_LIMITS CORS_ORIGINS; do
+            # Every other TaskFlow setting given to `up` reaches the instances (limits,
+            # live-channel tuning, the server choice...); the ones above are the cluster's.
+            for v in CORS_ORIGINS S3_BUCKET S3_ENDPOINT_URL S3_REGION \
+                     $(compgen -e | grep -E '^(TASKFLOW|MONGODB)_' | grep -vE \
+                       '^TASKFLOW_(DATA_DIR|TRUSTED_PROXIES|INSTANCE_ID|CLUSTER_.*|BIN)$'); do
                 [[ -n ${!v:-} ]] && printf '%s=%q\n' "$v" "${!v}"
             done
             true

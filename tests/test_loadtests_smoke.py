@@ -1,0 +1,84 @@
+"""A few seconds of the Locust scenarios (loadtests/locustfile.py) against one real server.
+
+Locust brings gevent, which must stay out of the server's environment: the kit lives in its
+own venv, loadtests/.venv, made (or brought up to date) by loadtests/setup.sh. This test runs
+that script first and fails, never skips, when the venv can't be made.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import clean_env, serving
+
+REPO = Path(__file__).resolve().parent.parent
+LOADTESTS = REPO / "loadtests"
+LOCUST = LOADTESTS / ".venv" / "bin" / "locust"
+REST_TYPES = {"GET", "POST", "PATCH", "DELETE"}
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def ensure_kit_venv(tmp: Path) -> None:
+    try:
+        done = subprocess.run(["bash", str(LOADTESTS / "setup.sh")], env=clean_env({}, tmp),
+                              capture_output=True, text=True, timeout=900, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"loadtests/setup.sh did not finish in {exc.timeout:g}s (installing Locust "
+                    f"into loadtests/.venv); output:\n{_tail(str(exc.output or ''))}")
+    if done.returncode != 0 or not LOCUST.exists():
+        pytest.fail("could not create the load-test venv (loadtests/setup.sh, exit "
+                    f"{done.returncode}); Locust must install from loadtests/requirements.txt:\n"
+                    f"{_tail(done.stdout + done.stderr)}")
+
+
+@pytest.mark.timeout(900)  # a first run installs Locust into loadtests/.venv
+def test_locust_scenarios_record_rest_and_live_latency_without_failures(tmp_path: Path) -> None:
+    ensure_kit_venv(tmp_path)
+    env = {
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "TASKFLOW_ENV": "test",
+        "TASKFLOW_DATA_DIR": str(tmp_path / "data"),
+        # Rate limits stay at their defaults: a handful of users signs up and logs in well
+        # within them, and the kit has to work against a server configured as shipped.
+    }
+    csv_prefix = tmp_path / "smoke"
+    with serving(env, tmp_path / "server") as server:
+        cmd = [str(LOCUST), "-f", str(LOADTESTS / "locustfile.py"), "--host", server.url,
+               "--headless", "-u", "4", "-r", "4", "-t", "10s", "--only-summary",
+               "--csv", str(csv_prefix), "--html", str(tmp_path / "smoke.html"),
+               # one shared board, one LiveWriter (its default) writing 4/s, one LiveUser
+               # watching it, the rest RestUsers
+               "--tf-boards", "1", "--tf-writer-rate", "4",
+               "--config-users", '[{"user_class_name": "LiveUser", "fixed_count": 1}]']
+        try:
+            run = subprocess.run(cmd, env=clean_env({}, tmp_path), cwd=tmp_path, capture_output=True,
+                                 text=True, timeout=90, check=False)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"locust did not stop in {exc.timeout:g}s; server log:\n{_tail(server.log())}")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, f"locust exited {run.returncode}:\n{_tail(output, 80)}"
+
+    with (tmp_path / "smoke_stats.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    stats = {(r["Type"], r["Name"]): (int(r["Request Count"]), int(r["Failure Count"])) for r in rows}
+    failed = {key: value for key, value in stats.items() if value[1]}
+    assert not failed, f"failures recorded: {failed}\n{_tail(output, 60)}"
+
+    rest = {key: n for key, (n, _) in stats.items() if key[0] in REST_TYPES and n > 0}
+    assert ("POST", "POST /api/v1/auth/register") in rest, stats
+    assert ("POST", "POST /api/v1/tasks") in rest, stats
+    assert any(kind == "GET" for kind, _ in rest), stats
+
+    live = {name: n for (kind, name), (n, _) in stats.items() if kind == "live"}
+    assert live.get("connect", 0) >= 1, stats
+    assert live.get("board:join", 0) >= 1, stats
+    assert live.get("task:created -> subscriber", 0) >= 1, f"no live latency recorded: {stats}"
+    assert (tmp_path / "smoke.html").stat().st_size > 0
