@@ -285,8 +285,6 @@ def start_taskflow(bench: Bench, redis_url: str, run: int) -> Target:
            # Benchmark only: one client address opens every connection and sends every write.
            "TASKFLOW_RATE_LIMITS": "off",
            "TASKFLOW_LIVE_CONNECT_RATE": f"{max(1000, args.subscribers * 4)}/minute",
-           # A burst of writes may queue more packets per socket than the default allows.
-           "TASKFLOW_LIVE_MAX_QUEUE": str(max(1000, args.writes * 2)),
            "PYTHONUNBUFFERED": "1"}
     for item in args.taskflow_env:
         name, _, value = item.partition("=")
