@@ -59,7 +59,8 @@ async def open_store(settings: Settings, *, create_indexes: bool = False) -> Sto
             )
         except MongoNotReady as exc:
             raise SettingsError(str(exc)) from None
-    return await SqliteStore.open(settings.data_dir / "taskflow.db")
+    return await SqliteStore.open(settings.data_dir / "taskflow.db",
+                                  busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
 def open_blobs(settings: Settings) -> BlobStore:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from loguru import logger
 
 from taskflow.domain import Download
+from taskflow.errors import ServiceUnavailable
 
 
 def content_disposition(filename: str) -> str:
@@ -45,14 +46,21 @@ class LocalBlobStore:
         def write() -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(".partial")
-            with partial.open("wb") as target:
-                shutil.copyfileobj(source, target, 1024 * 1024)
-                target.flush()
-                os.fsync(target.fileno())
-            partial.replace(path)  # never a half-written file under the real name
+            try:
+                with partial.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
+                    target.flush()
+                    os.fsync(target.fileno())
+                partial.replace(path)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise  # never a half-written file under the real name
             return path.stat().st_size
 
-        return await asyncio.to_thread(write)
+        try:
+            return await asyncio.to_thread(write)
+        except OSError as exc:  # a full or failing disk: retryable once the operator acts
+            raise ServiceUnavailable("Storage is unavailable; retry shortly") from exc
 
     async def size(self, key: str) -> int | None:
         path = self._path(key)

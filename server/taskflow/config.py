@@ -82,6 +82,7 @@ class Settings:
     live_connect_rate: str = "300/minute"
     live_sweep_seconds: float = 2.0
     presence_ttl: int = 45
+    sqlite_busy_timeout_ms: int = 10_000
 
     @property
     def production(self) -> bool:
@@ -153,6 +154,8 @@ class Settings:
             live_connect_rate=_limit(env, "TASKFLOW_LIVE_CONNECT_RATE", "300/minute"),
             live_sweep_seconds=_int(env, "TASKFLOW_LIVE_SWEEP_MS", 2000, low=100) / 1000,
             presence_ttl=_int(env, "TASKFLOW_PRESENCE_TTL", 45, low=5, high=55),
+            sqlite_busy_timeout_ms=_int(env, "TASKFLOW_SQLITE_BUSY_TIMEOUT_MS", 10_000, low=100,
+                                        high=600_000),
             **({"instance_id": instance_id} if instance_id else {}),
         )
         return settings

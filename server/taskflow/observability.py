@@ -41,10 +41,11 @@ def configure_logging(*, json_lines: bool, level: str, log_dir: str | None = Non
     logger.remove()
     logger.configure(patcher=_add_request_id)
     fmt = "{time:YYYY-MM-DDTHH:mm:ss.SSSZ} {level: <7} [{extra[request_id]}] {message}"
-    logger.add(sys.stdout, level=level, serialize=json_lines, format=fmt, enqueue=False)
+    logger.add(sys.stdout, level=level, serialize=json_lines, format=fmt, enqueue=False,
+               diagnose=False)
     if log_dir:
-        logger.add(f"{log_dir}/error.log", level="ERROR", serialize=True, rotation="50 MB")
-        logger.add(f"{log_dir}/combined.log", level=level, serialize=True, rotation="100 MB")
+        logger.add(f"{log_dir}/error.log", level="ERROR", serialize=True, rotation="50 MB", diagnose=False)
+        logger.add(f"{log_dir}/combined.log", level=level, serialize=True, rotation="100 MB", diagnose=False)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
 
 

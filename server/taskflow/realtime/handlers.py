@@ -207,3 +207,8 @@ def register(channel: LiveChannel) -> None:
 
     for name, (schema, handler) in COMMANDS.items():
         command(name, schema, handler)
+
+    async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
+        return _error(NotFound(f"No command {event!r} on this channel"))
+
+    sio.on("*", unknown)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from taskflow.domain import Event
+from taskflow.domain import Board, Event
 from taskflow.errors import EventsGone
 from taskflow.services.access import Actor, board_for
 from taskflow.services.ports import Reader, Store
@@ -33,6 +34,23 @@ async def events_since(reader: Reader, board_id: str, since: int, limit: int,
     return await reader.select_events(board_id, since=since, limit=limit)
 
 
+def _redact(value: Any, current: set[str]) -> Any:
+    if isinstance(value, dict):
+        if "email" in value and value.get("user_id") not in current:
+            value = {**value, "email": ""}
+        return {key: _redact(item, current) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, current) for item in value]
+    return value
+
+
+def _without_departed_emails(events: list[Event], board: Board) -> list[Event]:
+    """Logged events show no email of someone who is no longer a member of the board
+    (member events, and the member lists inside board:updated)."""
+    current = {member.user_id for member in board.members}
+    return [replace(event, data=_redact(event.data, current)) for event in events]
+
+
 class EventService:
     def __init__(self, *, store: Store) -> None:
         self._store = store
@@ -40,7 +58,7 @@ class EventService:
     async def since(self, actor: Actor, board_id: str, *, since: int, limit: int) -> Catchup:
         board = await board_for(self._store, board_id, actor)
         events = await events_since(self._store, board_id, since, limit, board.seq)
-        return Catchup(events=events, latest_seq=board.seq)
+        return Catchup(events=_without_departed_emails(events, board), latest_seq=board.seq)
 
     async def join(self, actor: Actor, board_id: str, since: int | None) -> Catchup:
         """What a live subscriber needs on joining: the seq now and the events it missed."""
@@ -53,7 +71,7 @@ class EventService:
             events = await events_since(self._store, board_id, since, MAX_JOIN_EVENTS, board.seq)
         except EventsGone:
             return Catchup(events=[], latest_seq=board.seq, resync=True)
-        return Catchup(events=events, latest_seq=board.seq)
+        return Catchup(events=_without_departed_emails(events, board), latest_seq=board.seq)
 
     async def replay(self, board_id: str, *, since: int, limit: int = 1000) -> list[Event]:
         """Events after `since` for delivery to sockets already authorized (no actor)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -493,31 +494,46 @@ class SqliteStore(_Queries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, *,
-                 events_kept: int = EVENTS_KEPT) -> None:
+                 events_kept: int = EVENTS_KEPT, busy_timeout_ms: int = 10_000) -> None:
         super().__init__(reader)
+        self._busy_timeout = busy_timeout_ms / 1000
         self._writer = writer
         self._write_lock = asyncio.Lock()
         self.events_kept = events_kept
 
     @classmethod
-    async def open(cls, path: Path, *, events_kept: int = EVENTS_KEPT) -> SqliteStore:
+    async def open(cls, path: Path, *, events_kept: int = EVENTS_KEPT,
+                   busy_timeout_ms: int = 10_000) -> SqliteStore:
         """Open (creating if needed) the database file and bring its schema up to date.
 
         `events_kept`: the newest events of each board that are never pruned."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path)
+        writer = await _connect(path, busy_timeout_ms)
         try:
             await _migrate(writer)
-            reader = await _connect(path)
+            reader = await _connect(path, busy_timeout_ms)
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, reader, events_kept=events_kept)
+        return cls(writer, reader, events_kept=events_kept, busy_timeout_ms=busy_timeout_ms)
 
     async def transact(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
-        # BEGIN IMMEDIATE waits (busy_timeout) for the write lock instead of failing later,
-        # so `work` runs once: there is no conflict to retry.
-        async with self._write_lock:
+        # Shielded: a request cancelled mid-way (its client hung up) must not leave the writer
+        # connection inside a transaction; the transaction ends, committed or rolled back.
+        return await asyncio.shield(self._transact(work))
+
+    async def _transact(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
+        # One deadline for the in-process queue and SQLite's lock together: the k-th of k
+        # waiting writers gives up after one busy timeout, not k of them.
+        deadline = time.monotonic() + self._busy_timeout
+        try:
+            async with asyncio.timeout(self._busy_timeout):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise ServiceUnavailable("The database is busy; retry shortly") from None
+        try:
+            left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            await self._writer.execute(f"PRAGMA busy_timeout = {left_ms}")
             with _transient_as_unavailable():
                 await self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -529,6 +545,8 @@ class SqliteStore(_Queries):
                     await self._writer.execute("ROLLBACK")
                 raise
             return result
+        finally:
+            self._write_lock.release()
 
     async def ping(self) -> None:
         await self._conn.execute_fetchall("SELECT 1")
@@ -546,17 +564,17 @@ def _transient_as_unavailable() -> Iterator[None]:
         yield
     except sqlite3.OperationalError as exc:
         message = str(exc).lower()
-        if "locked" in message or "busy" in message or "disk i/o" in message:
+        if any(word in message for word in ("locked", "busy", "disk i/o", "disk is full")):
             raise ServiceUnavailable("The database is busy; retry shortly") from exc
         raise
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _connect(path: Path, busy_timeout_ms: int = 10_000) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
     # WAL lets readers run beside the one writer; FULL makes a commit survive power loss,
     # not just a killed process.
-    for pragma in ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000",
+    for pragma in ("journal_mode = WAL", "synchronous = FULL", f"busy_timeout = {busy_timeout_ms}",
                    "foreign_keys = ON"):
         await conn.execute(f"PRAGMA {pragma}")
     return conn
