@@ -36,19 +36,10 @@ from taskflow.storage.sqlite import SqliteStore
 from taskflow.storage.timed import TimedStore
 
 
-def check_store_settings(settings: Settings) -> None:
-    """Refuses, before serving, a store the settings name but this build can't open.
-
-    Every store the settings can name is built in; what MongoDB needs (a replica set, the
-    indexes) can only be checked on the server, by open_store.
-    """
-
-
 async def open_store(settings: Settings, *, create_indexes: bool = False) -> Store:
     """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir.
 
     MongoDB must be a replica set and have its indexes, unless `create_indexes` (db init)."""
-    check_store_settings(settings)
     if settings.mongodb_uri:
         try:
             return await MongoStore.open(
@@ -74,7 +65,6 @@ def open_blobs(settings: Settings) -> BlobStore:
 async def preflight(settings: Settings) -> None:
     """Opens the store once before serving, so a store that can't be used stops the
     start-up with one clear line instead of a server's lifespan traceback."""
-    check_store_settings(settings)
     settings.with_data_dir()
     store = await open_store(settings)
     await store.close()
@@ -86,7 +76,6 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     `publisher` replaces the live channel's (tests of the REST core capture events with it).
     Serve `asgi_app(app)` to have the live channel too.
     """
-    check_store_settings(settings)
     settings = settings.with_data_dir().with_jwt_secret()
     app = Quart("taskflow")
     app.request_class = type("TaskFlowRequest", (JSONRequest,),  # type: ignore[assignment]

@@ -45,7 +45,6 @@ class Connection:
     login_id: str
     name: str
     expires_at: float
-    address: str
     boards: set[str] = field(default_factory=set)
     warned: bool = False
 

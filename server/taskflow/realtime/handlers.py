@@ -164,7 +164,7 @@ def register(channel: LiveChannel) -> None:
             raise ConnectionRefusedError("unauthorized") from None
         channel.connections[sid] = Connection(
             sid=sid, user_id=user.id, login_id=claims.login_id, name=user.name,
-            expires_at=claims.expires_at.timestamp(), address=address)
+            expires_at=claims.expires_at.timestamp())
         await sio.enter_room(sid, login_room(claims.login_id))
         channel.metrics.live_connections.inc()
 

@@ -71,10 +71,6 @@ class AttachmentService:
         self._blobs = blobs
         self.max_bytes = max_bytes
 
-    @property
-    def direct_uploads(self) -> bool:
-        return self._blobs.direct_uploads
-
     async def list(self, actor: Actor, task_id: str) -> list[Attachment]:
         await self._task(self._store, actor, task_id)
         return [a for a in await self._store.select_attachments(task_id) if not a.pending]

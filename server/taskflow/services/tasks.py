@@ -8,14 +8,14 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery
+from taskflow.domain import Board, Page, Priority, Role, Status, Task, TaskQuery
 from taskflow.errors import NotFound, PreconditionFailed, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
 from taskflow.services.attachments import blob_keys_of_task, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_task_cursor, encode_task_cursor
-from taskflow.services.ports import BlobStore, Store
+from taskflow.services.ports import BlobStore, Reader, Store
 from taskflow.services.views import task_view
 
 WRITABLE = frozenset({"title", "description", "status", "priority", "due_date", "assignee_id",
@@ -127,7 +127,7 @@ class TaskService:
         await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
 
 
-async def _board_of(reader: Any, task: Task, actor: Actor, needed: Any = "viewer") -> Board:
+async def _board_of(reader: Reader, task: Task, actor: Actor, needed: Role = "viewer") -> Board:
     """The task's board under the actor's access; a task on a hidden board is NotFound."""
     try:
         return await board_for(reader, task.board_id, actor, needed)
