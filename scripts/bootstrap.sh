@@ -20,6 +20,10 @@ stamp=".venv/.taskflow-installed$extras"
 digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
+  # swagger-ui-bundle (Swagger UI 4, no OpenAPI 3.1) and its successor share a module name.
+  if .venv/bin/python -m pip show -q swagger-ui-bundle >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -y -q swagger-ui-bundle >&2
+  fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras" 2>&1 \
     | grep -v "is ignored" >&2 || true
   .venv/bin/python -c "import taskflow" || { echo "bootstrap: pip install failed" >&2; exit 1; }

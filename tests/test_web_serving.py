@@ -58,3 +58,11 @@ async def test_the_app_does_not_shadow_the_api_or_the_service_endpoints(web_app:
     assert "root:" not in await escape.get_data(as_text=True)  # at most the app's index
     traversal = await client.get("/assets/..%2F..%2F..%2Fetc%2Fpasswd.js")
     assert traversal.status_code == 404
+
+
+async def test_the_docs_page_can_render_our_openapi_version(web_app: Quart) -> None:
+    client = web_app.test_client()
+    document = await (await client.get("/openapi.json")).get_json()
+    assert document["openapi"].startswith("3.1")
+    bundle = await (await client.get("/docs/assets/swagger-ui-bundle.js")).get_data(as_text=True)
+    assert "isOAS31" in bundle  # Swagger UI 5 (4.x shows "Unable to render this definition")
