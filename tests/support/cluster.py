@@ -177,6 +177,10 @@ class Cluster:
         """SIGKILL instance K (its whole process group): a crash."""
         self._run("kill-instance", str(k), str(self.port), timeout=30)
 
+    def stop_instance(self, k: int) -> None:
+        """SIGTERM instance K: a graceful stop (a rolling deploy, a scale-in)."""
+        self._run("stop-instance", str(k), str(self.port), timeout=60)
+
     def restart_instance(self, k: int) -> None:
         """(Re)starts instance K on its port and waits for its health."""
         self._run("restart-instance", str(k), str(self.port))
