@@ -108,7 +108,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         app.register_blueprint(web.blueprint(settings.web_dist))
     problems.register(app)
     http_middleware.register(app)
-    channel = LiveChannel(settings, tokens=tokens, metrics=rt.metrics)
+    channel = LiveChannel(settings, metrics=rt.metrics)
     app.extensions["taskflow_live"] = channel
     live = publisher or LivePublisher(channel)
 

@@ -18,7 +18,6 @@ from taskflow.observability import Metrics
 from taskflow.realtime.managers import LocalManager, RedisManager
 from taskflow.realtime.presence import MemoryPresence, PresenceStore, RedisPresence
 from taskflow.realtime.router import Router, board_room
-from taskflow.security.tokens import TokenIssuer
 from taskflow.services.container import Services
 
 
@@ -56,9 +55,8 @@ def login_room(login_id: str) -> str:
 class LiveChannel:
     """Everything the Socket.IO side owns; `start` runs with the server, `stop` ends it."""
 
-    def __init__(self, settings: Settings, *, tokens: TokenIssuer, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, *, metrics: Metrics) -> None:
         self.settings = settings
-        self.tokens = tokens
         self.metrics = metrics
         self.manager: LocalManager | RedisManager = (
             RedisManager(url=settings.redis_url, channel="taskflow:live")
@@ -76,7 +74,8 @@ class LiveChannel:
         )
         self.sio.eio.instance_id = settings.instance_id
         self.connections: dict[str, Connection] = {}
-        self.viewers: dict[str, dict[str, int]] = {}  # board -> user -> local sockets
+        # board -> user -> (name, this instance's sockets of that user on the board)
+        self.viewers: dict[str, dict[str, tuple[str, int]]] = {}
         self._last_presence: dict[str, list[dict[str, str]]] = {}
         self.services_: Services | None = None
         self.presence: PresenceStore = MemoryPresence()
@@ -165,8 +164,9 @@ class LiveChannel:
 
     async def add_viewer(self, conn: Connection, board_id: str) -> None:
         users = self.viewers.setdefault(board_id, {})
-        users[conn.user_id] = users.get(conn.user_id, 0) + 1
-        if users[conn.user_id] == 1:
+        sockets = users.get(conn.user_id, (conn.name, 0))[1] + 1
+        users[conn.user_id] = (conn.name, sockets)
+        if sockets == 1:
             await self.presence.add(board_id, conn.user_id, conn.name)
             await self.broadcast_presence(board_id)
 
@@ -177,39 +177,35 @@ class LiveChannel:
         users = self.viewers.get(board_id, {})
         if conn.user_id not in users:
             return
-        users[conn.user_id] -= 1
-        if users[conn.user_id] == 0:
-            del users[conn.user_id]
-            if not users:
-                self.viewers.pop(board_id, None)
-            await self.presence.remove(board_id, conn.user_id)
-            await self.broadcast_presence(board_id)
+        name, sockets = users[conn.user_id]
+        if sockets > 1:
+            users[conn.user_id] = (name, sockets - 1)
+            return
+        del users[conn.user_id]
+        if not users:
+            self.viewers.pop(board_id, None)
+            self._last_presence.pop(board_id, None)
+        await self.presence.remove(board_id, conn.user_id)
+        await self.broadcast_presence(board_id)
 
-    async def broadcast_presence(self, board_id: str) -> None:
+    async def broadcast_presence(self, board_id: str, *, local_only: bool = False) -> None:
+        """Sends the board's viewers to its room: on every instance, or only this one's."""
         viewers = await self.presence.viewers(board_id)
-        self._last_presence[board_id] = viewers
+        if local_only and viewers == self._last_presence.get(board_id):
+            return
+        if board_id in self.viewers:
+            self._last_presence[board_id] = viewers
         await self.sio.emit("presence", {"board_id": board_id, "users": viewers},
-                            room=board_room(board_id))
+                            room=board_room(board_id), ignore_queue=local_only)
 
     async def _refresh_presence(self) -> None:
-        entries = {
-            board_id: {user_id: self._name_of(board_id, user_id) for user_id in users}
+        await self.presence.refresh({
+            board_id: {user_id: name for user_id, (name, _) in users.items()}
             for board_id, users in self.viewers.items()
-        }
-        await self.presence.refresh(entries)
+        })
         # Viewers of a dead instance expire; tell this instance's sockets when that happens.
         for board_id in list(self.viewers):
-            viewers = await self.presence.viewers(board_id)
-            if viewers != self._last_presence.get(board_id):
-                self._last_presence[board_id] = viewers
-                await self.sio.emit("presence", {"board_id": board_id, "users": viewers},
-                                    room=board_room(board_id), ignore_queue=True)
-
-    def _name_of(self, board_id: str, user_id: str) -> str:
-        for conn in self.connections.values():
-            if conn.user_id == user_id and board_id in conn.boards:
-                return conn.name
-        return ""
+            await self.broadcast_presence(board_id, local_only=True)
 
     async def evict(self, board_id: str, user_id: str | None) -> None:
         """Takes `user_id`'s sockets (None: every socket) out of the board's room, here."""

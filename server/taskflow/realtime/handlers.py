@@ -117,18 +117,14 @@ async def editing(channel: LiveChannel, conn: Connection, p: EditingIn) -> dict[
 
 async def refresh(channel: LiveChannel, conn: Connection, p: RefreshIn) -> dict[str, Any]:
     """Present a fresh access token so the connection outlives the first one."""
-    claims = channel.tokens.decode_access(p.token)
-    if claims.user_id != conn.user_id:
-        raise Unauthorized("That token belongs to someone else")
-    actor = Actor(user_id=claims.user_id, login_id=claims.login_id)
-    await channel.services.auth.check_login(actor)
-    if claims.login_id != conn.login_id:
+    identity = await channel.services.auth.live_identity(p.token, of_user=conn.user_id)
+    if identity.login_id != conn.login_id:
         await channel.sio.leave_room(conn.sid, login_room(conn.login_id))
-        await channel.sio.enter_room(conn.sid, login_room(claims.login_id))
-        conn.login_id = claims.login_id
-    conn.expires_at = claims.expires_at.timestamp()
+        await channel.sio.enter_room(conn.sid, login_room(identity.login_id))
+        conn.login_id = identity.login_id
+    conn.expires_at = identity.expires_at.timestamp()
     conn.warned = False
-    return {"expires_at": rfc3339(claims.expires_at)}
+    return {"expires_at": rfc3339(identity.expires_at)}
 
 
 COMMANDS: dict[str, tuple[type[_Payload], Handler]] = {
@@ -156,16 +152,13 @@ def register(channel: LiveChannel) -> None:
         if not isinstance(token, str) or not token:
             raise ConnectionRefusedError("unauthorized")
         try:
-            claims = channel.tokens.decode_access(token)
-            actor = Actor(user_id=claims.user_id, login_id=claims.login_id)
-            await channel.services.auth.check_login(actor)
-            user = await channel.services.auth.me(actor)
+            identity = await channel.services.auth.live_identity(token)
         except Unauthorized:
             raise ConnectionRefusedError("unauthorized") from None
         channel.connections[sid] = Connection(
-            sid=sid, user_id=user.id, login_id=claims.login_id, name=user.name,
-            expires_at=claims.expires_at.timestamp())
-        await sio.enter_room(sid, login_room(claims.login_id))
+            sid=sid, user_id=identity.user.id, login_id=identity.login_id,
+            name=identity.user.name, expires_at=identity.expires_at.timestamp())
+        await sio.enter_room(sid, login_room(identity.login_id))
         channel.metrics.live_connections.inc()
 
     async def disconnect(sid: str, reason: Any = None) -> None:

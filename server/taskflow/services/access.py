@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskflow.domain import Board, Role
+from taskflow.domain import Board, Role, Task
 from taskflow.errors import Forbidden, NotFound
 from taskflow.services.ports import Reader
 
@@ -22,6 +22,21 @@ class Actor:
 def can(role: Role | None, needed: Role) -> bool:
     """Whether `role` is at least `needed`."""
     return role is not None and _RANK[role] >= _RANK[needed]
+
+
+async def task_for(reader: Reader, task_id: str, actor: Actor,
+                   needed: Role = "viewer") -> tuple[Task, Board]:
+    """The task and its board if the actor may see it with at least `needed`.
+
+    A task on a board the actor isn't on is NotFound, like a task that doesn't exist.
+    """
+    task = await reader.select_task(task_id)
+    if task is None:
+        raise NotFound("Task not found")
+    try:
+        return task, await board_for(reader, task.board_id, actor, needed)
+    except NotFound:
+        raise NotFound("Task not found") from None
 
 
 async def board_for(reader: Reader, board_id: str, actor: Actor, needed: Role = "viewer") -> Board:

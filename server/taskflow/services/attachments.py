@@ -11,10 +11,10 @@ from typing import IO
 
 from loguru import logger
 
-from taskflow.domain import Attachment, Download, Role, Task
+from taskflow.domain import Attachment, Download, Task
 from taskflow.errors import Conflict, NotFound, PayloadTooLarge
 from taskflow.ids import new_id
-from taskflow.services.access import Actor, board_for
+from taskflow.services.access import Actor, task_for
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.ports import BlobStore, Reader, Store, Transaction
 from taskflow.services.views import attachment_view
@@ -72,12 +72,12 @@ class AttachmentService:
         self.max_bytes = max_bytes
 
     async def list(self, actor: Actor, task_id: str) -> list[Attachment]:
-        await self._task(self._store, actor, task_id)
+        await task_for(self._store, task_id, actor)
         return [a for a in await self._store.select_attachments(task_id) if not a.pending]
 
     async def download(self, actor: Actor, task_id: str, attachment_id: str) -> tuple[Attachment,
                                                                                      Download]:
-        await self._task(self._store, actor, task_id)
+        await task_for(self._store, task_id, actor)
         attachment = await self._attachment(self._store, task_id, attachment_id)
         where = await self._blobs.download(attachment.storage_key, filename=attachment.filename,
                                            content_type=attachment.content_type)
@@ -86,7 +86,7 @@ class AttachmentService:
     async def upload(self, actor: Actor, task_id: str, *, filename: str,
                      content_type: str | None, source: IO[bytes]) -> Attachment:
         """Stores the bytes, then records the attachment and its event in one transaction."""
-        task = await self._task(self._store, actor, task_id, "editor")
+        task, _ = await task_for(self._store, task_id, actor, "editor")
         attachment = self._new(actor, task, filename, content_type, pending=False)
         size = await self._blobs.put(attachment.storage_key, source,
                                      content_type=attachment.content_type)
@@ -96,7 +96,7 @@ class AttachmentService:
         attachment = replace(attachment, size=size)
 
         async def work(change: Change) -> Attachment:
-            await self._task(change.tx, actor, task_id, "editor")
+            await task_for(change.tx, task_id, actor, "editor")
             await change.tx.insert_attachment(attachment)
             await change.record(task.board_id, "attachment:added", attachment_view(attachment))
             return attachment
@@ -115,7 +115,7 @@ class AttachmentService:
                            reason="direct_upload_unavailable")
         if size > self.max_bytes:
             raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes")
-        task = await self._task(self._store, actor, task_id, "editor")
+        task, _ = await task_for(self._store, task_id, actor, "editor")
         attachment = self._new(actor, task, filename, content_type, pending=True)
         form = await self._blobs.upload_form(attachment.storage_key,
                                              content_type=attachment.content_type,
@@ -134,7 +134,7 @@ class AttachmentService:
             raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes")
 
         async def work(change: Change) -> Attachment:
-            task = await self._task(change.tx, actor, task_id, "editor")
+            task, _ = await task_for(change.tx, task_id, actor, "editor")
             current = await self._attachment(change.tx, task_id, attachment_id, pending=True)
             done = replace(current, pending=False, size=size, created_at=change.clock.now())
             await change.tx.confirm_attachment(attachment_id, size=size, at=done.created_at)
@@ -145,7 +145,7 @@ class AttachmentService:
 
     async def delete(self, actor: Actor, task_id: str, attachment_id: str) -> None:
         async def work(change: Change) -> str:
-            task = await self._task(change.tx, actor, task_id, "editor")
+            task, _ = await task_for(change.tx, task_id, actor, "editor")
             attachment = await self._attachment(change.tx, task_id, attachment_id)
             await change.tx.delete_attachment(attachment_id)
             await change.record(task.board_id, "attachment:deleted",
@@ -165,17 +165,6 @@ class AttachmentService:
             storage_key=f"boards/{task.board_id}/tasks/{task.id}/{attachment_id}",
             pending=pending,
         )
-
-    async def _task(self, reader: Reader, actor: Actor, task_id: str,
-                    needed: Role = "viewer") -> Task:
-        task = await reader.select_task(task_id)
-        if task is None:
-            raise NotFound("Task not found")
-        try:
-            await board_for(reader, task.board_id, actor, needed)
-        except NotFound:
-            raise NotFound("Task not found") from None
-        return task
 
     async def _attachment(self, reader: Reader, task_id: str, attachment_id: str, *,
                           pending: bool = False) -> Attachment:

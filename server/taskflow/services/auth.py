@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from taskflow.domain import Board, Login, Member, RefreshToken, User
@@ -35,6 +35,13 @@ class Session:
             "token_type": "bearer",
             "expires_in": self.expires_in,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveIdentity:
+    user: User
+    login_id: str
+    expires_at: datetime
 
 
 def check_password(password: str, field: str = "password") -> None:
@@ -116,13 +123,19 @@ class AuthService:
         await self._store.transact(lambda tx: tx.revoke_login(token.login_id, self._clock.now()))
         await self._publisher.end_logins(list({token.login_id, actor.login_id}))
 
-    async def check_login(self, actor: Actor) -> None:
-        """Unauthorized unless the actor's login is still live (the live channel asks)."""
-        login = await self._store.select_login(actor.login_id)
-        user = await self._store.select_user(actor.user_id)
+    async def live_identity(self, token: str, *, of_user: str | None = None) -> LiveIdentity:
+        """Who an access token speaks for on the live channel, where a connection outlasts
+        a request: the token must be valid and its login still live (not logged out, no
+        password change since). `of_user`: the token must be that user's."""
+        claims = self._tokens.decode_access(token)
+        if of_user is not None and claims.user_id != of_user:
+            raise Unauthorized("That token belongs to someone else")
+        login = await self._store.select_login(claims.login_id)
+        user = await self._store.select_user(claims.user_id)
         if (login is None or user is None or login.revoked_at is not None
                 or login.credentials_version != user.credentials_version):
             raise Unauthorized("This login has ended; sign in again", reason="login_revoked")
+        return LiveIdentity(user=user, login_id=claims.login_id, expires_at=claims.expires_at)
 
     async def me(self, actor: Actor) -> User:
         user = await self._store.select_user(actor.user_id)

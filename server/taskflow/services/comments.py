@@ -5,7 +5,7 @@ from __future__ import annotations
 from taskflow.domain import Comment, Page
 from taskflow.errors import Forbidden, NotFound
 from taskflow.ids import new_id
-from taskflow.services.access import Actor, board_for
+from taskflow.services.access import Actor, task_for
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
 from taskflow.services.ports import Store
@@ -19,7 +19,7 @@ class CommentService:
 
     async def list(self, actor: Actor, task_id: str, *, limit: int = 50,
                    cursor: str | None = None) -> Page[Comment]:
-        await self._visible_task(actor, task_id)
+        await task_for(self._store, task_id, actor)
         after = decode_time_cursor(cursor) if cursor else None
         comments = await self._store.select_comments(task_id, limit=limit + 1, after=after)
         last = comments[limit - 1] if len(comments) > limit else None
@@ -28,13 +28,7 @@ class CommentService:
 
     async def create(self, actor: Actor, task_id: str, *, body: str) -> Comment:
         async def work(change: Change) -> Comment:
-            task = await change.tx.select_task(task_id)
-            if task is None:
-                raise NotFound("Task not found")
-            try:
-                await board_for(change.tx, task.board_id, actor, "editor")
-            except NotFound:
-                raise NotFound("Task not found") from None
+            task, _ = await task_for(change.tx, task_id, actor, "editor")
             comment = Comment(id=new_id(), task_id=task_id, board_id=task.board_id,
                               author_id=actor.user_id, body=body, created_at=change.clock.now())
             await change.tx.insert_comment(comment)
@@ -60,9 +54,3 @@ class CommentService:
                                 {"id": comment_id, "task_id": task_id})
 
         await self._recorder.run(actor.user_id, work)
-
-    async def _visible_task(self, actor: Actor, task_id: str) -> None:
-        task = await self._store.select_task(task_id)
-        board = await self._store.select_board(task.board_id) if task else None
-        if board is None or board.role_of(actor.user_id) is None:
-            raise NotFound("Task not found")

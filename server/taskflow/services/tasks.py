@@ -8,14 +8,14 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from taskflow.domain import Board, Page, Priority, Role, Status, Task, TaskQuery
-from taskflow.errors import NotFound, PreconditionFailed, field_error
+from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery
+from taskflow.errors import PreconditionFailed, field_error
 from taskflow.ids import new_id
-from taskflow.services.access import Actor, board_for
+from taskflow.services.access import Actor, board_for, task_for
 from taskflow.services.attachments import blob_keys_of_task, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_task_cursor, encode_task_cursor
-from taskflow.services.ports import BlobStore, Reader, Store
+from taskflow.services.ports import BlobStore, Store
 from taskflow.services.views import task_view
 
 WRITABLE = frozenset({"title", "description", "status", "priority", "due_date", "assignee_id",
@@ -54,10 +54,7 @@ class TaskService:
         return Page(items=tasks[:limit], next_cursor=next_cursor)
 
     async def get(self, actor: Actor, task_id: str) -> Task:
-        task = await self._store.select_task(task_id)
-        if task is None:
-            raise NotFound("Task not found")
-        await _board_of(self._store, task, actor)
+        task, _ = await task_for(self._store, task_id, actor)
         return task
 
     async def create(self, actor: Actor, board_id: str, fields: Mapping[str, Any]) -> Task:
@@ -91,10 +88,7 @@ class TaskService:
             raise field_error(sorted(unknown)[0], "is not writable")
 
         async def work(change: Change) -> Task:
-            task = await change.tx.select_task(task_id)
-            if task is None:
-                raise NotFound("Task not found")
-            board = await _board_of(change.tx, task, actor, "editor")
+            task, board = await task_for(change.tx, task_id, actor, "editor")
             if if_match is not None and if_match != task.version:
                 raise PreconditionFailed(
                     f"The task is at version {task.version}", current=task_view(task),
@@ -115,24 +109,13 @@ class TaskService:
     async def delete(self, actor: Actor, task_id: str) -> None:
         """Deletes the task with its comments and attachments (files too, after commit)."""
         async def work(change: Change) -> list[str]:
-            task = await change.tx.select_task(task_id)
-            if task is None:
-                raise NotFound("Task not found")
-            await _board_of(change.tx, task, actor, "editor")
+            task, _ = await task_for(change.tx, task_id, actor, "editor")
             keys = await blob_keys_of_task(change.tx, task_id)
             await change.tx.delete_task(task_id)
             await change.record(task.board_id, "task:deleted", {"id": task_id})
             return keys
 
         await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
-
-
-async def _board_of(reader: Reader, task: Task, actor: Actor, needed: Role = "viewer") -> Board:
-    """The task's board under the actor's access; a task on a hidden board is NotFound."""
-    try:
-        return await board_for(reader, task.board_id, actor, needed)
-    except NotFound:
-        raise NotFound("Task not found") from None
 
 
 def _check_assignee(board: Board, assignee_id: str | None) -> None:

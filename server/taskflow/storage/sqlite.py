@@ -11,9 +11,8 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +20,6 @@ import aiosqlite
 
 from taskflow.domain import (
     PRIORITY_RANK,
-    SORT_FIELDS,
     Attachment,
     Board,
     Comment,
@@ -30,265 +28,21 @@ from taskflow.domain import (
     Member,
     RefreshToken,
     Role,
-    Stats,
     Task,
-    TaskQuery,
     User,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
+from taskflow.storage.sqlite_queries import SqliteQueries, transient_as_unavailable
+from taskflow.storage.sqlite_rows import opt_ts
 from taskflow.storage.sqlite_schema import MIGRATIONS
-from taskflow.timefmt import from_ts, to_ts
+from taskflow.timefmt import to_ts
 
 T = TypeVar("T")
 EVENTS_KEPT = 10_000
 _PRUNE_EVERY = 500
 
-_SORT_SQL = {
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "due_missing": "(due_date IS NULL)",
-    "due_date": "COALESCE(due_date, '')",
-    "priority_rank": "priority_rank",
-    "position": "position",
-    "id": "id",
-}
 
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _order(sort: str) -> list[tuple[str, bool]]:
-    """(SQL expression, descending) pairs of a sort, id last."""
-    descending = sort.startswith("-")
-    fields = [*SORT_FIELDS[sort.lstrip("-")], "id"]
-    return [(_SORT_SQL[name], descending and name != "due_missing") for name in fields]
-
-
-def _keyset(order: list[tuple[str, bool]], after: Sequence[Any]) -> tuple[str, list[Any]]:
-    """WHERE clause selecting rows strictly after `after` in `order`."""
-    alternatives, params = [], []
-    for i, (expr, desc) in enumerate(order):
-        equal = [f"{e} = ?" for e, _ in order[:i]]
-        clause = " AND ".join([*equal, f"{expr} {'<' if desc else '>'} ?"])
-        alternatives.append(f"({clause})")
-        params.extend([*after[:i], after[i]])
-    return "(" + " OR ".join(alternatives) + ")", params
-
-
-class _Queries:
-    """The reads, on one connection; shared by the store and its transactions."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with _transient_as_unavailable():
-            return list(await self._conn.execute_fetchall(sql, params))
-
-    async def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        rows = await self._rows(sql, params)
-        return rows[0] if rows else None
-
-    async def select_user(self, user_id: str) -> User | None:
-        row = await self._row("SELECT * FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
-
-    async def select_user_by_email(self, email: str) -> User | None:
-        row = await self._row("SELECT * FROM users WHERE email_norm = ?", (email.casefold(),))
-        return _user(row) if row else None
-
-    async def select_board(self, board_id: str) -> Board | None:
-        row = await self._row("SELECT * FROM boards WHERE id = ?", (board_id,))
-        if row is None:
-            return None
-        return _board(row, await self._members([board_id]))
-
-    async def select_boards_of_user(self, user_id: str) -> list[Board]:
-        rows = await self._rows(
-            "SELECT b.* FROM boards b JOIN members m ON m.board_id = b.id "
-            "WHERE m.user_id = ? ORDER BY b.created_at, b.id",
-            (user_id,),
-        )
-        members = await self._members([row["id"] for row in rows])
-        return [_board(row, members) for row in rows]
-
-    async def _members(self, board_ids: list[str]) -> dict[str, list[Member]]:
-        found: dict[str, list[Member]] = {board_id: [] for board_id in board_ids}
-        if not board_ids:
-            return found
-        marks = ",".join("?" * len(board_ids))
-        rows = await self._rows(
-            "SELECT m.board_id, m.user_id, m.role, u.name, u.email FROM members m "
-            f"JOIN users u ON u.id = m.user_id WHERE m.board_id IN ({marks}) "
-            "ORDER BY m.added_at, m.user_id",
-            board_ids,
-        )
-        for row in rows:
-            found[row["board_id"]].append(
-                Member(user_id=row["user_id"], name=row["name"], email=row["email"], role=row["role"])
-            )
-        return found
-
-    async def select_board_seqs_of_user(self, user_id: str) -> list[tuple[str, int]]:
-        rows = await self._rows(
-            "SELECT b.id, b.seq FROM boards b JOIN members m ON m.board_id = b.id "
-            "WHERE m.user_id = ? ORDER BY b.id",
-            (user_id,),
-        )
-        return [(row["id"], row["seq"]) for row in rows]
-
-    async def select_board_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        ids = list(board_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = await self._rows(
-                f"SELECT id, seq FROM boards WHERE id IN ({marks}) UNION ALL "
-                f"SELECT board_id AS id, seq FROM deleted_boards WHERE board_id IN ({marks})",
-                chunk + chunk)
-            found.update((row["id"], row["seq"]) for row in rows)
-        return found
-
-    async def select_task(self, task_id: str) -> Task | None:
-        row = await self._row("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return _task(row) if row else None
-
-    async def select_tasks(self, query: TaskQuery) -> list[Task]:
-        if not query.board_ids:
-            return []
-        marks = ",".join("?" * len(query.board_ids))
-        where, params = [f"board_id IN ({marks})"], list(query.board_ids)
-        for column, value in (
-            ("status", query.status),
-            ("assignee_id", query.assignee_id),
-            ("priority", query.priority),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.due_before is not None:
-            where.append("due_date IS NOT NULL AND due_date < ?")
-            params.append(to_ts(query.due_before))
-        if query.text:
-            pattern = f"%{_escape_like(query.text)}%"
-            where.append("(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            params.extend([pattern, pattern])
-        order = _order(query.sort)
-        if query.after is not None:
-            clause, values = _keyset(order, query.after)
-            where.append(clause)
-            params.extend(values)
-        order_by = ", ".join(f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in order)
-        sql = f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?"
-        return [_task(row) for row in await self._rows(sql, [*params, query.limit])]
-
-    async def select_column(self, board_id: str, status: str) -> list[Task]:
-        rows = await self._rows(
-            "SELECT * FROM tasks WHERE board_id = ? AND status = ? ORDER BY position, id",
-            (board_id, status),
-        )
-        return [_task(row) for row in rows]
-
-    async def select_comment(self, comment_id: str) -> Comment | None:
-        row = await self._row("SELECT * FROM comments WHERE id = ?", (comment_id,))
-        return _comment(row) if row else None
-
-    async def select_comments(
-        self, task_id: str, *, limit: int, after: tuple[str, str] | None
-    ) -> list[Comment]:
-        sql, params = "SELECT * FROM comments WHERE task_id = ?", [task_id]
-        if after is not None:
-            sql += " AND (created_at > ? OR (created_at = ? AND id > ?))"
-            params.extend([after[0], after[0], after[1]])
-        sql += " ORDER BY created_at, id LIMIT ?"
-        return [_comment(row) for row in await self._rows(sql, [*params, limit])]
-
-    async def select_events(self, board_id: str, *, since: int, limit: int) -> list[Event]:
-        rows = await self._rows(
-            "SELECT * FROM events WHERE board_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (board_id, since, limit),
-        )
-        return [_event(row) for row in rows]
-
-    async def select_oldest_event_seq(self, board_id: str) -> int | None:
-        row = await self._row("SELECT MIN(seq) AS seq FROM events WHERE board_id = ?", (board_id,))
-        return row["seq"] if row and row["seq"] is not None else None
-
-    async def compute_stats(self, board_ids: Sequence[str], now: datetime) -> Stats:
-        if not board_ids:
-            return Stats(0, {"todo": 0, "in_progress": 0, "done": 0}, 0, 0, 0)
-        marks = ",".join("?" * len(board_ids))
-        sql = (
-            "SELECT COUNT(*) AS total,"
-            " COALESCE(SUM(status = 'todo'), 0) AS todo,"
-            " COALESCE(SUM(status = 'in_progress'), 0) AS in_progress,"
-            " COALESCE(SUM(status = 'done'), 0) AS done,"
-            " COALESCE(SUM(status != 'done' AND due_date < ?), 0) AS overdue,"
-            " COALESCE(SUM(status != 'done' AND due_date >= ? AND due_date <= ?), 0) AS due_soon,"
-            " COALESCE(SUM(status = 'done' AND completed_at >= ?), 0) AS completed"
-            f" FROM tasks WHERE board_id IN ({marks})"
-        )
-        now_ts = to_ts(now)
-        row = await self._row(
-            sql,
-            [now_ts, now_ts, to_ts(now + timedelta(hours=48)), to_ts(now - timedelta(days=7)),
-             *board_ids],
-        )
-        assert row is not None
-        return Stats(
-            total=row["total"],
-            by_status={"todo": row["todo"], "in_progress": row["in_progress"], "done": row["done"]},
-            overdue=row["overdue"],
-            due_soon=row["due_soon"],
-            completed_last_7_days=row["completed"],
-        )
-
-    async def select_attachment(self, attachment_id: str) -> Attachment | None:
-        row = await self._row("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
-        return _attachment(row) if row else None
-
-    async def select_attachments(self, task_id: str) -> list[Attachment]:
-        rows = await self._rows(
-            "SELECT * FROM attachments WHERE task_id = ? ORDER BY created_at, id", (task_id,))
-        return [_attachment(row) for row in rows]
-
-    async def select_attachments_of_board(self, board_id: str) -> list[Attachment]:
-        rows = await self._rows("SELECT * FROM attachments WHERE board_id = ?", (board_id,))
-        return [_attachment(row) for row in rows]
-
-    async def select_stale_pending_attachments(self, before: datetime) -> list[Attachment]:
-        rows = await self._rows(
-            "SELECT * FROM attachments WHERE pending = 1 AND created_at < ?", (to_ts(before),))
-        return [_attachment(row) for row in rows]
-
-    async def select_login(self, login_id: str) -> Login | None:
-        row = await self._row("SELECT * FROM logins WHERE id = ?", (login_id,))
-        if row is None:
-            return None
-        return Login(
-            id=row["id"],
-            user_id=row["user_id"],
-            created_at=from_ts(row["created_at"]),
-            revoked_at=from_ts(row["revoked_at"]) if row["revoked_at"] else None,
-            credentials_version=row["credentials_version"],
-        )
-
-    async def select_refresh_token(self, token_hash: str) -> RefreshToken | None:
-        row = await self._row("SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash,))
-        if row is None:
-            return None
-        return RefreshToken(
-            token_hash=row["token_hash"],
-            login_id=row["login_id"],
-            user_id=row["user_id"],
-            expires_at=from_ts(row["expires_at"]),
-            used_at=from_ts(row["used_at"]) if row["used_at"] else None,
-        )
-
-
-class SqliteTransaction(_Queries):
+class SqliteTransaction(SqliteQueries):
     """Writes inside one BEGIN IMMEDIATE transaction."""
 
     def __init__(self, conn: aiosqlite.Connection, *, events_kept: int = EVENTS_KEPT) -> None:
@@ -296,7 +50,7 @@ class SqliteTransaction(_Queries):
         self._events_kept = events_kept
 
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with _transient_as_unavailable():
+        with transient_as_unavailable():
             cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
@@ -380,9 +134,9 @@ class SqliteTransaction(_Queries):
             " due_date, assignee_id, tags, position, created_by, created_at, updated_at,"
             " completed_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (task.id, task.board_id, task.title, task.description, task.status, task.priority,
-             PRIORITY_RANK[task.priority], _opt_ts(task.due_date), task.assignee_id,
+             PRIORITY_RANK[task.priority], opt_ts(task.due_date), task.assignee_id,
              json.dumps(list(task.tags)), task.position, task.created_by, to_ts(task.created_at),
-             to_ts(task.updated_at), _opt_ts(task.completed_at), task.version),
+             to_ts(task.updated_at), opt_ts(task.completed_at), task.version),
         )
 
     async def update_task(self, task: Task) -> None:
@@ -391,9 +145,9 @@ class SqliteTransaction(_Queries):
             " priority_rank = ?, due_date = ?, assignee_id = ?, tags = ?, position = ?,"
             " updated_at = ?, completed_at = ?, version = ? WHERE id = ?",
             (task.title, task.description, task.status, task.priority,
-             PRIORITY_RANK[task.priority], _opt_ts(task.due_date), task.assignee_id,
+             PRIORITY_RANK[task.priority], opt_ts(task.due_date), task.assignee_id,
              json.dumps(list(task.tags)), task.position, to_ts(task.updated_at),
-             _opt_ts(task.completed_at), task.version, task.id),
+             opt_ts(task.completed_at), task.version, task.id),
         )
 
     async def delete_task(self, task_id: str) -> None:
@@ -457,7 +211,7 @@ class SqliteTransaction(_Queries):
         await self._exec(
             "INSERT INTO logins (id, user_id, created_at, revoked_at, credentials_version)"
             " VALUES (?, ?, ?, ?, ?)",
-            (login.id, login.user_id, to_ts(login.created_at), _opt_ts(login.revoked_at),
+            (login.id, login.user_id, to_ts(login.created_at), opt_ts(login.revoked_at),
              login.credentials_version),
         )
 
@@ -479,7 +233,7 @@ class SqliteTransaction(_Queries):
             "INSERT INTO refresh_tokens (token_hash, login_id, user_id, expires_at, used_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (token.token_hash, token.login_id, token.user_id, to_ts(token.expires_at),
-             _opt_ts(token.used_at)),
+             opt_ts(token.used_at)),
         )
 
     async def spend_refresh_token(self, token_hash: str, at: datetime) -> bool:
@@ -490,7 +244,7 @@ class SqliteTransaction(_Queries):
         return changed == 1
 
 
-class SqliteStore(_Queries):
+class SqliteStore(SqliteQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, *,
@@ -534,11 +288,11 @@ class SqliteStore(_Queries):
         try:
             left_ms = max(1, int((deadline - time.monotonic()) * 1000))
             await self._writer.execute(f"PRAGMA busy_timeout = {left_ms}")
-            with _transient_as_unavailable():
+            with transient_as_unavailable():
                 await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 result = await work(SqliteTransaction(self._writer, events_kept=self.events_kept))
-                with _transient_as_unavailable():
+                with transient_as_unavailable():
                     await self._writer.execute("COMMIT")
             except BaseException:
                 if self._writer.in_transaction:
@@ -554,19 +308,6 @@ class SqliteStore(_Queries):
     async def close(self) -> None:
         await self._conn.close()
         await self._writer.close()
-
-
-@contextmanager
-def _transient_as_unavailable() -> Iterator[None]:
-    """A database still locked after busy_timeout, or a failing disk, is a 503 to clients:
-    the request may succeed if retried; nothing was written."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        message = str(exc).lower()
-        if any(word in message for word in ("locked", "busy", "disk i/o", "disk is full")):
-            raise ServiceUnavailable("The database is busy; retry shortly") from exc
-        raise
 
 
 async def _connect(path: Path, busy_timeout_ms: int = 10_000) -> aiosqlite.Connection:
@@ -593,88 +334,3 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
         await conn.execute("ROLLBACK")
         raise
     await conn.execute("COMMIT")
-
-
-def _opt_ts(value: datetime | None) -> str | None:
-    return to_ts(value) if value is not None else None
-
-
-def _user(row: sqlite3.Row) -> User:
-    return User(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        password_hash=row["password_hash"],
-        created_at=from_ts(row["created_at"]),
-        credentials_version=row["credentials_version"],
-    )
-
-
-def _board(row: sqlite3.Row, members: dict[str, list[Member]]) -> Board:
-    return Board(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        owner_id=row["owner_id"],
-        seq=row["seq"],
-        created_at=from_ts(row["created_at"]),
-        updated_at=from_ts(row["updated_at"]),
-        members=tuple(members.get(row["id"], ())),
-    )
-
-
-def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        board_id=row["board_id"],
-        title=row["title"],
-        description=row["description"],
-        status=row["status"],
-        priority=row["priority"],
-        due_date=from_ts(row["due_date"]) if row["due_date"] else None,
-        assignee_id=row["assignee_id"],
-        tags=tuple(json.loads(row["tags"])),
-        position=row["position"],
-        created_by=row["created_by"],
-        created_at=from_ts(row["created_at"]),
-        updated_at=from_ts(row["updated_at"]),
-        completed_at=from_ts(row["completed_at"]) if row["completed_at"] else None,
-        version=row["version"],
-    )
-
-
-def _comment(row: sqlite3.Row) -> Comment:
-    return Comment(
-        id=row["id"],
-        task_id=row["task_id"],
-        board_id=row["board_id"],
-        author_id=row["author_id"],
-        body=row["body"],
-        created_at=from_ts(row["created_at"]),
-    )
-
-
-def _attachment(row: sqlite3.Row) -> Attachment:
-    return Attachment(
-        id=row["id"],
-        task_id=row["task_id"],
-        board_id=row["board_id"],
-        filename=row["filename"],
-        content_type=row["content_type"],
-        size=row["size"],
-        created_by=row["created_by"],
-        created_at=from_ts(row["created_at"]),
-        storage_key=row["storage_key"],
-        pending=bool(row["pending"]),
-    )
-
-
-def _event(row: sqlite3.Row) -> Event:
-    return Event(
-        seq=row["seq"],
-        board_id=row["board_id"],
-        type=row["type"],
-        actor_id=row["actor_id"],
-        at=from_ts(row["at"]),
-        data=json.loads(row["data"]),
-    )

@@ -19,9 +19,10 @@ class TimedStore:
         self._histogram = histogram
 
     def __getattr__(self, name: str) -> Any:
+        # Called once per name: the wrapper is kept on the instance for later calls.
         attribute = getattr(self._store, name)
         if not (name.startswith("select_") or name in ("compute_stats", "ping")):
-            return attribute
+            return attribute  # not cached: a plain attribute may change on the store
         observe = self._histogram.labels(name).observe
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
@@ -31,6 +32,7 @@ class TimedStore:
             finally:
                 observe(time.perf_counter() - started)
 
+        setattr(self, name, timed)
         return timed
 
     async def transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
