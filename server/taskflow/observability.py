@@ -79,6 +79,12 @@ class Metrics:
         self.live_slow_consumers = Counter("taskflow_live_slow_consumers_total",
                                            "Sockets closed for not reading fast enough",
                                            registry=self.registry)
+        self.live_streams = Gauge("taskflow_live_streams",
+                                  "Board streams on this instance (boards with joined sockets)",
+                                  registry=self.registry)
+        self.live_sockets = Gauge("taskflow_live_sockets",
+                                  "Engine.IO sessions open on this instance (connected or not)",
+                                  registry=self.registry)
         self.live_delivery = Histogram(
             "taskflow_live_delivery_seconds",
             "From a board event's commit to its hand-over to this instance's sockets",

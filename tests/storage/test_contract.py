@@ -463,6 +463,9 @@ async def test_logins_and_revocation(store: Any) -> None:
     assert await store.select_login(logins[0].id) == logins[0]
     at = T0 + timedelta(minutes=5)
     await tx(store, "revoke_login", logins[0].id, at)
+    unknown = new_id()
+    live = await store.select_live_logins([login.id for login in logins] + [unknown])
+    assert sorted(live) == sorted(login.id for login in logins[1:])
     await tx(store, "revoke_login", logins[0].id, at + timedelta(minutes=1))  # keeps the first time
     assert (await store.select_login(logins[0].id)).revoked_at == at
     revoked = await tx(store, "revoke_logins_of_user", ada.id, at)

@@ -1,51 +1,34 @@
-"""The live channel: the Socket.IO server, its connections, and the loops that keep it honest."""
+"""The live channel: the Socket.IO server, its connections, and the loops that keep it honest.
+
+Three kinds of state, each with one owner (ARCHITECTURE.md, "Inside realtime/"): the
+connections (`Connections`), the board streams (`Router`) and presence (`Presence`). This
+module wires them together and runs the periodic jobs: the stream sweep, the presence
+refresh, and the token-expiry and login checks.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import engineio
 import socketio
 from loguru import logger
 
 from taskflow.config import Settings
 from taskflow.observability import Metrics
+from taskflow.ratelimit import RateLimiter
+from taskflow.realtime.connections import Connection, Connections
+from taskflow.realtime.engine import SocketServer
 from taskflow.realtime.managers import LocalManager, RedisManager
-from taskflow.realtime.presence import MemoryPresence, PresenceStore, RedisPresence
-from taskflow.realtime.router import Router, board_room
+from taskflow.realtime.presence import MemoryPresence, Presence, RedisPresence, Viewer
+from taskflow.realtime.router import Router, Subscriber, board_room
 from taskflow.services.container import Services
 
-
-class _Engine(engineio.AsyncServer):  # type: ignore[misc]
-    """Engine.IO with session ids that name their instance ("i2.XXXX"): nginx routes on it."""
-
-    instance_id = "x"
-
-    def generate_id(self) -> str:
-        return f"{self.instance_id}.{super().generate_id()}"
-
-
-class _SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
-        return _Engine
-
-
-@dataclass
-class Connection:
-    """One authenticated socket on this instance."""
-
-    sid: str
-    user_id: str
-    login_id: str
-    name: str
-    expires_at: float
-    boards: set[str] = field(default_factory=set)
-    warned: bool = False
+LOGIN_CHECK_SECONDS = 5.0
 
 
 def login_room(login_id: str) -> str:
@@ -62,7 +45,7 @@ class LiveChannel:
             RedisManager(url=settings.redis_url, channel="taskflow:live")
             if settings.redis_url else LocalManager()
         )
-        self.sio = _SocketServer(
+        self.sio = SocketServer(
             client_manager=self.manager,
             async_mode="asgi",
             cors_allowed_origins=self._origin_allowed,
@@ -72,20 +55,27 @@ class LiveChannel:
             logger=False,
             engineio_logger=False,
         )
-        self.sio.eio.instance_id = settings.instance_id
-        self.connections: dict[str, Connection] = {}
-        # board -> user -> (name, this instance's sockets of that user on the board)
-        self.viewers: dict[str, dict[str, tuple[str, int]]] = {}
-        self._last_presence: dict[str, list[dict[str, str]]] = {}
+        self.engine = self.sio.engine
+        self.engine.instance_id = settings.instance_id
+        self.connections = Connections()
         self.services_: Services | None = None
-        self.presence: PresenceStore = MemoryPresence()
-        self.router: Router | None = None
+        self.presence = Presence(MemoryPresence(), announce=self._announce_presence)
+        self.router_: Router | None = None
+        self.connect_limiter = RateLimiter(redis=None)
         self._loops: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        metrics.live_streams.set_function(lambda: len(self.router_) if self.router_ else 0)
+        metrics.live_sockets.set_function(lambda: len(self.engine.sockets))
 
     @property
     def services(self) -> Services:
         assert self.services_ is not None, "the live channel starts with the server"
         return self.services_
+
+    @property
+    def router(self) -> Router:
+        assert self.router_ is not None, "the live channel starts with the server"
+        return self.router_
 
     def asgi(self, app: Any) -> socketio.ASGIApp:
         """The one ASGI app: Socket.IO at /socket.io, everything else to `app`.
@@ -110,13 +100,14 @@ class LiveChannel:
     async def start(self, services: Services, redis: Any | None) -> None:
         self.services_ = services
         if redis is not None:
-            self.presence = RedisPresence(redis, instance_id=self.settings.instance_id,
-                                          ttl=self.settings.presence_ttl)
-        self.router = Router(events=services.events, emit_local=self.manager.emit_local,
-                             evict=self.evict, participants=self.local_participants,
-                             shed=self.shed_slow_consumers, delivered=self._observe_delay)
-        self.manager.offer = self.router.offer
-        self.manager.after_revoked = self._close_room_sockets
+            self.presence.store = RedisPresence(redis, instance_id=self.settings.instance_id,
+                                                ttl=self.settings.presence_ttl)
+            # Live connects count across instances, like the HTTP limits.
+            self.connect_limiter = RateLimiter(redis=redis)
+        self.router_ = Router(events=services.events, outlet=self,
+                              max_queue=self.settings.live_max_queue, evicted=self._evicted,
+                              shed=self._shed, delivered=self._observe_delay)
+        self.manager.gate = self
         from taskflow.realtime import handlers
 
         handlers.register(self)
@@ -124,10 +115,11 @@ class LiveChannel:
             # Listen to the other instances now, not on the first connection.
             self.sio.manager_initialized = True
             self.manager.initialize()
+        self.presence.start()
         self._loops = [
             asyncio.create_task(self._every(self.settings.live_sweep_seconds, self.router.sweep)),
-            asyncio.create_task(self._every(self.settings.presence_ttl / 3, self._refresh_presence)),
-            asyncio.create_task(self._every(5.0, self._check_expiry)),
+            asyncio.create_task(self._every(self.settings.presence_ttl / 3, self.presence.refresh)),
+            asyncio.create_task(self._every(LOGIN_CHECK_SECONDS, self._check_logins)),
         ]
 
     async def stop(self) -> None:
@@ -138,13 +130,14 @@ class LiveChannel:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.router is not None:
-            await self.router.close()
+        await self.presence.stop()
+        if self.router_ is not None:
+            await self.router_.close()
         redis = getattr(self.manager, "redis", None)
         if redis is not None:
             await redis.aclose()
 
-    async def _every(self, seconds: float, job: Any) -> None:
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
@@ -152,100 +145,112 @@ class LiveChannel:
             except Exception:
                 logger.exception("live channel job {} failed", getattr(job, "__name__", job))
 
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Runs `work` in its own task, kept until it ends, its failure logged."""
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("live channel task failed")
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _observe_delay(self, envelope: dict[str, Any]) -> None:
         at = envelope.get("at")
         if isinstance(at, str):
             delay = time.time() - datetime.fromisoformat(at).timestamp()
             self.metrics.live_delivery.observe(max(delay, 0.0))
 
-    # --- rooms, presence, eviction -------------------------------------------------------
-    def local_participants(self, room: str) -> list[str]:
-        return [sid for sid, _ in self.manager.get_participants("/", room)]
+    # --- the router's outlet -------------------------------------------------------------
+    def frame(self, event: str, data: Any) -> Any:
+        return self.sio.frame(event, data)
 
-    async def add_viewer(self, conn: Connection, board_id: str) -> None:
-        users = self.viewers.setdefault(board_id, {})
-        sockets = users.get(conn.user_id, (conn.name, 0))[1] + 1
-        users[conn.user_id] = (conn.name, sockets)
-        if sockets == 1:
-            await self.presence.add(board_id, conn.user_id, conn.name)
-            await self.broadcast_presence(board_id)
+    def push(self, eio_sid: str, frame: Any) -> int | None:
+        return self.engine.push(eio_sid, frame)
 
-    async def remove_viewer(self, conn: Connection, board_id: str) -> None:
-        conn.boards.discard(board_id)
-        if self.router is not None:
-            self.router.left(board_id, conn.sid)
-        users = self.viewers.get(board_id, {})
-        if conn.user_id not in users:
+    # --- the managers' gate: what is addressed to a board or a login ---------------------
+    def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None:
+        if event == "presence" or event == "task:editing":
+            self.router.signal(board_id, event, data, skip_sid)
+        elif isinstance(data, dict) and data.get("board_id") == board_id and "seq" in data:
+            self.router.offer(data)
+        else:
+            logger.warning("dropped {!r} addressed to board {}", event, board_id)
+
+    async def login(self, login_id: str, event: str, data: Any) -> None:
+        """`auth:revoked` to a login: tell its sockets why, then close them."""
+        if event != "auth:revoked":
             return
-        name, sockets = users[conn.user_id]
-        if sockets > 1:
-            users[conn.user_id] = (name, sockets - 1)
+        self.end_login(login_id, data)
+
+    def end_login(self, login_id: str, reason: Any) -> None:
+        frame = self.sio.frame("auth:revoked", reason)
+        for conn in self.connections.revoke(login_id):
+            self.engine.push(conn.eio_sid, frame)
+            self.spawn(self.sio.disconnect(conn.sid))
+
+    # --- connections, boards and presence ------------------------------------------------
+    def subscriber(self, conn: Connection) -> Subscriber:
+        return Subscriber(sid=conn.sid, eio_sid=conn.eio_sid, user_id=conn.user_id)
+
+    def joined(self, conn: Connection, board_id: str) -> None:
+        conn.boards.add(board_id)
+        self.presence.enter(board_id, conn.user_id, conn.name)
+
+    def leave(self, conn: Connection, board_id: str) -> None:
+        """Takes the connection off the board, or cancels its join in flight."""
+        conn.joining.pop(board_id, None)
+        if board_id in conn.boards:
+            conn.boards.discard(board_id)
+            self.router.unsubscribe(board_id, conn.sid)
+            self.presence.exit(board_id, conn.user_id)
+
+    def closed(self, sid: str) -> None:
+        conn = self.connections.remove(sid)
+        if conn is None:
             return
-        del users[conn.user_id]
-        if not users:
-            self.viewers.pop(board_id, None)
-            self._last_presence.pop(board_id, None)
-        await self.presence.remove(board_id, conn.user_id)
-        await self.broadcast_presence(board_id)
+        self.metrics.live_connections.dec()
+        for board_id in list(conn.boards):
+            self.leave(conn, board_id)
 
-    async def broadcast_presence(self, board_id: str, *, local_only: bool = False) -> None:
-        """Sends the board's viewers to its room: on every instance, or only this one's."""
-        viewers = await self.presence.viewers(board_id)
-        if local_only and viewers == self._last_presence.get(board_id):
-            return
-        if board_id in self.viewers:
-            self._last_presence[board_id] = viewers
-        await self.sio.emit("presence", {"board_id": board_id, "users": viewers},
-                            room=board_room(board_id), ignore_queue=local_only)
+    def _evicted(self, board_id: str, subs: list[Subscriber]) -> None:
+        for sub in subs:
+            conn = self.connections.get(sub.sid)
+            if conn is not None and board_id in conn.boards:
+                conn.boards.discard(board_id)
+                self.presence.exit(board_id, conn.user_id)
 
-    async def _refresh_presence(self) -> None:
-        await self.presence.refresh({
-            board_id: {user_id: name for user_id, (name, _) in users.items()}
-            for board_id, users in self.viewers.items()
-        })
-        # Viewers of a dead instance expire; tell this instance's sockets when that happens.
-        for board_id in list(self.viewers):
-            await self.broadcast_presence(board_id, local_only=True)
-
-    async def evict(self, board_id: str, user_id: str | None) -> None:
-        """Takes `user_id`'s sockets (None: every socket) out of the board's room, here."""
-        room = board_room(board_id)
-        for sid in self.local_participants(room):
-            conn = self.connections.get(sid)
-            if conn is None or (user_id is not None and conn.user_id != user_id):
-                continue
-            await self.sio.leave_room(sid, room)
-            await self.remove_viewer(conn, board_id)
-
-    async def _close_room_sockets(self, room: str) -> None:
-        for sid in self.local_participants(room):
-            await self.sio.disconnect(sid)
-
-    async def shed_slow_consumers(self, room: str, skip: list[str]) -> list[str]:
-        """Closes the sockets whose outgoing queue is over the limit; returns their sids."""
-        limit = self.settings.live_max_queue
-        shed: list[str] = []
-        for sid, eio_sid in self.manager.get_participants("/", room):
-            socket = self.sio.eio.sockets.get(eio_sid)
-            if socket is None or socket.queue.qsize() <= limit:
-                continue
-            shed.append(sid)
-            self.metrics.live_slow_consumers.inc()
-            logger.warning("closing slow consumer {} ({} packets queued)", sid,
-                           socket.queue.qsize())
-            # abort: a socket that doesn't read would never drain a graceful close.
-            task = asyncio.create_task(socket.close(wait=False, abort=True,
-                                                    reason="slow consumer"))
+    def _shed(self, sub: Subscriber, queued: int) -> None:
+        self.metrics.live_slow_consumers.inc()
+        logger.warning("closing slow consumer {} ({} packets queued)", sub.sid, queued)
+        task = self.engine.abort(sub.eio_sid, "slow consumer")
+        if task is not None:
             task.add_done_callback(lambda t: t.exception())
-        return shed
 
-    async def _check_expiry(self) -> None:
+    async def _announce_presence(self, board_id: str, viewers: list[Viewer],
+                                 everywhere: bool) -> None:
+        """Sends the board's viewers to its joined sockets, on every instance or on this one."""
+        payload = {"board_id": board_id, "users": viewers}
+        if everywhere:
+            await self.sio.emit("presence", payload, room=board_room(board_id))
+        else:
+            self.router.signal(board_id, "presence", payload)
+
+    # --- periodic checks -----------------------------------------------------------------
+    async def _check_logins(self) -> None:
+        """Token expiry, and logins that ended while their `auth:revoked` was lost (Redis down)."""
         now = time.time()
-        for conn in list(self.connections.values()):
+        for conn in self.connections:
             left = conn.expires_at - now
             if left <= 0:
-                await self.sio.emit("auth:expired", {"reason": "token_expired"}, to=conn.sid)
-                await self.sio.disconnect(conn.sid)
+                self.engine.push(conn.eio_sid, self.sio.frame("auth:expired",
+                                                              {"reason": "token_expired"}))
+                self.spawn(self.sio.disconnect(conn.sid))
             elif left < 60 and not conn.warned:
                 conn.warned = True
-                await self.sio.emit("auth:expiring", {"expires_in": int(left)}, to=conn.sid)
+                self.engine.push(conn.eio_sid, self.sio.frame("auth:expiring",
+                                                              {"expires_in": int(left)}))
+        for login_id in await self.services.auth.ended_logins(self.connections.logins()):
+            self.end_login(login_id, {"reason": "login_revoked"})

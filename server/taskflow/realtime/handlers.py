@@ -19,18 +19,22 @@ from socketio.exceptions import ConnectionRefusedError
 
 from taskflow.addresses import client_address
 from taskflow.errors import (
+    Conflict,
     NotFound,
     RateLimited,
+    ServiceUnavailable,
     TaskFlowError,
     Unauthorized,
     ValidationFailed,
 )
-from taskflow.realtime.channel import Connection, LiveChannel, login_room
+from taskflow.realtime.channel import LiveChannel
+from taskflow.realtime.connections import Connection
 from taskflow.realtime.router import board_room
 from taskflow.services.access import Actor
 from taskflow.services.views import event_view, rfc3339
 
 MAX_BOARDS_PER_CONNECTION = 50
+MAX_JOIN_READS = 5
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -68,46 +72,58 @@ def _actor(conn: Connection) -> Actor:
 
 
 async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, Any]:
-    """Subscribe to a board: the ack carries its seq and what was missed since `since`."""
-    if p.board_id not in conn.boards and len(conn.boards) >= MAX_BOARDS_PER_CONNECTION:
+    """Subscribe to a board: the ack carries its seq and exactly the events after `since` up
+    to it; live delivery goes on from the next seq, and nothing of the board reaches the
+    socket before the ack."""
+    board_id = p.board_id
+    channel.leave(conn, board_id)  # a re-join starts afresh: if it fails, nothing is left
+    if len(conn.boards) + len(conn.joining) >= MAX_BOARDS_PER_CONNECTION:
         raise RateLimited(f"At most {MAX_BOARDS_PER_CONNECTION} boards per connection")
-    assert channel.router is not None
-    room = board_room(p.board_id)
-    # Enter first, then read: a change committed meanwhile is delivered, never skipped.
-    await channel.sio.enter_room(conn.sid, room)
-    channel.router.joining(p.board_id, conn.sid)
+    attempt = conn.start_join(board_id)
+    channel.router.hold(board_id)  # events from now on are kept for this join
     try:
-        catchup = await channel.services.events.join(_actor(conn), p.board_id, p.since)
-    except BaseException:
-        await channel.sio.leave_room(conn.sid, room)
-        channel.router.left(p.board_id, conn.sid)
-        raise
-    first_join = p.board_id not in conn.boards
-    conn.boards.add(p.board_id)
-    await channel.router.joined(p.board_id, conn.sid, catchup.latest_seq)
-    if first_join:
-        await channel.add_viewer(conn, p.board_id)
-    channel.metrics.live_joins.inc()
-    ack: dict[str, Any] = {"seq": catchup.latest_seq,
-                           "presence": await channel.presence.viewers(p.board_id)}
-    if catchup.resync:
-        ack["resync"] = True
-    else:
-        ack["events"] = [event_view(e) for e in catchup.events]
-    return ack
+        catchup = await channel.services.events.join(_actor(conn), board_id, p.since)
+        seq, resync = catchup.latest_seq, catchup.resync
+        events = [event_view(e) for e in catchup.events]
+        for _ in range(MAX_JOIN_READS):
+            presence = await channel.presence.viewers(board_id)
+            if not conn.join_current(board_id, attempt):
+                raise Conflict("The join was cancelled by a leave, another join or a close",
+                               reason="join_cancelled")
+            # No await from here to the return: the ack is queued before any delivery.
+            accepted = channel.router.subscribe(board_id, channel.subscriber(conn), seq)
+            if accepted is not None:
+                channel.joined(conn, board_id)
+                channel.metrics.live_joins.inc()
+                if all(v["user_id"] != conn.user_id for v in presence):
+                    presence = sorted([*presence, {"user_id": conn.user_id, "name": conn.name}],
+                                      key=lambda v: v["name"])
+                ack: dict[str, Any] = {"seq": accepted.seq, "presence": presence}
+                if resync:
+                    ack["resync"] = True
+                else:
+                    ack["events"] = events + accepted.events
+                return ack
+            # The stream delivered events after `seq` that it no longer remembers: read on.
+            more = await channel.services.events.join(_actor(conn), board_id, seq)
+            resync = resync or more.resync
+            events += [event_view(e) for e in more.events]
+            seq = more.latest_seq
+        raise ServiceUnavailable("The board changes too fast to join now; retry")
+    finally:
+        conn.end_join(board_id, attempt)
+        channel.router.release(board_id)
 
 
 async def leave(channel: LiveChannel, conn: Connection, p: LeaveIn) -> dict[str, Any]:
-    if p.board_id in conn.boards:
-        await channel.sio.leave_room(conn.sid, board_room(p.board_id))
-        await channel.remove_viewer(conn, p.board_id)
+    channel.leave(conn, p.board_id)
     return {}
 
 
 async def editing(channel: LiveChannel, conn: Connection, p: EditingIn) -> dict[str, Any]:
     """Tell the board's other viewers that this user is (no longer) editing a task."""
     task = await channel.services.tasks.get(_actor(conn), p.task_id)
-    if task.board_id not in conn.boards:
+    if task.board_id not in conn.boards:  # read after the await: it may have left meanwhile
         raise NotFound("Join the task's board first")
     await channel.sio.emit("task:editing",
                            {"task_id": task.id, "user_id": conn.user_id, "editing": p.editing},
@@ -117,11 +133,17 @@ async def editing(channel: LiveChannel, conn: Connection, p: EditingIn) -> dict[
 
 async def refresh(channel: LiveChannel, conn: Connection, p: RefreshIn) -> dict[str, Any]:
     """Present a fresh access token so the connection outlives the first one."""
-    identity = await channel.services.auth.live_identity(p.token, of_user=conn.user_id)
+    auth = channel.services.auth
+    claims = auth.live_claims(p.token, of_user=conn.user_id)
+    ticket = channel.connections.expect(claims.login_id)
+    try:
+        identity = await auth.live_identity(claims)
+    finally:
+        channel.connections.settle(ticket)
+    if ticket.revoked or not conn.open:
+        raise Unauthorized("This login has ended; sign in again", reason="login_revoked")
     if identity.login_id != conn.login_id:
-        await channel.sio.leave_room(conn.sid, login_room(conn.login_id))
-        await channel.sio.enter_room(conn.sid, login_room(identity.login_id))
-        conn.login_id = identity.login_id
+        channel.connections.relogin(conn, identity.login_id)
     conn.expires_at = identity.expires_at.timestamp()
     conn.warned = False
     return {"expires_at": rfc3339(identity.expires_at)}
@@ -140,34 +162,56 @@ def register(channel: LiveChannel) -> None:
     sio, settings = channel.sio, channel.settings
     limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
     event_rate = parse(settings.live_event_rate)
-    connect_rate = parse(settings.live_connect_rate)
 
-    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+    async def accept(sid: str, environ: dict[str, Any], auth: Any) -> None:
         client = environ.get("asgi.scope", {}).get("client") or (None,)
         address = client_address(client[0], environ.get("HTTP_X_FORWARDED_FOR"),
                                  settings.trusted_proxies)
-        if not await limiter.hit(connect_rate, "live-connect", address):
-            raise ConnectionRefusedError("rate_limited")
+        try:
+            await channel.connect_limiter.hit(settings.live_connect_rate, "live-connect", address)
+        except RateLimited:
+            raise ConnectionRefusedError("rate_limited") from None
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise ConnectionRefusedError("unauthorized")
         try:
-            identity = await channel.services.auth.live_identity(token)
+            claims = channel.services.auth.live_claims(token)
         except Unauthorized:
             raise ConnectionRefusedError("unauthorized") from None
-        channel.connections[sid] = Connection(
-            sid=sid, user_id=identity.user.id, login_id=identity.login_id,
-            name=identity.user.name, expires_at=identity.expires_at.timestamp())
-        await sio.enter_room(sid, login_room(identity.login_id))
+        # Registered before the store is asked, so a logout landing meanwhile is not missed.
+        ticket = channel.connections.expect(claims.login_id)
+        try:
+            identity = await channel.services.auth.live_identity(claims)
+        except Unauthorized:
+            raise ConnectionRefusedError("unauthorized") from None
+        finally:
+            channel.connections.settle(ticket)
+        if ticket.revoked:
+            raise ConnectionRefusedError("unauthorized")
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is None or not channel.engine.is_open(eio_sid):
+            raise ConnectionRefusedError("unavailable")  # it closed while we checked
+        channel.connections.add(Connection(
+            sid=sid, eio_sid=eio_sid, user_id=identity.user.id, login_id=identity.login_id,
+            name=identity.user.name, expires_at=identity.expires_at.timestamp()))
         channel.metrics.live_connections.inc()
 
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        try:
+            await accept(sid, environ, auth)
+        except ConnectionRefusedError:
+            raise
+        except ServiceUnavailable as exc:
+            logger.warning("live connect refused, the store is unavailable: {}", exc)
+            raise ConnectionRefusedError("unavailable") from None
+        except Exception:
+            # Refused, never left half-open: python-socketio keeps a sid whose connect
+            # handler raised anything but ConnectionRefusedError.
+            logger.exception("live connect failed")
+            raise ConnectionRefusedError("unavailable") from None
+
     async def disconnect(sid: str, reason: Any = None) -> None:
-        conn = channel.connections.pop(sid, None)
-        if conn is None:
-            return
-        channel.metrics.live_connections.dec()
-        for board_id in list(conn.boards):
-            await channel.remove_viewer(conn, board_id)
+        channel.closed(sid)
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)

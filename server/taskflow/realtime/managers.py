@@ -1,48 +1,41 @@
-"""python-socketio client managers that pass board events through the Router.
+"""python-socketio client managers whose board and login rooms belong to the live channel.
 
-Both keep python-socketio's rooms and delivery; they only intercept, through the
-manager's own hooks, the emits that are board events (sequenced by the Router) and
-`auth:revoked` (whose sockets are closed once it is delivered).
+Both keep python-socketio's transport and, through the Redis manager, its pub/sub between
+instances. Through the manager's own hooks (`emit` in one process, `_handle_emit` for what
+every instance receives) they hand to the live channel whatever is addressed to a board
+room ("board:<id>": events, presence, editing), which only the board's stream sends and
+only to sockets whose join is acknowledged, and to a login room ("login:<id>":
+`auth:revoked`), whose connections the channel closes. No socket ever enters those rooms
+in python-socketio itself, so nothing reaches a socket through them by accident.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import socketio
-from engineio import packet as eio_packet
-from socketio import packet
 
-from taskflow.domain import EVENT_TYPES
 
-BOARD_EVENTS = frozenset(EVENT_TYPES)
-Offer = Callable[[dict[str, Any]], Awaitable[None]]
-AfterRevoked = Callable[[str], Awaitable[None]]
+class Gate(Protocol):
+    def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None: ...
+    async def login(self, login_id: str, event: str, data: Any) -> None: ...
 
 
 class _Hooks:
-    """Set by the live channel once its Router exists."""
+    gate: Gate | None = None
 
-    offer: Offer | None = None
-    after_revoked: AfterRevoked | None = None
-    server: Any
-
-    def get_participants(self, namespace: str, room: str) -> Any: ...
-
-    async def emit_local(self, event: str, data: Any, room: str, skip: list[str]) -> None:
-        """Sends one event to this instance's sockets in `room`, encoded once.
-
-        python-socketio's own emit starts one asyncio task per recipient; here each
-        recipient costs one put on its engine.io queue, in this task.
-        """
-        pkt = self.server.packet_class(packet.EVENT, namespace="/", data=[event, data])
-        frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
-        skipped = set(skip)
-        send = self.server.eio.send_packet
-        for sid, eio_sid in list(self.get_participants("/", room)):
-            if sid not in skipped:
-                await send(eio_sid, frame)
+    async def _intercept(self, event: str, data: Any, room: Any, skip_sid: Any) -> bool:
+        """True when the channel took the emit (it was addressed to a board or a login)."""
+        if self.gate is None or not isinstance(room, str):
+            return False
+        kind, _, name = room.partition(":")
+        if kind == "board" and name:
+            self.gate.board(name, event, data, skip_sid)
+            return True
+        if kind == "login" and name:
+            await self.gate.login(name, event, data)
+            return True
+        return False
 
 
 class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
@@ -51,24 +44,21 @@ class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
     async def emit(self, event: str, data: Any, namespace: str | None = None,
                    room: str | None = None, skip_sid: Any = None, callback: Any = None,
                    **kwargs: Any) -> None:
-        if event in BOARD_EVENTS and self.offer is not None and not kwargs.get("ignore_queue"):
-            await self.offer(data)
+        room = kwargs.get("to") or room
+        if await self._intercept(event, data, room, skip_sid):
             return
         await super().emit(event, data, namespace=namespace or "/", room=room,
                            skip_sid=skip_sid, callback=callback)
-        if event == "auth:revoked" and room and self.after_revoked is not None:
-            await self.after_revoked(room)
 
 
 class RedisManager(socketio.AsyncRedisManager, _Hooks):  # type: ignore[misc]
-    """Several instances: emits travel through Redis pub/sub to every instance."""
+    """Several instances: emits travel through Redis pub/sub to every instance (this one
+    handles its own before publishing)."""
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
-        event, data = message.get("event"), message.get("data")
-        if event in BOARD_EVENTS and self.offer is not None and isinstance(data, list) and data:
-            await self.offer(data[0])
+        data = message.get("data")
+        if (isinstance(data, list) and len(data) == 1 and not message.get("binary")
+                and await self._intercept(message.get("event", ""), data[0],
+                                          message.get("room"), message.get("skip_sid"))):
             return
         await super()._handle_emit(message)
-        room = message.get("room")
-        if event == "auth:revoked" and isinstance(room, str) and self.after_revoked is not None:
-            await self.after_revoked(room)

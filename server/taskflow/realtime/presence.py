@@ -1,14 +1,21 @@
 """Who is viewing each board: distinct users across instances, with expiry.
 
-Each instance records its own viewers under its id; entries expire unless refreshed, so
-the viewers of an instance that died disappear within `ttl` seconds.
+Presence is derived from this instance's joined connections: `enter` and `exit` change a
+local count at once (no await, so no join or close can slip between a check and the
+change). One worker writes what changed to the shared store, board by board, always the
+current local state, so a removal can never land after the re-add that followed it; then
+it tells the board's viewers on every instance. Each instance records its own viewers under
+its id and refreshes them; entries expire, so the viewers of an instance that died
+disappear within `ttl` seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
-from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from loguru import logger
@@ -16,13 +23,19 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 Viewer = dict[str, str]
+Users = dict[str, str]  # user_id -> name
+# (board, viewers, everywhere): to the board's sockets on every instance, or on this one only
+Announce = Callable[[str, list[Viewer], bool], Awaitable[None]]
 
 
 class PresenceStore(Protocol):
-    async def add(self, board_id: str, user_id: str, name: str) -> None: ...
-    async def remove(self, board_id: str, user_id: str) -> None: ...
+    async def put(self, board_id: str, users: Users) -> None:
+        """Replaces this instance's viewers of the board."""
+        ...
+
     async def viewers(self, board_id: str) -> list[Viewer]: ...
-    async def refresh(self, entries: dict[str, dict[str, str]]) -> None:
+
+    async def refresh(self, entries: dict[str, Users]) -> None:
         """Extends this instance's entries: board -> user_id -> name."""
         ...
 
@@ -36,25 +49,23 @@ def _distinct(entries: list[tuple[str, str]]) -> list[Viewer]:
 
 class MemoryPresence:
     def __init__(self) -> None:
-        self._boards: dict[str, dict[str, str]] = defaultdict(dict)
+        self._boards: dict[str, Users] = {}
 
-    async def add(self, board_id: str, user_id: str, name: str) -> None:
-        self._boards[board_id][user_id] = name
-
-    async def remove(self, board_id: str, user_id: str) -> None:
-        self._boards[board_id].pop(user_id, None)
-        if not self._boards[board_id]:
-            del self._boards[board_id]
+    async def put(self, board_id: str, users: Users) -> None:
+        if users:
+            self._boards[board_id] = dict(users)
+        else:
+            self._boards.pop(board_id, None)
 
     async def viewers(self, board_id: str) -> list[Viewer]:
         return _distinct(list(self._boards.get(board_id, {}).items()))
 
-    async def refresh(self, entries: dict[str, dict[str, str]]) -> None:
+    async def refresh(self, entries: dict[str, Users]) -> None:
         return None
 
 
 class RedisPresence:
-    """A sorted set per board; members name (user, instance), scores are expiry times."""
+    """A sorted set per board; members name (user, name, instance), scores are expiry times."""
 
     def __init__(self, redis: Redis, *, instance_id: str, ttl: int = 45) -> None:
         self._redis = redis
@@ -67,45 +78,129 @@ class RedisPresence:
     def _member(self, user_id: str, name: str) -> str:
         return json.dumps([user_id, name, self._instance])
 
-    async def add(self, board_id: str, user_id: str, name: str) -> None:
-        try:
-            key = self._key(board_id)
-            await self._redis.zadd(key, {self._member(user_id, name): time.time() + self._ttl})
-            await self._redis.expire(key, self._ttl * 2)
-        except RedisError as exc:
-            logger.warning("presence add failed: {}", exc)
-
-    async def remove(self, board_id: str, user_id: str) -> None:
-        try:
-            key = self._key(board_id)
-            members: list[bytes] = await self._redis.zrange(key, 0, -1)  # type: ignore[assignment]
-            for member in members:
-                user, _, instance = json.loads(member)
-                if user == user_id and instance == self._instance:
-                    await self._redis.zrem(key, member)
-        except RedisError as exc:
-            logger.warning("presence remove failed: {}", exc)
+    async def put(self, board_id: str, users: Users) -> None:
+        key = self._key(board_id)
+        members: list[bytes] = await self._redis.zrange(key, 0, -1)  # type: ignore[assignment]
+        wanted = {self._member(u, n) for u, n in users.items()}
+        stale = [m for m in members
+                 if json.loads(m)[2] == self._instance and m.decode() not in wanted]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.zrem(key, *stale)
+            if wanted:
+                pipe.zadd(key, dict.fromkeys(wanted, time.time() + self._ttl))
+                pipe.expire(key, self._ttl * 2)
+            await pipe.execute()
 
     async def viewers(self, board_id: str) -> list[Viewer]:
-        try:
-            members: list[bytes] = await self._redis.zrangebyscore(  # type: ignore[assignment]
-                self._key(board_id), time.time(), "+inf")
-        except RedisError as exc:
-            logger.warning("presence read failed: {}", exc)
-            return []
+        members: list[bytes] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            self._key(board_id), time.time(), "+inf")
         decoded = [json.loads(m) for m in members]
         return _distinct([(d[0], d[1]) for d in decoded])
 
-    async def refresh(self, entries: dict[str, dict[str, str]]) -> None:
+    async def refresh(self, entries: dict[str, Users]) -> None:
         expiry = time.time() + self._ttl
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for board_id, users in entries.items():
+                key = self._key(board_id)
+                pipe.zremrangebyscore(key, "-inf", time.time())
+                if users:
+                    pipe.zadd(key, {self._member(u, n): expiry for u, n in users.items()})
+                    pipe.expire(key, self._ttl * 2)
+            await pipe.execute()
+
+
+class Presence:
+    """The one owner of presence on this instance."""
+
+    def __init__(self, store: PresenceStore, *, announce: Announce) -> None:
+        self.store = store
+        self._announce = announce
+        self._local: dict[str, dict[str, tuple[str, int]]] = {}  # board -> user -> (name, sockets)
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._last: dict[str, list[Viewer]] = {}
+        self._failed: set[str] = set()  # boards whose last update did not reach the store
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    def enter(self, board_id: str, user_id: str, name: str) -> None:
+        users = self._local.setdefault(board_id, {})
+        sockets = users.get(user_id, (name, 0))[1] + 1
+        users[user_id] = (name, sockets)
+        if sockets == 1:
+            self._touch(board_id)
+
+    def exit(self, board_id: str, user_id: str) -> None:
+        users = self._local.get(board_id, {})
+        if user_id not in users:
+            return
+        name, sockets = users[user_id]
+        if sockets > 1:
+            users[user_id] = (name, sockets - 1)
+            return
+        del users[user_id]
+        if not users:
+            del self._local[board_id]
+        self._touch(board_id)
+
+    def local_users(self, board_id: str) -> Users:
+        return {u: name for u, (name, _) in self._local.get(board_id, {}).items()}
+
+    async def viewers(self, board_id: str) -> list[Viewer]:
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for board_id, users in entries.items():
-                    key = self._key(board_id)
-                    pipe.zremrangebyscore(key, "-inf", time.time())
-                    if users:
-                        pipe.zadd(key, {self._member(u, n): expiry for u, n in users.items()})
-                        pipe.expire(key, self._ttl * 2)
-                await pipe.execute()
+            return await self.store.viewers(board_id)
+        except RedisError as exc:
+            logger.warning("presence read failed: {}", exc)
+            return _distinct(list(self.local_users(board_id).items()))
+
+    async def refresh(self) -> None:
+        """Extends this instance's entries; tells viewers of boards whose set changed
+        (the viewers of a dead instance expire)."""
+        try:
+            await self.store.refresh({b: self.local_users(b) for b in self._local})
         except RedisError as exc:
             logger.warning("presence refresh failed: {}", exc)
+            return
+        for board_id in self._failed:
+            self._touch(board_id)
+        self._failed.clear()
+        for board_id in list(self._local):
+            viewers = await self.viewers(board_id)
+            if viewers != self._last.get(board_id):
+                self._last[board_id] = viewers
+                await self._announce(board_id, viewers, False)
+
+    def _touch(self, board_id: str) -> None:
+        self._dirty.add(board_id)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._dirty:
+                board_id = self._dirty.pop()
+                try:
+                    await self.store.put(board_id, self.local_users(board_id))
+                    viewers = await self.store.viewers(board_id)
+                except RedisError as exc:
+                    logger.warning("presence update of board {} failed: {}", board_id, exc)
+                    self._failed.add(board_id)  # retried by the next refresh
+                    continue
+                if board_id in self._local:
+                    self._last[board_id] = viewers
+                else:
+                    self._last.pop(board_id, None)
+                try:
+                    await self._announce(board_id, viewers, True)
+                except Exception:
+                    logger.exception("presence announcement of board {} failed", board_id)

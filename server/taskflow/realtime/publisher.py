@@ -24,5 +24,5 @@ class LivePublisher:
     async def end_logins(self, login_ids: Sequence[str]) -> None:
         """Tells those connections why, then each instance closes its own."""
         for login_id in login_ids:
-            await self._channel.sio.emit("auth:revoked", {"reason": "login_revoked"},
-                                         room=login_room(login_id))
+            await self._channel.manager.emit("auth:revoked", {"reason": "login_revoked"},
+                                             namespace="/", room=login_room(login_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from taskflow.domain import Board, Login, Member, RefreshToken, User
 from taskflow.errors import Forbidden, InvalidCredentials, TokenReused, Unauthorized, field_error
 from taskflow.ids import new_id
 from taskflow.security.passwords import password_too_long
-from taskflow.security.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
+from taskflow.security.tokens import AccessClaims, TokenIssuer, hash_refresh_token, new_refresh_token
 from taskflow.services.access import Actor
 from taskflow.services.ports import Clock, PasswordHasher, Publisher, Store, Transaction
 from taskflow.services.views import user_view
@@ -120,22 +121,42 @@ class AuthService:
         token = await self._store.select_refresh_token(hash_refresh_token(refresh_token))
         if token is None or token.user_id != actor.user_id:
             raise Unauthorized("Unknown refresh token")
-        await self._store.transact(lambda tx: tx.revoke_login(token.login_id, self._clock.now()))
-        await self._publisher.end_logins(list({token.login_id, actor.login_id}))
+        # Both logins end: the one of the refresh token and the caller's own (they differ
+        # when a client logs out another of its sessions); what is closed is also revoked,
+        # so neither can reconnect or refresh.
+        ended = sorted({token.login_id, actor.login_id})
 
-    async def live_identity(self, token: str, *, of_user: str | None = None) -> LiveIdentity:
-        """Who an access token speaks for on the live channel, where a connection outlasts
-        a request: the token must be valid and its login still live (not logged out, no
-        password change since). `of_user`: the token must be that user's."""
+        async def work(tx: Transaction) -> None:
+            now = self._clock.now()
+            for login_id in ended:
+                await tx.revoke_login(login_id, now)
+
+        await self._store.transact(work)
+        await self._publisher.end_logins(ended)
+
+    def live_claims(self, token: str, *, of_user: str | None = None) -> AccessClaims:
+        """The claims of a valid access token, checked without I/O (the first half of
+        `live_identity`). `of_user`: the token must be that user's."""
         claims = self._tokens.decode_access(token)
         if of_user is not None and claims.user_id != of_user:
             raise Unauthorized("That token belongs to someone else")
+        return claims
+
+    async def live_identity(self, claims: AccessClaims) -> LiveIdentity:
+        """Who an access token speaks for on the live channel, where a connection outlasts
+        a request: its login must still be live (not logged out, no password change since)."""
         login = await self._store.select_login(claims.login_id)
         user = await self._store.select_user(claims.user_id)
         if (login is None or user is None or login.revoked_at is not None
                 or login.credentials_version != user.credentials_version):
             raise Unauthorized("This login has ended; sign in again", reason="login_revoked")
         return LiveIdentity(user=user, login_id=claims.login_id, expires_at=claims.expires_at)
+
+    async def ended_logins(self, login_ids: Sequence[str]) -> set[str]:
+        """Those of `login_ids` that have ended (logged out, password changed, unknown)."""
+        if not login_ids:
+            return set()
+        return set(login_ids) - set(await self._store.select_live_logins(login_ids))
 
     async def me(self, actor: Actor) -> User:
         user = await self._store.select_user(actor.user_id)

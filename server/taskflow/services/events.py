@@ -71,6 +71,9 @@ class EventService:
             events = await events_since(self._store, board_id, since, MAX_JOIN_EVENTS, board.seq)
         except EventsGone:
             return Catchup(events=[], latest_seq=board.seq, resync=True)
+        # Exactly since < seq <= board.seq: later events (committed after the board was
+        # read) belong to live delivery, which goes on from board.seq + 1.
+        events = [event for event in events if event.seq <= board.seq]
         return Catchup(events=_without_departed_emails(events, board), latest_seq=board.seq)
 
     async def replay(self, board_id: str, *, since: int, limit: int = 1000) -> list[Event]:

@@ -216,6 +216,11 @@ class _Queries:
         docs = await self._all("attachments", {"pending": True, "created_at": {"$lt": before}})
         return [rec.attachment(doc) for doc in docs]
 
+    async def select_live_logins(self, login_ids: Sequence[str]) -> list[str]:
+        docs = await self._all("logins", {"_id": {"$in": list(login_ids)}, "revoked_at": None},
+                               projection={"_id": 1})
+        return [doc["_id"] for doc in docs]
+
     async def select_login(self, login_id: str) -> Login | None:
         doc = await self._one("logins", {"_id": login_id})
         return rec.login(doc) if doc else None

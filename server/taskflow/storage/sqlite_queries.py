@@ -248,6 +248,16 @@ class SqliteQueries:
             "SELECT * FROM attachments WHERE pending = 1 AND created_at < ?", (to_ts(before),))
         return [attachment_of(row) for row in rows]
 
+    async def select_live_logins(self, login_ids: Sequence[str]) -> list[str]:
+        live: list[str] = []
+        for start in range(0, len(login_ids), 500):
+            chunk = list(login_ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self._rows(
+                f"SELECT id FROM logins WHERE revoked_at IS NULL AND id IN ({marks})", chunk)
+            live += [row["id"] for row in rows]
+        return live
+
     async def select_login(self, login_id: str) -> Login | None:
         row = await self._row("SELECT * FROM logins WHERE id = ?", (login_id,))
         if row is None:

@@ -173,6 +173,23 @@ describe("BoardSync", () => {
     expect(t.sync.getView().state?.board.name).toBe("Renamed");
   });
 
+  it("on a board:resync event for its board, refetches; for another board, does nothing", async () => {
+    const t = setup({ seq: 3, tasks: [makeTask({ id: "old" })] });
+    await t.sync.start();
+    t.setSnapshot({ board: makeBoard({ seq: 9 }), tasks: [makeTask({ id: "new" })] });
+    t.channel.emit("board:resync", { board_id: "elsewhere", seq: 8 });
+    await flush();
+    expect(t.tasks()).toEqual(["old"]);
+    t.channel.emit("board:resync", { board_id: makeBoard().id, seq: 8 });
+    await flush();
+    expect(t.tasks()).toEqual(["new"]);
+    expect(t.sync.lastSeq).toBe(9);
+    t.channel.deliver(created(10, "after"));
+    await flush();
+    expect([...t.tasks()].sort()).toEqual(["after", "new"]);
+    expect(t.sync.lastSeq).toBe(10);
+  });
+
   it("events that arrive during a resync are applied after it, not lost", async () => {
     const t = setup({ seq: 3 });
     await t.sync.start();

@@ -99,6 +99,10 @@ export class BoardSync {
     this.unsubscribers.push(
       channel.on("presence", (p) => this.onPresence(p as { board_id: string; users: PresenceUser[] })),
       channel.on("task:editing", (p) => this.onEditing(p as EditingMessage)),
+      // The server's event log lacks events we have not seen (a hole): only a refetch helps.
+      channel.on("board:resync", (p) => {
+        if ((p as { board_id?: string }).board_id === this.deps.boardId) void this.snapshot();
+      }),
       channel.onConnect(() => void this.join()),
     );
     await this.snapshot();
