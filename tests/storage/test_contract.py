@@ -201,6 +201,13 @@ async def test_select_column_orders_by_position(store: Any) -> None:
     column = await store.select_column(board.id, "todo")
     assert column == sorted(tasks[:4], key=lambda t: (t.position, t.id))
     assert await store.select_column(board.id, "in_progress") == []
+    # The column's end, and each task's neighbours, agree with the whole column.
+    assert await store.select_column_end(board.id, "todo") == 3.0
+    assert await store.select_column_end(board.id, "in_progress") is None
+    for index, task in enumerate(column):
+        before = column[index - 1] if index > 0 else None
+        after = column[index + 1] if index + 1 < len(column) else None
+        assert await store.select_neighbours(task) == (before, after)
 
 
 async def _listing(store: Any) -> tuple[Any, Any, list[Task]]:

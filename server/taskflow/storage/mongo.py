@@ -143,6 +143,23 @@ class _Queries:
                                sort=[("position", 1), ("_id", 1)])
         return [rec.task(doc) for doc in docs]
 
+    async def select_column_end(self, board_id: str, status: str) -> float | None:
+        doc = await self._one("tasks", {"board_id": board_id, "status": status},
+                              sort=[("position", -1)], projection={"position": 1})
+        return None if doc is None else float(doc["position"])
+
+    async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
+        column = {"board_id": task.board_id, "status": task.status}
+        before = await self._one("tasks", {**column, "$or": [
+            {"position": {"$lt": task.position}},
+            {"position": task.position, "_id": {"$lt": task.id}}]},
+            sort=[("position", -1), ("_id", -1)])
+        after = await self._one("tasks", {**column, "$or": [
+            {"position": {"$gt": task.position}},
+            {"position": task.position, "_id": {"$gt": task.id}}]},
+            sort=[("position", 1), ("_id", 1)])
+        return (rec.task(before) if before else None, rec.task(after) if after else None)
+
     async def select_comment(self, comment_id: str) -> Comment | None:
         doc = await self._one("comments", {"_id": comment_id})
         return rec.comment(doc) if doc else None

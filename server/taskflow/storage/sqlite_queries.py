@@ -176,6 +176,23 @@ class SqliteQueries:
         )
         return [task_of(row) for row in rows]
 
+    async def select_column_end(self, board_id: str, status: str) -> float | None:
+        row = await self._row(
+            "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND status = ?",
+            (board_id, status))
+        return None if row is None or row["end_position"] is None else float(row["end_position"])
+
+    async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
+        where = "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND "
+        key = (task.board_id, task.status, task.position, task.position, task.id)
+        before = await self._row(
+            where + "(position < ? OR (position = ? AND id < ?)) ORDER BY position DESC, id DESC"
+            " LIMIT 1", key)
+        after = await self._row(
+            where + "(position > ? OR (position = ? AND id > ?)) ORDER BY position, id LIMIT 1",
+            key)
+        return (task_of(before) if before else None, task_of(after) if after else None)
+
     async def select_comment(self, comment_id: str) -> Comment | None:
         row = await self._row("SELECT * FROM comments WHERE id = ?", (comment_id,))
         return comment_of(row) if row else None
