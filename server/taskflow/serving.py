@@ -27,18 +27,27 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         await _hypercorn(app, host, port)
 
 
-async def _uvicorn(app: Any, host: str, port: int) -> None:
+def uvicorn_config(app: Any, host: str, port: int) -> Any:
+    """How TaskFlow runs Uvicorn (loadtests/connmem.py measures this same configuration)."""
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app, host=host, port=port, lifespan="on", log_config=None, access_log=False,
         http="httptools", loop="none",
         # websockets' sans-IO implementation; no permessage-deflate: compressing every
         # frame for every subscriber cost a quarter of a broadcast's CPU and ~90 kB a socket.
         ws="websockets-sansio", ws_per_message_deflate=False,
+        # Engine.IO's own heartbeat (TASKFLOW_LIVE_PING_*) already finds dead peers; a second
+        # websocket-level ping would cost a timer and a write per socket for nothing.
+        ws_ping_interval=None, ws_ping_timeout=None,
         timeout_graceful_shutdown=GRACE_SECONDS, backlog=1024, server_header=False,
     )
-    server = uvicorn.Server(config)
+
+
+async def _uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app, host, port))
     # Uvicorn re-raises the signal that stopped it to the handler it found installed; a
     # graceful stop on SIGTERM is a clean exit (status 0), as with Hypercorn.
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)

@@ -195,9 +195,6 @@ class LiveChannel:
     def subscriber(self, conn: Connection) -> Subscriber:
         return Subscriber(sid=conn.sid, eio_sid=conn.eio_sid, user_id=conn.user_id)
 
-    def joined(self, conn: Connection, board_id: str) -> None:
-        conn.boards.add(board_id)
-        self.presence.enter(board_id, conn.user_id, conn.name)
 
     def leave(self, conn: Connection, board_id: str) -> None:
         """Takes the connection off the board, or cancels its join in flight."""

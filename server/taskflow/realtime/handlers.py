@@ -81,10 +81,15 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
         raise RateLimited(f"At most {MAX_BOARDS_PER_CONNECTION} boards per connection")
     attempt = conn.start_join(board_id)
     channel.router.hold(board_id)  # events from now on are kept for this join
+    viewing = False  # counted in presence, and not yet handed to conn.boards
     try:
         catchup = await channel.services.events.join(_actor(conn), board_id, p.since)
         seq, resync = catchup.latest_seq, catchup.resync
         events = [event_view(e) for e in catchup.events]
+        # Listed before the ack, so that the ack means every instance lists this viewer.
+        channel.presence.enter(board_id, conn.user_id, conn.name)
+        viewing = True
+        await channel.presence.settled(board_id)
         for _ in range(MAX_JOIN_READS):
             presence = await channel.presence.viewers(board_id)
             if not conn.join_current(board_id, attempt):
@@ -93,11 +98,9 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
             # No await from here to the return: the ack is queued before any delivery.
             accepted = channel.router.subscribe(board_id, channel.subscriber(conn), seq)
             if accepted is not None:
-                channel.joined(conn, board_id)
+                conn.boards.add(board_id)
+                viewing = False
                 channel.metrics.live_joins.inc()
-                if all(v["user_id"] != conn.user_id for v in presence):
-                    presence = sorted([*presence, {"user_id": conn.user_id, "name": conn.name}],
-                                      key=lambda v: v["name"])
                 ack: dict[str, Any] = {"seq": accepted.seq, "presence": presence}
                 if resync:
                     ack["resync"] = True
@@ -111,12 +114,15 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
             seq = more.latest_seq
         raise ServiceUnavailable("The board changes too fast to join now; retry")
     finally:
+        if viewing:
+            channel.presence.exit(board_id, conn.user_id)
         conn.end_join(board_id, attempt)
         channel.router.release(board_id)
 
 
 async def leave(channel: LiveChannel, conn: Connection, p: LeaveIn) -> dict[str, Any]:
     channel.leave(conn, p.board_id)
+    await channel.presence.settled(p.board_id)  # acked once no instance lists it for this
     return {}
 
 
@@ -157,6 +163,20 @@ COMMANDS: dict[str, tuple[type[_Payload], Handler]] = {
 }
 
 
+# What python-engineio still reads from a connection's environ once it is accepted.
+_KEPT = frozenset({"REQUEST_METHOD", "asgi.receive", "asgi.send", "asgi.scope"})
+
+
+def forget_handshake(environ: dict[str, Any]) -> None:
+    """Drops the handshake request (headers, WSGI-style fields) that python-socketio and the
+    suspended engine.io handlers would otherwise keep for the connection's whole life."""
+    for key in [k for k in environ if k not in _KEPT]:
+        del environ[key]
+    scope = environ.get("asgi.scope")
+    if isinstance(scope, dict):
+        scope["headers"] = []
+
+
 def register(channel: LiveChannel) -> None:
     """Installs connect/disconnect and every command of COMMANDS on the channel's server."""
     sio, settings = channel.sio, channel.settings
@@ -195,6 +215,7 @@ def register(channel: LiveChannel) -> None:
             sid=sid, eio_sid=eio_sid, user_id=identity.user.id, login_id=identity.login_id,
             name=identity.user.name, expires_at=identity.expires_at.timestamp()))
         channel.metrics.live_connections.inc()
+        forget_handshake(environ)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         try:

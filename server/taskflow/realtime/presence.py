@@ -4,7 +4,9 @@ Presence is derived from this instance's joined connections: `enter` and `exit` 
 local count at once (no await, so no join or close can slip between a check and the
 change). One worker writes what changed to the shared store, board by board, always the
 current local state, so a removal can never land after the re-add that followed it; then
-it tells the board's viewers on every instance. Each instance records its own viewers under
+it tells the board's viewers on every instance. `settled` waits until the store holds a
+board's state as of the call: a join or leave is acknowledged only then, so an ack means
+every instance's next read of the board's viewers agrees. Each instance records its own viewers under
 its id and refreshes them; entries expire, so the viewers of an instance that died
 disappear within `ttl` seconds.
 """
@@ -122,6 +124,9 @@ class Presence:
         self._worker: asyncio.Task[None] | None = None
         self._last: dict[str, list[Viewer]] = {}
         self._failed: set[str] = set()  # boards whose last update did not reach the store
+        self._changes: dict[str, int] = {}  # board -> local changes so far
+        self._written: dict[str, int] = {}  # board -> changes the store has seen
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run())
@@ -152,6 +157,16 @@ class Presence:
             del self._local[board_id]
         self._touch(board_id)
 
+    async def settled(self, board_id: str) -> None:
+        """Returns once the store holds this instance's viewers of the board as of now (or
+        failed to take them: the refresh retries)."""
+        target = self._changes.get(board_id, 0)
+        if self._written.get(board_id, 0) >= target:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(board_id, []).append((target, done))
+        await done
+
     def local_users(self, board_id: str) -> Users:
         return {u: name for u, (name, _) in self._local.get(board_id, {}).items()}
 
@@ -180,8 +195,23 @@ class Presence:
                 await self._announce(board_id, viewers, False)
 
     def _touch(self, board_id: str) -> None:
+        self._changes[board_id] = self._changes.get(board_id, 0) + 1
         self._dirty.add(board_id)
         self._wake.set()
+
+    def _wrote(self, board_id: str, upto: int) -> None:
+        self._written[board_id] = upto
+        waiting = self._waiters.pop(board_id, [])
+        for target, done in waiting:
+            if target <= upto:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                self._waiters.setdefault(board_id, []).append((target, done))
+        if board_id not in self._local and board_id not in self._waiters \
+                and board_id not in self._dirty:
+            self._changes.pop(board_id, None)
+            self._written.pop(board_id, None)
 
     async def _run(self) -> None:
         while True:
@@ -189,13 +219,16 @@ class Presence:
             self._wake.clear()
             while self._dirty:
                 board_id = self._dirty.pop()
+                upto = self._changes.get(board_id, 0)
                 try:
                     await self.store.put(board_id, self.local_users(board_id))
                     viewers = await self.store.viewers(board_id)
                 except RedisError as exc:
                     logger.warning("presence update of board {} failed: {}", board_id, exc)
                     self._failed.add(board_id)  # retried by the next refresh
+                    self._wrote(board_id, upto)
                     continue
+                self._wrote(board_id, upto)
                 if board_id in self._local:
                     self._last[board_id] = viewers
                 else:
