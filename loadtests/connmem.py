@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import socket
 import subprocess
 import sys

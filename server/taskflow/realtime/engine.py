@@ -85,6 +85,26 @@ class Socket(AsyncSocket):  # type: ignore[misc]
         if not task.cancelled():
             task.exception()  # retrieved: a failed write ends with the transport
 
+    async def poll(self) -> list[Any]:
+        """The websocket writer's wait for packets: taken off the queue in the writer's own
+        step (python-engineio's `wait_for` runs the get in a task of its own on Python 3.11,
+        so the queue would look empty while the writer has yet to send what it took)."""
+        if self.ws_send is None or not self.upgraded:
+            packets: list[Any] = await super().poll()  # long-polling
+            return packets
+        queue: asyncio.Queue[Any] = self.queue
+        taken = [await queue.get()]
+        while not queue.empty():
+            taken.append(queue.get_nowait())
+        for _ in taken:
+            queue.task_done()
+        if None in taken:  # the handler is ending: send what came before, then stop
+            before = taken[:taken.index(None)]
+            if before:
+                queue.put_nowait(None)  # seen by the next poll, which ends the writer
+            return before
+        return taken
+
     async def _websocket_handler(self, ws: Any) -> None:
         own_send = ws.send
 

@@ -87,7 +87,7 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
         seq, resync = catchup.latest_seq, catchup.resync
         events = [event_view(e) for e in catchup.events]
         # Listed before the ack, so that the ack means every instance lists this viewer.
-        channel.presence.enter(board_id, conn.user_id, conn.name)
+        listed = channel.presence.enter(board_id, conn.user_id, conn.name)
         viewing = True
         await channel.presence.settled(board_id)
         for _ in range(MAX_JOIN_READS):
@@ -100,12 +100,16 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
             if accepted is not None:
                 conn.boards.add(board_id)
                 viewing = False
+                if listed:  # the viewers heard of it before this socket could: tell it too
+                    channel.presence.announce(board_id)
                 channel.metrics.live_joins.inc()
                 ack: dict[str, Any] = {"seq": accepted.seq, "presence": presence}
                 if resync:
                     ack["resync"] = True
+                elif p.since is None:
+                    ack["events"] = []  # no baseline: nothing to catch up, live from ack.seq + 1
                 else:
-                    ack["events"] = events + accepted.events
+                    ack["events"] = events + [e for e in accepted.events if e["seq"] > p.since]
                 return ack
             # The stream delivered events after `seq` that it no longer remembers: read on.
             more = await channel.services.events.join(_actor(conn), board_id, seq)

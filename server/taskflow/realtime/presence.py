@@ -137,12 +137,18 @@ class Presence:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
 
-    def enter(self, board_id: str, user_id: str, name: str) -> None:
+    def enter(self, board_id: str, user_id: str, name: str) -> bool:
+        """Counts one more socket of the user on the board; True if that lists the user."""
         users = self._local.setdefault(board_id, {})
         sockets = users.get(user_id, (name, 0))[1] + 1
         users[user_id] = (name, sockets)
         if sockets == 1:
             self._touch(board_id)
+        return sockets == 1
+
+    def announce(self, board_id: str) -> None:
+        """Tells the board's viewers on every instance, again, who is viewing it."""
+        self._touch(board_id)
 
     def exit(self, board_id: str, user_id: str) -> None:
         users = self._local.get(board_id, {})
