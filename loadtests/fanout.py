@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fan-out benchmark: TaskFlow's broadcast path beside a Node socket.io reference, one machine, one run.
 
-    python3 loadtests/fanout.py                       # 500 subscribers, 200 writes, 3 runs
-    python3 loadtests/fanout.py --subscribers 50 --writes 20 --runs 1    # a quick check
+    python3 loadtests/fanout.py                       # 50x400, 500x200 and 5000x20, 3 runs each
+    python3 loadtests/fanout.py --scales 500x200 --runs 1                # one scale, a quick check
+    python3 loadtests/fanout.py --scales 10000x1 --idle-seconds 60       # idle heartbeat cost
 
 For each run it starts, one after the other (the order alternates between runs):
   - TaskFlow: one `taskflow serve` process (REDIS_URL set, HTTP rate limits off: benchmark
@@ -14,12 +15,16 @@ pinned to --generator-core): N websocket subscribers join one board, then M writ
 one after the other (TaskFlow: POST /api/v1/tasks; reference: POST /broadcast with a task of
 the same shape) and every receipt is timed.
 
-Measured per server: deliveries per second (receipts / first send to last receipt), server
-CPU seconds per 100k deliveries (utime+stime of the server's processes from /proc over the
-broadcast phase), memory per connection (server RSS after the N subscribers joined minus
-before, / N), REST-to-first-receipt and first-to-last-receipt per write (p50, p95), and the
-share delivered. It prints a table with TaskFlow's figures as multiples of the reference's,
-and writes everything to loadtests/reports/fanout-<UTC time>.json.
+Measured per server and scale (N subscribers x M writes): deliveries per second (receipts /
+first send to last receipt), server CPU seconds per 100k deliveries (utime+stime of the
+server's processes from /proc over the broadcast phase), memory per idle connection (server
+RSS after the N subscribers joined minus before, / N), connects per second and server CPU-ms
+per connect (websocket + auth + join, over the connect phase), REST-to-first-receipt (p50,
+p95, p99) and first-to-last-receipt per write, and the share delivered. With --idle-seconds
+it also holds the N connections idle that long (heartbeats only) and reports the server's
+CPU share of one core over that time. It prints a table per scale with TaskFlow's figures
+as multiples of the reference's, and writes everything to
+loadtests/reports/fanout-<UTC time>.json.
 
 Redis: a private redis-server (no persistence) on a free port when `redis-server` is
 installed, else --redis-url (default the machine's, redis://127.0.0.1:6379/0), so that no
@@ -60,8 +65,14 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--subscribers", type=int, default=500, help="websocket subscribers (default 500)")
-    p.add_argument("--writes", type=int, default=200, help="writes per server and run (default 200)")
+    p.add_argument("--scales", default="50x400,500x200,5000x20",
+                   help="comma-separated SUBSCRIBERSxWRITES, each measured in every run "
+                        "(default 50x400,500x200,5000x20)")
+    p.add_argument("--subscribers", type=int, default=None,
+                   help="one scale: websocket subscribers (with --writes; replaces --scales)")
+    p.add_argument("--writes", type=int, default=None, help="one scale: writes per server and run")
+    p.add_argument("--idle-seconds", type=float, default=0.0,
+                   help="hold the connections idle this long and measure the server's CPU (default 0: skip)")
     p.add_argument("--runs", type=int, default=3, help="runs; each measures every server (default 3)")
     p.add_argument("--write-concurrency", type=int, default=1,
                    help="writes in flight at once (default 1: each waits for the previous answer)")
@@ -85,8 +96,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.servers) - {"taskflow", "node"}
     if unknown or not args.servers:
         p.error(f"--servers: unknown {sorted(unknown)}; choose from taskflow, node")
-    if min(args.subscribers, args.writes, args.runs, args.write_concurrency) < 1:
-        p.error("--subscribers, --writes, --runs and --write-concurrency must be at least 1")
+    if args.subscribers is not None or args.writes is not None:
+        args.scales = [(args.subscribers or 500, args.writes or 200)]
+    else:
+        try:
+            args.scales = [tuple(int(n) for n in item.lower().split("x", 1))
+                           for item in args.scales.split(",") if item.strip()]
+        except ValueError:
+            p.error(f"--scales wants SUBSCRIBERSxWRITES[,...], got {args.scales!r}")
+    if not args.scales or any(len(sc) != 2 or min(sc) < 1 for sc in args.scales):
+        p.error("--scales: each scale needs at least 1 subscriber and 1 write")
+    if min(args.runs, args.write_concurrency) < 1:
+        p.error("--runs and --write-concurrency must be at least 1")
     for item in args.taskflow_env:
         if "=" not in item:
             p.error(f"--taskflow-env wants NAME=VALUE, got {item!r}")
@@ -284,7 +305,7 @@ def start_taskflow(bench: Bench, redis_url: str, run: int) -> Target:
            "REDIS_URL": redis_url,
            # Benchmark only: one client address opens every connection and sends every write.
            "TASKFLOW_RATE_LIMITS": "off",
-           "TASKFLOW_LIVE_CONNECT_RATE": f"{max(1000, args.subscribers * 4)}/minute",
+           "TASKFLOW_LIVE_CONNECT_RATE": f"{max(1000, max(n for n, _ in args.scales) * 4)}/minute",
            "PYTHONUNBUFFERED": "1"}
     for item in args.taskflow_env:
         name, _, value = item.partition("=")
@@ -365,25 +386,33 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def measure(bench: Bench, kind: str, redis_url: str, run: int) -> dict[str, Any]:
+def measure(bench: Bench, kind: str, redis_url: str, run: int, subscribers: int,
+            writes: int) -> dict[str, Any]:
     args = bench.args
     target = STARTERS[kind](bench, redis_url, run)
     pid = target.proc.popen.pid
     gen: Proc | None = None
+    idle_cpu_share = None
     try:
         time.sleep(0.5)
         rss_before = rss_bytes(pid)
         config = {"url": f"http://127.0.0.1:{target.port}", "token": target.token,
-                  "board_id": target.board_id, "subscribers": args.subscribers, "writes": args.writes,
+                  "board_id": target.board_id, "subscribers": subscribers, "writes": writes,
                   "target": kind, "connect_concurrency": 25, "write_concurrency": args.write_concurrency,
                   "idle_ms": 5000,
                   "limit_ms": int(args.timeout * 1000)}
         cmd = bench.pinned(args.generator_core, [args.node, str(PEERS / "generator.js"), json.dumps(config)])
+        connect_cpu_before = cpu_seconds(pid)
         gen = bench.start(f"generator-{kind}-{run}", cmd, base_env(), stdin=True, stdout_pipe=True)
         assert gen.popen.stdout is not None and gen.popen.stdin is not None
         ready = read_phase(gen.popen.stdout, args.timeout, gen)
+        connect_cpu = cpu_seconds(pid) - connect_cpu_before
         time.sleep(1.0)  # let the server settle after the joins before reading its memory
         rss_after = rss_bytes(pid)
+        if args.idle_seconds > 0:
+            idle_before, idle_wall = cpu_seconds(pid), time.monotonic()
+            time.sleep(args.idle_seconds)  # a benchmark's measuring window, not a synchronisation
+            idle_cpu_share = (cpu_seconds(pid) - idle_before) / (time.monotonic() - idle_wall)
         cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
         gen.popen.stdin.write(b"go\n")
         gen.popen.stdin.flush()
@@ -415,6 +444,9 @@ def measure(bench: Bench, kind: str, redis_url: str, run: int) -> dict[str, Any]
         "disconnects": done["disconnects"],
         "stray_events": done["strays"],
         "connect_s": ready["connect_ms"] / 1000,
+        "connects_per_s": subscribers / (ready["connect_ms"] / 1000) if ready["connect_ms"] else None,
+        "connect_cpu_ms": connect_cpu / subscribers * 1000,
+        "idle_cpu_share": idle_cpu_share,
         "broadcast_window_s": window_s,
         "deliveries_per_s": received / window_s if window_s else None,
         "server_cpu_s": cpu_s,
@@ -422,10 +454,11 @@ def measure(bench: Bench, kind: str, redis_url: str, run: int) -> dict[str, Any]
         "cpu_sampling_window_s": wall_after - wall_before,
         "rss_before_bytes": rss_before,
         "rss_after_bytes": rss_after,
-        "kb_per_connection": (rss_after - rss_before) / args.subscribers / 1024,
+        "kb_per_connection": (rss_after - rss_before) / subscribers / 1024,
         "rest_ms_p50": pct(rests, 50),
         "first_receipt_ms_p50": pct(firsts, 50),
         "first_receipt_ms_p95": pct(firsts, 95),
+        "first_receipt_ms_p99": pct(firsts, 99),
         "first_to_last_ms_p50": pct(spreads, 50),
         "first_to_last_ms_p95": pct(spreads, 95),
         "generator_cpu_s": done["generator_cpu_s"],
@@ -438,9 +471,13 @@ def measure(bench: Bench, kind: str, redis_url: str, run: int) -> dict[str, Any]
 ROWS: list[tuple[str, str, str]] = [
     ("deliveries_per_s", "deliveries/s", "{:,.0f}"),
     ("server_cpu_s_per_100k", "server CPU-s per 100k deliveries", "{:.2f}"),
-    ("kb_per_connection", "kB per connection", "{:.1f}"),
+    ("kb_per_connection", "kB per idle connection", "{:.1f}"),
+    ("connects_per_s", "connects per s (websocket + join)", "{:,.0f}"),
+    ("connect_cpu_ms", "server CPU-ms per connect", "{:.2f}"),
+    ("idle_cpu_share", "idle: share of a core (heartbeats)", "{:.2%}"),
     ("first_receipt_ms_p50", "REST -> first receipt p50 (ms)", "{:.1f}"),
     ("first_receipt_ms_p95", "REST -> first receipt p95 (ms)", "{:.1f}"),
+    ("first_receipt_ms_p99", "REST -> first receipt p99 (ms)", "{:.1f}"),
     ("first_to_last_ms_p50", "first -> last receipt p50 (ms)", "{:.1f}"),
     ("first_to_last_ms_p95", "first -> last receipt p95 (ms)", "{:.1f}"),
     ("rest_ms_p50", "write request round trip p50 (ms)", "{:.1f}"),
@@ -453,6 +490,21 @@ ROWS: list[tuple[str, str, str]] = [
 def median_of(results: list[dict[str, Any]], server: str, key: str) -> float | None:
     values = [r[key] for r in results if r["server"] == server and r.get(key) is not None]
     return statistics.median(values) if values else None
+
+
+def scale_of(result: dict[str, Any]) -> str:
+    return f"{result['subscribers']}x{result['writes']}"
+
+
+def summarize_scales(results: list[dict[str, Any]], servers: list[str]) -> dict[str, Any]:
+    """One summary per scale, in the order measured, and how TaskFlow's cost per delivery
+    moves with the number of subscribers."""
+    scales = list(dict.fromkeys(scale_of(r) for r in results))
+    by_scale = {sc: summarize([r for r in results if scale_of(r) == sc], servers) for sc in scales}
+    cost = {sc: by_scale[sc].get("taskflow", {}).get("server_cpu_s_per_100k") for sc in scales}
+    known = [c for c in cost.values() if c]
+    return {"scales": by_scale, "taskflow_cpu_per_100k_by_scale": cost,
+            "taskflow_cost_spread": max(known) / min(known) if len(known) > 1 else None}
 
 
 def summarize(results: list[dict[str, Any]], servers: list[str]) -> dict[str, Any]:
@@ -574,10 +626,10 @@ def main(argv: list[str] | None = None) -> int:
         with redis_for(bench) as redis_url:
             for run in range(1, args.runs + 1):
                 order = args.servers if run % 2 else list(reversed(args.servers))
-                for kind in order:
-                    print(f"fanout: run {run}/{args.runs}: {kind}, {args.subscribers} subscribers, "
-                          f"{args.writes} writes", file=sys.stderr)
-                    result = measure(bench, kind, redis_url, run)
+                for (subscribers, writes), kind in ((sc, k) for sc in args.scales for k in order):
+                    print(f"fanout: run {run}/{args.runs}: {kind}, {subscribers} subscribers, "
+                          f"{writes} writes", file=sys.stderr)
+                    result = measure(bench, kind, redis_url, run, subscribers, writes)
                     results.append(result)
                     print(f"fanout:   {result['delivered']}/{result['expected']} delivered, "
                           f"{result['deliveries_per_s'] or 0:,.0f}/s, "
@@ -599,9 +651,10 @@ def main(argv: list[str] | None = None) -> int:
     if not results:
         return 1
     servers = [s for s in args.servers if any(r["server"] == s for r in results)]
-    summary = summarize(results, servers)
+    summary = summarize_scales(results, servers)
     report = {"started": started, "complete": not interrupted,
-              "config": {"subscribers": args.subscribers, "writes": args.writes, "runs": args.runs,
+              "config": {"scales": [f"{n}x{w}" for n, w in args.scales], "runs": args.runs,
+                         "idle_seconds": args.idle_seconds,
                          "write_concurrency": args.write_concurrency,
                          "servers": args.servers, "taskflow_env": args.taskflow_env,
                          "redis": "private" if not args.redis_url and shutil.which("redis-server")
@@ -609,7 +662,16 @@ def main(argv: list[str] | None = None) -> int:
               "machine": facts, "results": results, "summary": summary}
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
-    print(render(summary, servers, len({r["run"] for r in results})))
+    runs = len({r["run"] for r in results})
+    for scale, scale_summary in summary["scales"].items():
+        subscribers, writes = scale.split("x")
+        print(f"\n{subscribers} subscribers x {writes} writes")
+        print(render(scale_summary, servers, runs))
+    if summary["taskflow_cost_spread"]:
+        costs = ", ".join(f"{sc}: {c:.2f}" for sc, c in summary["taskflow_cpu_per_100k_by_scale"].items()
+                          if c is not None)
+        print(f"\nTaskFlow CPU-s per 100k deliveries by scale: {costs} "
+              f"(highest / lowest {summary['taskflow_cost_spread']:.2f})")
     print(f"\nreport: {report_path}")
     short = [r for r in results if r["delivered"] < r["expected"] or r["write_errors"]]
     for r in short:
