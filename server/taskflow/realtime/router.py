@@ -36,6 +36,9 @@ from taskflow.services.views import event_view
 
 Envelope = dict[str, Any]
 RECENT = 64  # delivered envelopes a stream keeps for the joins that raced them
+# Recipients served in one step of the event loop: a board with thousands of sockets here
+# never holds the loop (a REST answer, another board) for more than one such step.
+CHUNK = 500
 HOLE_TRIES = 5  # fetches that find later events but not the next one, before it is skipped
 MAX_GAP_WAIT = 2.0
 
@@ -63,6 +66,16 @@ class Accepted:
     events: list[Envelope]  # delivered live while the join read the store, to add to its ack
 
 
+@dataclass(eq=False)
+class _Delivery:
+    """One event on its way to the subscribers it had when it started."""
+
+    envelope: Envelope
+    frame: Frame
+    recipients: list[Subscriber]
+    done: int = 0
+
+
 Evicted = Callable[[str, list[Subscriber]], None]
 Shed = Callable[[Subscriber, int], None]
 
@@ -77,6 +90,7 @@ class _Stream:
     holds: int = 0  # joins in flight
     ended: bool = False  # board:deleted went by, or the board is gone
     drain: asyncio.Handle | None = None
+    delivery: _Delivery | None = None  # an event part-way through its recipients
     gap_timer: asyncio.TimerHandle | None = None
     hole_tries: int = 0
     fetching: bool = False
@@ -198,19 +212,43 @@ class Router:
         stream.drain = None
         if not self._live(stream) or stream.next_seq is None:
             return
+        if stream.delivery is not None and not self._go_on(stream):
+            return  # continued in a later step
         while not stream.ended and stream.next_seq in stream.pending:
-            self._deliver(stream, stream.pending.pop(stream.next_seq))
+            self._start(stream, stream.pending.pop(stream.next_seq))
             stream.hole_tries = 0
+            if not self._go_on(stream):
+                return
         self._watch_gap(stream)
 
-    def _deliver(self, stream: _Stream, envelope: Envelope) -> None:
+    def _start(self, stream: _Stream, envelope: Envelope) -> None:
+        """The event is delivered from now on: a join that subscribes meanwhile has it in
+        its ack (it is in `recent`), the sockets subscribed now get it live."""
         seq: int = envelope["seq"]
         stream.next_seq = seq + 1
         stream.recent.append(envelope)
-        frame = self._outlet.frame(envelope["type"], envelope)
-        for sub in list(stream.subscribers.values()):
-            if sub.floor < seq:
-                self._send(stream, sub, frame)
+        stream.delivery = _Delivery(
+            envelope, self._outlet.frame(envelope["type"], envelope),
+            [sub for sub in stream.subscribers.values() if sub.floor < seq])
+
+    def _go_on(self, stream: _Stream) -> bool:
+        """Sends the current event to its next CHUNK recipients; True once it is delivered."""
+        delivery = stream.delivery
+        assert delivery is not None
+        end = min(delivery.done + CHUNK, len(delivery.recipients))
+        for sub in delivery.recipients[delivery.done:end]:
+            if stream.subscribers.get(sub.sid) is sub:  # not gone meanwhile (left, shed)
+                self._send(stream, sub, delivery.frame)
+        delivery.done = end
+        if end < len(delivery.recipients):
+            self._schedule(stream)
+            return False
+        stream.delivery = None
+        self._delivered_all(stream, delivery.envelope)
+        return True
+
+    def _delivered_all(self, stream: _Stream, envelope: Envelope) -> None:
+        seq: int = envelope["seq"]
         if self._delivered is not None:
             self._delivered(envelope)
         if envelope["type"] == "member:removed":
