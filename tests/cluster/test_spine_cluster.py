@@ -75,13 +75,6 @@ def _latest_presence(live: LiveClient, board_id: str) -> list[dict[str, Any]] | 
     return seen[-1] if seen else None
 
 
-async def _within(client: LiveClient, condition: Any, timeout: float) -> bool:
-    with contextlib.suppress(AssertionError):
-        await client.wait_until(condition, timeout)
-        return True
-    return False
-
-
 async def test_the_live_connect_rate_is_one_budget_across_instances(
         cluster: Cluster, people: dict[str, Person]) -> None:
     address = doc_ip()
@@ -130,7 +123,7 @@ async def _rejoin_round(n: int, rest: Rest, cast: dict[str, Person], sockets: An
     mark = len(b.received)
 
     problems = []
-    if not await _within(watcher, lambda: not _lists(
+    if not await watcher.holds_within(lambda: not _lists(
             _latest_presence(watcher, board_id) or [], bob.id), SETTLE):
         problems.append("the watcher's presence still lists B")
     task = await rest.task(ada, board_id, instance=2, title="marker")
@@ -201,7 +194,7 @@ async def test_presence_lists_a_user_exactly_while_one_of_their_sockets_is_joine
         for s, ops in plan.items():
             joined[s] = ops[-1] == "join"
         expected = any(joined.values())
-        seen = await _within(watcher, lambda e=expected: _lists(
+        seen = await watcher.holds_within(lambda e=expected: _lists(
             _latest_presence(watcher, board_id) or [], bob.id) == e, SETTLE)
         ack = await observer.join(board_id)
         await _ops(observer, board_id, ["leave"])

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.liveclient import LiveClient
 from tests.support.processes import TaskflowServer, serving
+from tests.support.rawsocket import RawHub
 
 LIVE_ENV = {
     "JWT_SECRET": secrets.token_urlsafe(48),
@@ -90,3 +91,11 @@ async def clients(server: TaskflowServer) -> AsyncIterator[Any]:
     yield connect
     for client in opened:
         await client.close()
+
+
+@pytest.fixture
+async def hub(server: TaskflowServer) -> AsyncIterator[RawHub]:
+    """Raw Socket.IO sockets (every frame recorded in order) on the module's server."""
+    raw = RawHub(server.url)
+    yield raw
+    await raw.close()

@@ -14,7 +14,6 @@ Server behaviour assumed beyond CONTRACT.md: the `taskflow_live_sockets` gauge o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import json
 import os
@@ -169,13 +168,6 @@ def _inject_hole(db: Path, board: dict[str, Any], actor_id: str) -> int:
         conn.close()
 
 
-async def _within(client: LiveClient, condition: Any, timeout: float) -> bool:
-    with contextlib.suppress(AssertionError):
-        await client.wait_until(condition, timeout)
-        return True
-    return False
-
-
 async def test_a_permanent_hole_in_the_event_log_resyncs_and_delivery_goes_on(
         server: TaskflowServer, person: Any, clients: Any) -> None:
     ada, bob = await person("Ada"), await person("Bob")
@@ -192,10 +184,10 @@ async def test_a_permanent_hole_in_the_event_log_resyncs_and_delivery_goes_on(
     def resynced(live: LiveClient) -> Any:
         return lambda: any(d.get("board_id") == board["id"] for d in live.named("board:resync"))
 
-    told = await asyncio.gather(*(_within(s, resynced(s), RESYNC_WITHIN) for s in sockets))
+    told = await asyncio.gather(*(s.holds_within(resynced(s), RESYNC_WITHIN) for s in sockets))
     after = await ada.task(board, "after the hole")
     write_seq = skipped + 2
-    delivered = await asyncio.gather(*(_within(s, lambda s=s: write_seq in [
+    delivered = await asyncio.gather(*(s.holds_within(lambda s=s: write_seq in [
         e["seq"] for e in s.board_events(board["id"])], 5) for s in sockets))
     report = [(told[i], delivered[i], [e["seq"] for e in s.board_events(board["id"])])
               for i, s in enumerate(sockets)]

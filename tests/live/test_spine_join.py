@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +35,6 @@ WRITES_PER_JOIN = 3  # joins are spread over the writers' progress
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskflowServer]:
     with spine_server(LIVE_ENV, tmp_path_factory.mktemp("spine-join")) as running:
         yield running
-
-
-@pytest.fixture
-async def hub(server: TaskflowServer) -> AsyncIterator[RawHub]:
-    raw = RawHub(server.url)
-    yield raw
-    await raw.close()
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +35,6 @@ from tests.support.spine import Writers, delete, gauges, settle, spine_server
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskflowServer]:
     with spine_server(LIVE_ENV, tmp_path_factory.mktemp("spine-members")) as running:
         yield running
-
-
-@pytest.fixture
-async def hub(server: TaskflowServer) -> AsyncIterator[RawHub]:
-    raw = RawHub(server.url)
-    yield raw
-    await raw.close()
 
 
 async def until_stopped(stop: asyncio.Event, step: Callable[[int], Awaitable[object]]) -> int:

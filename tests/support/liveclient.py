@@ -74,6 +74,14 @@ class LiveClient:
     def named(self, name: str) -> list[Any]:
         return [data for event, data in self.received if event == name]
 
+    async def holds_within(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Whether `condition()` comes to hold within `timeout` seconds (for counting)."""
+        try:
+            await self.wait_until(condition, timeout)
+        except AssertionError:
+            return False
+        return True
+
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
         """Returns once `condition()` holds; fails the test after `timeout` seconds."""
         async def waiter() -> None:
