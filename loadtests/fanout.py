@@ -296,7 +296,7 @@ class Target:
 def start_taskflow(bench: Bench, redis_url: str, run: int) -> Target:
     args = bench.args
     port = free_port()
-    data = bench.work / f"taskflow-data-{run}"
+    data = bench.work / f"taskflow-data-{run}-{secrets.token_hex(3)}"
     data.mkdir()
     env = {**base_env(),
            "TASKFLOW_ENV": "production",
