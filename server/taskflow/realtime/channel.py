@@ -179,30 +179,35 @@ class LiveChannel:
         else:
             logger.warning("dropped {!r} addressed to board {}", event, board_id)
 
-    async def login(self, login_id: str, event: str, data: Any) -> None:
+    def login(self, login_id: str, event: str, data: Any) -> None:
         """`auth:revoked` to a login: tell its sockets why, then close them."""
-        if event != "auth:revoked":
-            return
-        self.end_login(login_id, data)
+        if event == "auth:revoked":
+            self.end_login(login_id, data)
 
     def end_login(self, login_id: str, reason: Any) -> None:
         frame = self.sio.frame("auth:revoked", reason)
         for conn in self.connections.revoke(login_id):
-            self.engine.push(conn.eio_sid, frame)
-            self.spawn(self.sio.disconnect(conn.sid))
+            self._tell_and_close(conn, frame)
+
+    def _tell_and_close(self, conn: Connection, frame: Any) -> None:
+        """Sends `frame`, then closes the socket gracefully (its queue is sent first)."""
+        self.engine.push(conn.eio_sid, frame)
+        self.spawn(self.sio.disconnect(conn.sid))
 
     # --- connections, boards and presence ------------------------------------------------
     def subscriber(self, conn: Connection) -> Subscriber:
         return Subscriber(sid=conn.sid, eio_sid=conn.eio_sid, user_id=conn.user_id)
 
-
     def leave(self, conn: Connection, board_id: str) -> None:
         """Takes the connection off the board, or cancels its join in flight."""
         conn.joining.pop(board_id, None)
         if board_id in conn.boards:
-            conn.boards.discard(board_id)
             self.router.unsubscribe(board_id, conn.sid)
-            self.presence.exit(board_id, conn.user_id)
+            self._off_board(conn, board_id)
+
+    def _off_board(self, conn: Connection, board_id: str) -> None:
+        conn.boards.discard(board_id)
+        self.presence.exit(board_id, conn.user_id)
 
     def closed(self, sid: str) -> None:
         conn = self.connections.remove(sid)
@@ -216,8 +221,7 @@ class LiveChannel:
         for sub in subs:
             conn = self.connections.get(sub.sid)
             if conn is not None and board_id in conn.boards:
-                conn.boards.discard(board_id)
-                self.presence.exit(board_id, conn.user_id)
+                self._off_board(conn, board_id)  # the router has already dropped it
 
     def _shed(self, sub: Subscriber, queued: int) -> None:
         self.metrics.live_slow_consumers.inc()
@@ -242,9 +246,8 @@ class LiveChannel:
         for conn in self.connections:
             left = conn.expires_at - now
             if left <= 0:
-                self.engine.push(conn.eio_sid, self.sio.frame("auth:expired",
-                                                              {"reason": "token_expired"}))
-                self.spawn(self.sio.disconnect(conn.sid))
+                self._tell_and_close(conn, self.sio.frame("auth:expired",
+                                                          {"reason": "token_expired"}))
             elif left < 60 and not conn.warned:
                 conn.warned = True
                 self.engine.push(conn.eio_sid, self.sio.frame("auth:expiring",

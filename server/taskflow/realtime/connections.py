@@ -54,9 +54,6 @@ class Connections:
         self._by_login: dict[str, dict[str, Connection]] = {}
         self._tickets: dict[str, list[Ticket]] = {}
 
-    def __len__(self) -> int:
-        return len(self._by_sid)
-
     def __iter__(self) -> Iterator[Connection]:
         return iter(list(self._by_sid.values()))
 
@@ -65,9 +62,6 @@ class Connections:
 
     def logins(self) -> list[str]:
         return list(self._by_login)
-
-    def of_login(self, login_id: str) -> list[Connection]:
-        return list(self._by_login.get(login_id, {}).values())
 
     def expect(self, login_id: str) -> Ticket:
         """Call before checking a login in the store, so a revocation that lands during the
@@ -97,7 +91,7 @@ class Connections:
         """The login ended: marks its connects in flight and returns its open connections."""
         for ticket in self._tickets.get(login_id, []):
             ticket.revoked = True
-        return self.of_login(login_id)
+        return list(self._by_login.get(login_id, {}).values())
 
     def remove(self, sid: str) -> Connection | None:
         conn = self._by_sid.pop(sid, None)

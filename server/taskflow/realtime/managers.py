@@ -18,13 +18,13 @@ import socketio
 
 class Gate(Protocol):
     def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None: ...
-    async def login(self, login_id: str, event: str, data: Any) -> None: ...
+    def login(self, login_id: str, event: str, data: Any) -> None: ...
 
 
 class _Hooks:
     gate: Gate | None = None
 
-    async def _intercept(self, event: str, data: Any, room: Any, skip_sid: Any) -> bool:
+    def _intercept(self, event: str, data: Any, room: Any, skip_sid: Any) -> bool:
         """True when the channel took the emit (it was addressed to a board or a login)."""
         if self.gate is None or not isinstance(room, str):
             return False
@@ -33,7 +33,7 @@ class _Hooks:
             self.gate.board(name, event, data, skip_sid)
             return True
         if kind == "login" and name:
-            await self.gate.login(name, event, data)
+            self.gate.login(name, event, data)
             return True
         return False
 
@@ -45,7 +45,7 @@ class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
                    room: str | None = None, skip_sid: Any = None, callback: Any = None,
                    **kwargs: Any) -> None:
         room = kwargs.get("to") or room
-        if await self._intercept(event, data, room, skip_sid):
+        if self._intercept(event, data, room, skip_sid):
             return
         await super().emit(event, data, namespace=namespace or "/", room=room,
                            skip_sid=skip_sid, callback=callback)
@@ -58,7 +58,7 @@ class RedisManager(socketio.AsyncRedisManager, _Hooks):  # type: ignore[misc]
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         data = message.get("data")
         if (isinstance(data, list) and len(data) == 1 and not message.get("binary")
-                and await self._intercept(message.get("event", ""), data[0],
-                                          message.get("room"), message.get("skip_sid"))):
+                and self._intercept(message.get("event", ""), data[0],
+                                    message.get("room"), message.get("skip_sid"))):
             return
         await super()._handle_emit(message)

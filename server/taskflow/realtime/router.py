@@ -156,9 +156,6 @@ class Router:
         if stream is not None and stream.subscribers.pop(sid, None) is not None:
             self._drop_if_unused(stream)
 
-    def boards(self) -> list[str]:
-        return list(self._streams)
-
     # --- events and signals --------------------------------------------------------------
     def offer(self, envelope: Envelope) -> None:
         """A board event for this instance's sockets, from anywhere, in any order, maybe twice."""
