@@ -1,7 +1,8 @@
 """What TaskFlow's engine.io layer relies on inside python-engineio and python-socketio.
 
-realtime/engine.py queues pre-encoded frames straight onto a socket's queue and the join
-handshake relies on the ack being queued as the handler returns. An upgrade that changes
+realtime/engine.py writes pre-encoded frames straight to a socket's websocket or queue,
+reads the websocket itself, runs every heartbeat from one place, and the join handshake
+relies on the ack being written or queued as the handler returns. An upgrade that changes
 any of this must fail here, loudly, before it reorders or loses a delivery.
 """
 
@@ -13,11 +14,14 @@ from importlib.metadata import version
 
 import engineio
 import socketio
+import pytest
+from engineio.async_server import AsyncServer as EngineIOServer
 from engineio.async_socket import AsyncSocket
+from engineio.base_server import BaseServer
 from engineio.base_socket import BaseSocket
 from socketio.async_server import AsyncServer as SocketIOServer
 
-from taskflow.realtime.engine import Engine, SocketServer
+from taskflow.realtime.engine import Engine, Outbox, SocketServer
 
 
 def test_pinned_minor_versions() -> None:
@@ -25,16 +29,75 @@ def test_pinned_minor_versions() -> None:
     assert version("python-socketio").startswith("5.18."), version("python-socketio")
 
 
-def test_a_socket_has_the_queue_and_flags_the_engine_layer_uses() -> None:
+def test_a_socket_gets_its_queue_and_flags_from_the_server() -> None:
     class FakeServer:
-        def create_queue(self) -> asyncio.Queue[object]:
-            return asyncio.Queue()
+        def create_queue(self) -> Outbox:
+            return Outbox()
 
     socket = BaseSocket(FakeServer(), "sid")
-    assert isinstance(socket.queue, asyncio.Queue) and socket.queue.maxsize == 0
-    assert socket.closing is False and socket.closed is False
-    # AsyncSocket.send is a put on that same queue (what Engine.push does without awaiting).
-    assert "self.queue.put(pkt)" in inspect.getsource(AsyncSocket.send)
+    assert isinstance(socket.queue, Outbox)
+    assert socket.closing is False and socket.closed is False and socket.last_ping
+
+
+def test_the_connect_path_the_engine_layer_hooks_into() -> None:
+    connect = inspect.getsource(EngineIOServer._handle_connect)
+    # The socket is made, entered in the table (where _Sockets gives it TaskFlow's class),
+    # sent its OPEN through `send`, scheduled for the heartbeat, then handed the websocket.
+    for step in ("async_socket.AsyncSocket(self, sid)", "self.sockets[sid] = s",
+                 "await s.send(pkt)", "s.schedule_ping()", "await s.handle_get_request(environ)"):
+        assert step in connect, step
+    assert connect.index("await s.send(pkt)") < connect.index("s.schedule_ping()")
+    upgrade = inspect.getsource(AsyncSocket._upgrade_websocket)
+    assert "self._websocket_handler" in upgrade
+    # close() sends CLOSE through `send` unless aborting, then may join the queue.
+    close = inspect.getsource(AsyncSocket.close)
+    assert "await self.send(packet.Packet(packet.CLOSE))" in close
+    assert "await self.queue.join()" in close
+    # Long-polling takes packets off the queue with these calls (Outbox has them all).
+    poll = inspect.getsource(AsyncSocket.poll)
+    for call in ("self.queue.get()", "self.queue.get_nowait()", "self.queue.task_done()"):
+        assert call in poll, call
+    # A PONG is what re-arms the heartbeat; check_ping_timeout reads last_ping.
+    assert "self.schedule_ping()" in inspect.getsource(AsyncSocket.receive)
+    assert "self.last_ping" in inspect.getsource(AsyncSocket.check_ping_timeout)
+    # The monitor task the heartbeat replaces can be turned off.
+    assert "monitor_clients" in inspect.signature(BaseServer.__init__).parameters
+
+
+def test_the_asgi_websocket_the_reader_reads() -> None:
+    from engineio.async_drivers.asgi import WebSocket
+
+    assert {"wait", "send", "close"} <= set(vars(WebSocket))
+    assert "raise OSError()" in inspect.getsource(WebSocket.wait)  # on websocket.disconnect
+
+
+async def test_the_outbox_is_the_queue_python_engineio_expects() -> None:
+    box = Outbox()
+    assert box.empty() and box.qsize() == 0
+    with pytest.raises(asyncio.QueueEmpty):
+        box.get_nowait()
+    getter = asyncio.ensure_future(box.get())
+    await asyncio.sleep(0)  # let the getter wait
+    box.put_nowait("a")
+    await box.put("b")
+    assert await getter == "a" and box.qsize() == 1
+    joined = asyncio.ensure_future(box.join())
+    await asyncio.sleep(0)
+    box.task_done()
+    assert not joined.done()  # "b" is still unfinished
+    assert box.get_nowait() == "b"
+    box.task_done()
+    await asyncio.wait_for(joined, 1)
+    # A long-poll that times out leaves nothing behind; discard wakes joiners.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(box.get(), 0.01)
+    assert not box._getters
+    box.put_nowait("c")
+    joined = asyncio.ensure_future(box.join())
+    await asyncio.sleep(0)
+    box.discard()
+    await asyncio.wait_for(joined, 1)
+    assert box.empty()
 
 
 def test_the_engine_server_keeps_its_sockets_by_session_id() -> None:
@@ -50,5 +113,8 @@ def test_an_ack_is_sent_as_the_handler_returns() -> None:
     source = inspect.getsource(SocketIOServer._handle_event_internal)
     between = source[source.index("_trigger_event("):source.index("_send_packet(")]
     assert between.count("await") == 1, between  # only the send of the ACK itself
-    # ... which queues it on the socket: a put on an unbounded queue never suspends.
+    # ... through the socket's `send`, which TaskFlow's Socket makes write-or-queue, never
+    # suspending.
     assert "await self.eio.send(" in inspect.getsource(SocketIOServer._send_packet)
+    assert "await self.send_packet(" in inspect.getsource(EngineIOServer.send)
+    assert "await socket.send(pkt)" in inspect.getsource(EngineIOServer.send_packet)

@@ -29,6 +29,7 @@ from taskflow.realtime.router import Router, Subscriber, board_room
 from taskflow.services.container import Services
 
 LOGIN_CHECK_SECONDS = 5.0
+HEARTBEAT_SECONDS = 1.0  # how often the engine's heartbeat looks for PINGs and PONGs due
 
 
 def login_room(login_id: str) -> str:
@@ -120,6 +121,7 @@ class LiveChannel:
             asyncio.create_task(self._every(self.settings.live_sweep_seconds, self.router.sweep)),
             asyncio.create_task(self._every(self.settings.presence_ttl / 3, self.presence.refresh)),
             asyncio.create_task(self._every(LOGIN_CHECK_SECONDS, self._check_logins)),
+            asyncio.create_task(self._every(HEARTBEAT_SECONDS, self._beat)),
         ]
 
     async def stop(self) -> None:
@@ -240,6 +242,9 @@ class LiveChannel:
             self.router.signal(board_id, "presence", payload)
 
     # --- periodic checks -----------------------------------------------------------------
+    async def _beat(self) -> None:
+        self.engine.beat()
+
     async def _check_logins(self) -> None:
         """Token expiry, and logins that ended while their `auth:revoked` was lost (Redis down)."""
         now = time.time()
