@@ -13,8 +13,8 @@ import inspect
 from importlib.metadata import version
 
 import engineio
-import socketio
 import pytest
+import socketio
 from engineio.async_server import AsyncServer as EngineIOServer
 from engineio.async_socket import AsyncSocket
 from engineio.base_server import BaseServer

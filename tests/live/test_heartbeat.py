@@ -58,8 +58,9 @@ async def _sockets_gauge(server: TaskflowServer) -> float:
 
 async def _until(condition: Callable[[], Awaitable[bool]], timeout: float) -> None:
     async def probe() -> None:
-        while not await condition():
-            await asyncio.sleep(0.1)  # polling /metrics: there is no event to wait on
+        # Polling /metrics: the server publishes no event to wait on.
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
 
     await asyncio.wait_for(probe(), timeout)
 
@@ -157,3 +158,15 @@ async def test_the_official_client_stays_connected_across_heartbeats(
             await live.wait_until(lambda: len(live.board_events(board["id"])) == 1, 5)
         finally:
             await live.close()
+
+
+async def test_opening_a_websocket_logs_no_line_per_connection(server: TaskflowServer) -> None:
+    # Uvicorn logs "[accepted]" and "connection open" before it answers the handshake, so
+    # they would be in the log by the time the client is connected.
+    token = await _token(server)
+    async with aiohttp.ClientSession() as session:
+        peer = await RawPeer.connect(session, server, token)
+        log = server.log()
+        await peer.ws.close()
+    assert "serving on uvicorn" in log  # the log is the server's, and it is written
+    assert '"WebSocket /socket.io/' not in log and "connection open" not in log, log[-2000:]

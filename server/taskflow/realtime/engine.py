@@ -88,7 +88,13 @@ class Outbox:
     def get_nowait(self) -> Any:
         if not self._items:
             raise asyncio.QueueEmpty
-        return self._items.popleft()
+        return self._take(self._items)
+
+    def _take(self, items: deque[Any]) -> Any:
+        item = items.popleft()
+        if not items:
+            self._items = None  # an empty deque still holds a block of 64 slots
+        return item
 
     async def get(self) -> Any:
         while not self._items:
@@ -99,7 +105,7 @@ class Outbox:
             finally:  # a long-poll that timed out leaves no waiter behind
                 if self._getters and waiter in self._getters:
                     self._getters.remove(waiter)
-        return self._items.popleft()
+        return self._take(self._items)
 
     def task_done(self) -> None:
         self._unfinished = max(self._unfinished - 1, 0)

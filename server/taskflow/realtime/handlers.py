@@ -89,9 +89,10 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
         # Listed before the ack, so that the ack means every instance lists this viewer.
         listed = channel.presence.enter(board_id, conn.user_id, conn.name)
         viewing = True
-        await channel.presence.settled(board_id)
+        presence = await channel.presence.settled(board_id)  # the viewers that write saw
         for _ in range(MAX_JOIN_READS):
-            presence = await channel.presence.viewers(board_id)
+            if presence is None:
+                presence = await channel.presence.viewers(board_id)
             if not conn.join_current(board_id, attempt):
                 raise Conflict("The join was cancelled by a leave, another join or a close",
                                reason="join_cancelled")
@@ -112,6 +113,7 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
                     ack["events"] = events + [e for e in accepted.events if e["seq"] > p.since]
                 return ack
             # The stream delivered events after `seq` that it no longer remembers: read on.
+            presence = None
             more = await channel.services.events.join(_actor(conn), board_id, seq)
             resync = resync or more.resync
             events += [event_view(e) for e in more.events]

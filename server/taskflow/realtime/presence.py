@@ -126,7 +126,7 @@ class Presence:
         self._failed: set[str] = set()  # boards whose last update did not reach the store
         self._changes: dict[str, int] = {}  # board -> local changes so far
         self._written: dict[str, int] = {}  # board -> changes the store has seen
-        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[list[Viewer] | None]]]] = {}
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run())
@@ -163,15 +163,17 @@ class Presence:
             del self._local[board_id]
         self._touch(board_id)
 
-    async def settled(self, board_id: str) -> None:
+    async def settled(self, board_id: str) -> list[Viewer] | None:
         """Returns once the store holds this instance's viewers of the board as of now (or
-        failed to take them: the refresh retries)."""
+        failed to take them: the refresh retries). When it had to wait, returns the board's
+        viewers as read right after that write (None when it failed, or had nothing to wait
+        for): a join needs no read of its own."""
         target = self._changes.get(board_id, 0)
         if self._written.get(board_id, 0) >= target:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return None
+        done: asyncio.Future[list[Viewer] | None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(board_id, []).append((target, done))
-        await done
+        return await done
 
     def local_users(self, board_id: str) -> Users:
         return {u: name for u, (name, _) in self._local.get(board_id, {}).items()}
@@ -205,13 +207,13 @@ class Presence:
         self._dirty.add(board_id)
         self._wake.set()
 
-    def _wrote(self, board_id: str, upto: int) -> None:
+    def _wrote(self, board_id: str, upto: int, viewers: list[Viewer] | None) -> None:
         self._written[board_id] = upto
         waiting = self._waiters.pop(board_id, [])
         for target, done in waiting:
             if target <= upto:
                 if not done.done():
-                    done.set_result(None)
+                    done.set_result(viewers)
             else:
                 self._waiters.setdefault(board_id, []).append((target, done))
         if board_id not in self._local and board_id not in self._waiters \
@@ -232,9 +234,9 @@ class Presence:
                 except RedisError as exc:
                     logger.warning("presence update of board {} failed: {}", board_id, exc)
                     self._failed.add(board_id)  # retried by the next refresh
-                    self._wrote(board_id, upto)
+                    self._wrote(board_id, upto, None)
                     continue
-                self._wrote(board_id, upto)
+                self._wrote(board_id, upto, viewers)
                 if board_id in self._local:
                     self._last[board_id] = viewers
                 else:
