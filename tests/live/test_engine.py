@@ -22,6 +22,7 @@ from engineio.base_socket import BaseSocket
 from socketio.async_server import AsyncServer as SocketIOServer
 
 from taskflow.realtime.engine import Engine, Outbox, SocketServer
+from taskflow.realtime.managers import LocalManager
 
 
 def test_pinned_minor_versions() -> None:
@@ -118,3 +119,33 @@ def test_an_ack_is_sent_as_the_handler_returns() -> None:
     assert "await self.eio.send(" in inspect.getsource(SocketIOServer._send_packet)
     assert "await self.send_packet(" in inspect.getsource(EngineIOServer.send)
     assert "await socket.send(pkt)" in inspect.getsource(EngineIOServer.send_packet)
+
+
+async def test_a_disconnect_leaves_the_manager_as_python_socketios_own_would() -> None:
+    # LocalManager/RedisManager look a socket's rooms up instead of scanning every room of
+    # the namespace (O(sockets) per disconnect); the state they leave must be upstream's.
+    async def scenario(manager: socketio.AsyncManager) -> dict[str, object]:
+        server = SocketServer(async_mode="asgi", client_manager=manager)
+        ids = iter(f"s{i}" for i in range(100))
+        server.eio.generate_id = lambda: next(ids)
+        sids = [await manager.pre_connect(f"e{i}", "/") for i in range(6)]
+        for sid in sids[:4]:
+            await manager.connect(sid, "/")  # the last two stay pending
+        for i, sid in enumerate(sids):
+            if i % 2 == 0:
+                manager.basic_enter_room(sid, "/", "extra")
+            manager._generate_ack_id(sid, lambda: None)
+        manager.pre_disconnect(sids[1], "/")
+        for sid in (sids[0], sids[1], sids[4]):
+            manager.basic_disconnect(sid, "/")
+        return {"rooms": {ns: {room: dict(members) for room, members in rooms.items()}
+                          for ns, rooms in manager.rooms.items()},
+                "callbacks": sorted(manager.callbacks),
+                "pending_connect": manager.pending_connect,
+                "pending_disconnect": manager.pending_disconnect}
+
+    expected = await scenario(socketio.AsyncManager())
+    assert expected["callbacks"] == ["s2", "s3", "s5"]  # the scenario does what it says
+    assert await scenario(LocalManager()) == expected
+    # Upstream's own still searches; if it stops scanning, this override can go.
+    assert ".copy().items()" in inspect.getsource(socketio.base_manager.BaseManager.basic_disconnect)

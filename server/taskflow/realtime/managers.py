@@ -7,6 +7,12 @@ room ("board:<id>": events, presence, editing), which only the board's stream se
 only to sockets whose join is acknowledged, and to a login room ("login:<id>":
 `auth:revoked`), whose connections the channel closes. No socket ever enters those rooms
 in python-socketio itself, so nothing reaches a socket through them by accident.
+
+They also keep, per socket, the rooms it entered beyond the two every socket has (the
+namespace's `None` room and its own sid room). python-socketio finds a disconnecting
+socket's rooms by scanning every room of the namespace, and every socket has one, so each
+disconnect cost O(sockets): 5,000 sockets leaving an instance cost 25 million lookups and
+held the event loop for seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +29,43 @@ class Gate(Protocol):
 
 class _Hooks:
     gate: Gate | None = None
+    rooms: dict[Any, dict[Any, Any]]
+    callbacks: dict[str, Any]
+    pending_connect: dict[str, list[str]]
+    pending_disconnect: dict[str, list[str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._extra_rooms: dict[tuple[str, str], set[Any]] = {}
+
+    # --- a socket's rooms, found without scanning the namespace --------------------------
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)  # type: ignore[misc]
+        if room is not None and room != sid:
+            self._extra_rooms.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)  # type: ignore[misc]
+        extra = self._extra_rooms.get((namespace, sid))
+        if extra is not None:
+            extra.discard(room)
+            if not extra:
+                del self._extra_rooms[(namespace, sid)]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        """python-socketio's, with the socket's rooms looked up instead of searched for."""
+        if namespace not in self.rooms:
+            return
+        extra = self._extra_rooms.get((namespace, sid), ())
+        for room in [*extra, sid, None]:
+            self.basic_leave_room(sid, namespace, room)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            sids = pending.get(namespace)
+            if sids is not None and sid in sids:
+                sids.remove(sid)
+                if not sids:
+                    del pending[namespace]
 
     def _intercept(self, event: str, data: Any, room: Any, skip_sid: Any) -> bool:
         """True when the channel took the emit (it was addressed to a board or a login)."""
@@ -38,7 +81,7 @@ class _Hooks:
         return False
 
 
-class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
+class LocalManager(_Hooks, socketio.AsyncManager):  # type: ignore[misc]
     """One process: every emit is local."""
 
     async def emit(self, event: str, data: Any, namespace: str | None = None,
@@ -51,7 +94,7 @@ class LocalManager(socketio.AsyncManager, _Hooks):  # type: ignore[misc]
                            skip_sid=skip_sid, callback=callback)
 
 
-class RedisManager(socketio.AsyncRedisManager, _Hooks):  # type: ignore[misc]
+class RedisManager(_Hooks, socketio.AsyncRedisManager):  # type: ignore[misc]
     """Several instances: emits travel through Redis pub/sub to every instance (this one
     handles its own before publishing)."""
 
