@@ -39,6 +39,22 @@ export function upsertTask(state: BoardState, task: Task): BoardState {
   return { ...state, tasks: { ...state.tasks, [task.id]: task } };
 }
 
+/**
+ * Merges a page of a snapshot that is still arriving: newer versions already in the state
+ * (from live events) win, and tasks deleted since the load began (`deleted`) stay deleted.
+ */
+export function mergeTasks(state: BoardState, tasks: readonly Task[], deleted: ReadonlySet<string>): BoardState {
+  let next: Record<string, Task> | null = null;
+  for (const task of tasks) {
+    if (task.board_id !== state.board.id || deleted.has(task.id)) continue;
+    const existing = (next ?? state.tasks)[task.id];
+    if (existing && existing.version >= task.version) continue;
+    next ??= { ...state.tasks };
+    next[task.id] = task;
+  }
+  return next ? { ...state, tasks: next } : state;
+}
+
 export function removeTask(state: BoardState, taskId: string): BoardState {
   if (!(taskId in state.tasks) && !(taskId in state.comments) && !(taskId in state.attachments)) return state;
   const { [taskId]: _task, ...tasks } = state.tasks;

@@ -1,7 +1,9 @@
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
-import { isFiltering, matchesFilter, NO_FILTER, type TaskFilter } from "../board/filters";
+import { countOf, filterColumns, updateColumns, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
+import { isFiltering, NO_FILTER, type TaskFilter } from "../board/filters";
+import type { Task } from "../api/types";
 import { canEditTasks, myRole } from "../live/reducer";
 import { useBoardSync } from "../live/useBoardSync";
 import { Alert } from "../components/Alert";
@@ -28,8 +30,8 @@ export default function BoardPage() {
   const state = view.state;
   usePageTitle(state?.board.name ?? "Board");
 
-  const allTasks = useMemo(() => (state ? Object.values(state.tasks) : []), [state]);
-  const shownTasks = useMemo(() => allTasks.filter((t) => matchesFilter(t, filter)), [allTasks, filter]);
+  const columns = useColumns(state?.tasks ?? NO_TASKS);
+  const shown = useFilteredColumns(columns, filter);
   const editingNames = useMemo(() => {
     const names: Record<string, string[]> = {};
     const nameOf = (id: string) =>
@@ -58,7 +60,7 @@ export default function BoardPage() {
   const isOwner = role === "owner";
 
   return (
-    <div className="board-page">
+    <div className="board-page" data-seq={state.seq} data-loading={view.loadingTasks || undefined}>
       <div className="board-header">
         <div>
           <h1>{state.board.name}</h1>
@@ -83,10 +85,15 @@ export default function BoardPage() {
         </div>
       )}
       <TaskFilters filter={filter} onChange={setFilter} members={state.board.members}
-        shown={shownTasks.length} total={allTasks.length} />
+        shown={countOf(shown)} total={countOf(columns)} />
+      {view.loadingTasks && (
+        <p className="muted" role="status">
+          Loading tasks… {countOf(columns)} so far
+        </p>
+      )}
       <Alert>{moveError}</Alert>
       {!canEdit && <p className="muted">You can view this board; only editors and the owner can change tasks.</p>}
-      <BoardColumns boardId={boardId} tasks={isFiltering(filter) ? shownTasks : allTasks} members={state.board.members}
+      <BoardColumns boardId={boardId} columns={shown} members={state.board.members}
         editingNames={editingNames} canEdit={canEdit} actions={actions} announce={setAnnouncement} />
       <p className="visually-hidden" role="status" aria-live="polite">
         {announcement}
@@ -97,4 +104,27 @@ export default function BoardPage() {
       )}
     </div>
   );
+}
+
+const NO_TASKS: Readonly<Record<string, Task>> = {};
+
+/** The board's columns, patched (not rebuilt) when a live event changes a task or two. */
+function useColumns(tasks: Readonly<Record<string, Task>>): Columns {
+  const last = useRef<ColumnsSnapshot | null>(null);
+  return useMemo(() => {
+    const columns = updateColumns(last.current, tasks);
+    last.current = { tasks, columns };
+    return columns;
+  }, [tasks]);
+}
+
+/** The columns as the filter shows them; unchanged columns keep their filtered arrays. */
+function useFilteredColumns(columns: Columns, filter: TaskFilter): Columns {
+  const last = useRef<FilterCache | null>(null);
+  return useMemo(() => {
+    if (!isFiltering(filter)) return columns;
+    const result = filterColumns(columns, filter, last.current);
+    last.current = { filter, source: columns, result };
+    return result;
+  }, [columns, filter]);
 }
