@@ -243,6 +243,87 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     assert.equal(await B.evaluate(() => window.__noReloadMarker), true, "B's page was never reloaded");
   });
 
+  step("unsaved changes are never dropped by accident: Escape, × and Back ask first", async () => {
+    await A.getByRole("link", { name: "Ship it", exact: true }).click();
+    const dialog = A.getByRole("dialog");
+    await dialog.getByLabel("Description").fill("Half-written thought");
+    const confirm = A.getByRole("alertdialog", { name: "Discard your changes?" });
+    for (const attempt of ["Escape", "×", "Back"]) {
+      if (attempt === "Escape") await A.keyboard.press("Escape");
+      else if (attempt === "×") await dialog.getByRole("button", { name: "Close task" }).click();
+      else await A.goBack();
+      await confirm.waitFor().catch(async (err) => {
+        await screenshot(A, `failure-confirm-${attempt === "×" ? "x" : attempt}`);
+        throw new Error(`${attempt}: no confirmation (${A.url()}): ${err.message}`);
+      });
+      assert.equal(await A.evaluate(() => document.activeElement?.textContent), "Keep editing", `${attempt}: focus on Keep editing`);
+      await confirm.getByRole("button", { name: "Keep editing" }).click();
+      await confirm.waitFor({ state: "detached" });
+      assert.equal(await dialog.getByLabel("Description").inputValue(), "Half-written thought", `${attempt}: the text is still there`);
+      assert.match(A.url(), /\/tasks\//, `${attempt}: still on the task`);
+    }
+    await screenshot(A, "08-a-confirm-discard");
+    await A.keyboard.press("Escape");
+    await confirm.getByRole("button", { name: "Discard changes" }).click();
+    await dialog.waitFor({ state: "detached" });
+    // Not saved: B's copy never got the text.
+    await B.getByRole("link", { name: "Ship it", exact: true }).click();
+    assert.equal(await B.getByRole("dialog").getByLabel("Description").inputValue(), "");
+  });
+
+  step("B, made a viewer while editing, keeps the draft to copy; made an editor again, gets it back in the form", async () => {
+    const bDialog = B.getByRole("dialog");
+    await bDialog.getByLabel("Description").fill("Bob's unsaved words");
+    const roleOfBob = A.getByLabel(`Role of ${bob.name}`);
+    if (!(await roleOfBob.isVisible())) await A.getByRole("button", { name: "Settings and members" }).click();
+    await roleOfBob.selectOption("viewer");
+    const kept = bDialog.getByTestId("kept-draft");
+    await kept.waitFor({ timeout: 5000 });
+    assert.match(await kept.getByRole("textbox").inputValue(), /Description: Bob's unsaved words/);
+    await screenshot(B, "09-b-kept-draft");
+    await roleOfBob.selectOption("editor");
+    await bDialog.getByLabel("Description").waitFor({ timeout: 5000 });
+    assert.equal(await bDialog.getByLabel("Description").inputValue(), "Bob's unsaved words");
+    await B.keyboard.press("Escape");
+    await B.getByRole("alertdialog").getByRole("button", { name: "Discard changes" }).click();
+    await bDialog.waitFor({ state: "detached" });
+  });
+
+  step("deleting a task can be undone for a few seconds; then it is gone for everyone", async () => {
+    await createTask(A, "todo", "Delete me");
+    await column(B, "todo").getByRole("link", { name: "Delete me", exact: true }).waitFor();
+    const openAndDelete = async () => {
+      await A.getByRole("link", { name: "Delete me", exact: true }).click();
+      await A.getByRole("dialog").getByRole("button", { name: "Delete task" }).click();
+      await A.getByRole("dialog").waitFor({ state: "detached" });
+    };
+    await openAndDelete();
+    const toast = A.getByTestId("undo-toast").filter({ hasText: "Delete me" });
+    await toast.waitFor();
+    await A.waitForFunction(() => document.activeElement?.textContent === "Undo", null, { timeout: 2000 }); // focus on Undo
+    assert.equal(await column(A, "todo").getByRole("link", { name: "Delete me", exact: true }).count(), 0);
+    await screenshot(A, "10-a-undo-toast");
+    await toast.getByRole("button", { name: "Undo" }).click();
+    await column(A, "todo").getByRole("link", { name: "Delete me", exact: true }).waitFor();
+    assert.equal(await column(B, "todo").getByRole("link", { name: "Delete me", exact: true }).count(), 1, "B never lost it");
+
+    await openAndDelete();
+    await toast.waitFor();
+    await toast.waitFor({ state: "detached", timeout: 10_000 }); // the undo window ends, the DELETE goes out
+    await seenWithin("task deleted (after the undo window)", async () => undefined,
+      gone(column(B, "todo").getByRole("link", { name: "Delete me", exact: true })));
+
+    // Leaving the page inside the window sends the DELETE at once rather than never.
+    await createTask(A, "todo", "Delete me on leaving");
+    await column(B, "todo").getByRole("link", { name: "Delete me on leaving", exact: true }).waitFor();
+    await A.getByRole("link", { name: "Delete me on leaving", exact: true }).click();
+    await A.getByRole("dialog").getByRole("button", { name: "Delete task" }).click();
+    await A.getByTestId("undo-toast").waitFor();
+    await seenWithin("task deleted (page reloaded inside the undo window)", () => A.reload(),
+      gone(column(B, "todo").getByRole("link", { name: "Delete me on leaving", exact: true })));
+    await A.getByRole("heading", { level: 1, name: "Launch plan" }).waitFor();
+  });
+
   step("when A removes B from the board, B's page says B has lost access", async () => {
     const remove = A.getByRole("button", { name: `Remove ${bob.name}` });
     if (!(await remove.isVisible())) await A.getByRole("button", { name: "Settings and members" }).click();

@@ -9,6 +9,8 @@ export interface RequestOptions {
   /** Send the bearer token (default true). */
   auth?: boolean;
   signal?: AbortSignal;
+  /** Let the request outlive the page (sent while it unloads). */
+  keepalive?: boolean;
 }
 
 export interface ApiResponse<T> {
@@ -85,8 +87,8 @@ export class ApiClient {
     return this.request<T>("PATCH", path, { ...opts, body }).then((r) => r.data);
   }
 
-  async delete(path: string): Promise<void> {
-    await this.request<void>("DELETE", path);
+  async delete(path: string, opts: RequestOptions = {}): Promise<void> {
+    await this.request<void>("DELETE", path, opts);
   }
 
   private async send(method: string, path: string, opts: RequestOptions, token: string | null): Promise<Response> {
@@ -99,6 +101,7 @@ export class ApiClient {
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: opts.signal,
+        keepalive: opts.keepalive,
       });
     } catch (err) {
       if (err instanceof DOMException && err.name === "AbortError") throw err;

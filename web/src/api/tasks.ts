@@ -52,7 +52,7 @@ export function tasksApi(client: ApiClient) {
         changes,
         ifMatch === undefined ? {} : { headers: { "If-Match": etagOf(ifMatch) } },
       ),
-    remove: (id: string) => client.delete(`/tasks/${encodeURIComponent(id)}`),
+    remove: (id: string, opts: { keepalive?: boolean } = {}) => client.delete(`/tasks/${encodeURIComponent(id)}`, opts),
     comments: async (taskId: string): Promise<Comment[]> => {
       const comments: Comment[] = [];
       let cursor: string | null = null;

@@ -116,3 +116,13 @@ export function filterColumns(columns: Columns, filter: TaskFilter, prev: Filter
 export function countOf(columns: Columns): number {
   return STATUSES.reduce((n, s) => n + columns[s].length, 0);
 }
+
+/** The columns without the given tasks (columns holding none of them keep their identity). */
+export function withoutTasks(columns: Columns, ids: ReadonlySet<string>): Columns {
+  const out = {} as Record<Status, readonly Task[]>;
+  for (const status of STATUSES) {
+    const column = columns[status];
+    out[status] = column.some((t) => ids.has(t.id)) ? column.filter((t) => !ids.has(t.id)) : column;
+  }
+  return out;
+}

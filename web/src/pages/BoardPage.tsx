@@ -1,7 +1,7 @@
 import { useCallback, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
-import { countOf, filterColumns, updateColumns, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
+import { countOf, filterColumns, updateColumns, withoutTasks, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
 import { isFiltering, NO_FILTER, type TaskFilter } from "../board/filters";
 import type { Task } from "../api/types";
 import { canEditTasks, myRole } from "../live/reducer";
@@ -16,6 +16,8 @@ import { PresenceBar } from "../components/board/PresenceBar";
 import { TaskDetail } from "../components/board/TaskDetail";
 import { TaskFilters } from "../components/board/TaskFilters";
 import { useTaskActions } from "../components/board/useTaskActions";
+import { UndoToasts } from "../components/board/UndoToasts";
+import { useUndoableDelete } from "../components/board/useUndoableDelete";
 
 export default function BoardPage() {
   const { boardId = "", taskId } = useParams();
@@ -27,11 +29,12 @@ export default function BoardPage() {
   const [announcement, setAnnouncement] = useState("");
   const [moveError, setMoveError] = useState<string | null>(null);
   const actions = useTaskActions(sync, setMoveError);
+  const deletes = useUndoableDelete(sync);
   const state = view.state;
   usePageTitle(state?.board.name ?? "Board");
 
   const columns = useColumns(state?.tasks ?? NO_TASKS);
-  const shown = useFilteredColumns(columns, filter);
+  const shown = useFilteredColumns(columns, filter, deletes.hidden);
   const editingNames = useMemo(() => {
     const names: Record<string, string[]> = {};
     const nameOf = (id: string) =>
@@ -100,8 +103,9 @@ export default function BoardPage() {
       </p>
       {taskId && (
         <TaskDetail key={taskId} taskId={taskId} state={state} sync={sync} canEdit={canEdit}
-          editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} />
+          editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} onDelete={deletes.remove} />
       )}
+      <UndoToasts deletes={deletes} />
     </div>
   );
 }
@@ -118,13 +122,17 @@ function useColumns(tasks: Readonly<Record<string, Task>>): Columns {
   }, [tasks]);
 }
 
-/** The columns as the filter shows them; unchanged columns keep their filtered arrays. */
-function useFilteredColumns(columns: Columns, filter: TaskFilter): Columns {
+/**
+ * The columns as the filter shows them, without the tasks whose deletion can still be
+ * undone; unchanged columns keep their filtered arrays.
+ */
+function useFilteredColumns(columns: Columns, filter: TaskFilter, hidden: ReadonlySet<string>): Columns {
   const last = useRef<FilterCache | null>(null);
-  return useMemo(() => {
+  const filtered = useMemo(() => {
     if (!isFiltering(filter)) return columns;
     const result = filterColumns(columns, filter, last.current);
     last.current = { filter, source: columns, result };
     return result;
   }, [columns, filter]);
+  return useMemo(() => (hidden.size === 0 ? filtered : withoutTasks(filtered, hidden)), [filtered, hidden]);
 }

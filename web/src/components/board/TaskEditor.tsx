@@ -15,6 +15,10 @@ interface Props {
   task: Task;
   members: Member[];
   actions: TaskActions;
+  /** Unsaved changes kept from before (the role came back, the dialog reopened), to start from. */
+  initialDraft?: TaskForm | null;
+  /** Told the unsaved form after every change: null when there is nothing unsaved. */
+  onDraftChange?: (draft: TaskForm | null) => void;
 }
 
 /**
@@ -22,10 +26,10 @@ interface Props {
  * untouched it follows live changes; once touched, a newer version elsewhere is
  * flagged, and saving over it leads to an explicit choice (ConflictPanel).
  */
-export function TaskEditor({ task, members, actions }: Props) {
+export function TaskEditor({ task, members, actions, initialDraft, onDraftChange }: Props) {
   const api = useApi();
   const [base, setBase] = useState(task);
-  const [form, setForm] = useState<TaskForm>(() => formFromTask(task));
+  const [form, setForm] = useState<TaskForm>(() => initialDraft ?? formFromTask(task));
   const [theirs, setTheirs] = useState<Task | null>(null);
   const [saved, setSaved] = useState(false);
   const dirty = changedFields(formFromTask(base), form).length > 0;
@@ -36,6 +40,10 @@ export function TaskEditor({ task, members, actions }: Props) {
       setForm(formFromTask(task));
     }
   }, [task, dirty, theirs, base.version]);
+
+  useEffect(() => {
+    onDraftChange?.(dirty ? form : null);
+  }, [dirty, form, onDraftChange]);
 
   const commit = async (from: Task, draft: TaskForm) => {
     const changes = changesFrom(from, draft);
