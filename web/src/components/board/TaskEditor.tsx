@@ -7,6 +7,7 @@ import { changedFields, changesFrom, formFieldOf, formFromTask, mergeMine, type 
 import { Alert } from "../Alert";
 import { SelectField, TextAreaField, TextField } from "../Field";
 import { useAction } from "../useAction";
+import { maxLength, required, validate } from "../validation";
 import { ConflictPanel } from "./ConflictPanel";
 import type { TaskActions } from "./useTaskActions";
 
@@ -87,9 +88,13 @@ export function TaskEditor({ task, members, actions, initialDraft, onDraftChange
   const apiFields = { ...save.fields, ...keepMine.fields };
   const errorOf = (field: keyof TaskForm) =>
     Object.entries(apiFields).find(([api]) => formFieldOf(api) === field)?.[1];
-  const onSubmit = (e: FormEvent) => {
+  const [titleError, setTitleError] = useState<string | null>(null);
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    void save.run();
+    const problem = validate({ title: form.title }, { title: [required("a title"), maxLength(200)] }).title ?? null;
+    setTitleError(problem);
+    if (problem) e.currentTarget.querySelector<HTMLElement>('[name="title"]')?.focus();
+    else void save.run();
   };
 
   return (
@@ -105,7 +110,7 @@ export function TaskEditor({ task, members, actions, initialDraft, onDraftChange
       {saved && !dirty && <Alert kind="success">Saved.</Alert>}
       <form className="task-editor" onSubmit={onSubmit} noValidate>
         <TextField label="Title" name="title" required maxLength={200} value={form.title}
-          onChange={(e) => set("title", e.target.value)} error={errorOf("title")} />
+          onChange={(e) => { set("title", e.target.value); setTitleError(null); }} error={titleError ?? errorOf("title")} />
         <TextAreaField label="Description" name="description" rows={4} value={form.description}
           onChange={(e) => set("description", e.target.value)} error={errorOf("description")} />
         <div className="field-row">
