@@ -106,4 +106,72 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
     assert.equal(await fieldError("Member email"), null);
     assert.equal(await page.getByText("No TaskFlow account").count(), 0);
   });
+
+  it("on phones: nothing wider than the screen at 360 px, column tabs, 44 px targets, a dialog that fits", async () => {
+    const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem("taskflow.session"))).accessToken;
+    const boardId = new URL(page.url()).pathname.split("/").pop();
+    const long = "A-very-long-title-with-no-spaces-at-all-that-should-wrap-instead-of-spilling-across-columns";
+    const tasks = [];
+    for (const [title, status] of [[long, "todo"], ["Phone task", "todo"], ["Started on the phone", "in_progress"]]) {
+      tasks.push(await server.api("POST", "/tasks", { token, body: { board_id: boardId, title, status } }));
+    }
+    const phone = await (await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
+    phone.setDefaultTimeout(10_000);
+    const overflow = () => phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const pages = [];
+    for (const url of ["/login", "/signup"]) {
+      await phone.goto(`${server.baseUrl}${url}`);
+      await phone.getByRole("heading", { level: 1 }).waitFor();
+      pages.push([url, await overflow()]);
+    }
+    await phone.goto(`${server.baseUrl}/login`);
+    await phone.getByLabel("Email").fill(carol.email);
+    await phone.getByLabel("Password").fill(carol.password);
+    await phone.getByRole("button", { name: "Sign in" }).click();
+    await phone.waitForURL(/\/boards$/);
+    pages.push(["/boards", await overflow()]);
+    for (const url of ["/profile", "/no-such-page", `/boards/${boardId}`, `/boards/${boardId}/tasks/${tasks[0].id}`]) {
+      await phone.goto(`${server.baseUrl}${url}`);
+      await phone.getByRole("heading", { level: 1 }).first().waitFor();
+      if (url.includes("/tasks/")) await phone.getByRole("dialog").waitFor();
+      pages.push([url, await overflow()]);
+    }
+    console.log(`  horizontal overflow at 360 px (px): ${JSON.stringify(pages)}`);
+    for (const [url, px] of pages) assert.ok(px <= 0, `${url} is ${px} px wider than the screen`);
+
+    // The dialog fits: its close button and its last control are on screen horizontally.
+    const dialogBox = await phone.getByRole("dialog").boundingBox();
+    assert.ok(dialogBox.x >= 0 && dialogBox.x + dialogBox.width <= 360, `dialog at x=${dialogBox.x} w=${dialogBox.width}`);
+    const close = await phone.getByRole("button", { name: "Close task" }).boundingBox();
+    assert.ok(close.x + close.width <= 360 && close.y >= 0, "close button on screen");
+    await screenshot(phone, "31-phone-dialog");
+    await phone.getByRole("button", { name: "Close task" }).click();
+    await phone.getByRole("dialog").waitFor({ state: "detached" });
+
+    // 390 x 844: the header fits, "Sign out" is on screen; columns are tabs.
+    await phone.setViewportSize({ width: 390, height: 844 });
+    const signOut = await phone.getByRole("button", { name: "Sign out" }).boundingBox();
+    assert.ok(signOut.x + signOut.width <= 390, `Sign out at x=${signOut.x}`);
+    const tab = phone.getByRole("tab", { name: /In progress/ });
+    await tab.click();
+    const started = phone.getByRole("tabpanel").getByRole("link", { name: "Started on the phone", exact: true });
+    await started.waitFor();
+    const startedBox = await started.boundingBox();
+    assert.ok(startedBox.y < 844, `the In progress column's first card is at y=${startedBox.y}, on the first screen`);
+    // Touch targets: the move buttons and tabs are at least 44 x 44 px.
+    for (const target of [phone.getByRole("button", { name: "Move “Started on the phone” to Done" }), tab]) {
+      const box = await target.boundingBox();
+      assert.ok(box.width >= 44 && box.height >= 44, `target is ${box.width} x ${box.height}`);
+    }
+    // One tap moves a card across: it shows in the Done tab.
+    await phone.getByRole("button", { name: "Move “Started on the phone” to Done" }).tap();
+    await phone.getByRole("tab", { name: /Done \(1\)/, selected: true }).waitFor();
+    await phone.getByRole("tabpanel").getByRole("link", { name: "Started on the phone", exact: true }).waitFor();
+    await screenshot(phone, "32-phone-board");
+    // Keyboard: arrow keys move between tabs.
+    await phone.getByRole("tab", { name: /Done/ }).focus();
+    await phone.keyboard.press("ArrowLeft");
+    await phone.getByRole("tab", { name: /In progress/, selected: true }).waitFor();
+    await phone.context().close();
+  });
 });

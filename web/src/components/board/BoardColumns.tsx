@@ -1,4 +1,5 @@
-import { useCallback, useMemo, useRef, useState, type DragEvent, type ReactNode } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent, type ReactNode } from "react";
+import { useMediaQuery } from "../useMediaQuery";
 import type { Member, Status, Task } from "../../api/types";
 import { STATUSES, STATUS_LABELS } from "../../api/types";
 import type { Columns } from "../../board/columns";
@@ -7,6 +8,9 @@ import { Column, type FocusRequest } from "./Column";
 import { NewTaskForm } from "./NewTaskForm";
 import { CARD_KEYS_HINT_ID, type MoveDirection } from "./TaskCard";
 import type { TaskActions } from "./useTaskActions";
+
+/** Below this width the columns become tabs. */
+export const NARROW_QUERY = "(max-width: 700px)";
 
 interface Props {
   boardId: string;
@@ -103,14 +107,64 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
     [boardId, canEdit, actions],
   );
 
+  // Phones: one column at a time, picked with tabs (the columns would otherwise stack,
+  // putting "In progress" a screen or more below the top).
+  const narrow = useMediaQuery(NARROW_QUERY);
+  const [activeStatus, setActiveStatus] = useState<Status>("todo");
+  const tabs = useRef<Partial<Record<Status, HTMLButtonElement | null>>>({});
+  const onTabKey = (e: KeyboardEvent, status: Status) => {
+    const i = STATUSES.indexOf(status);
+    const next =
+      e.key === "ArrowRight" ? STATUSES[(i + 1) % STATUSES.length]
+      : e.key === "ArrowLeft" ? STATUSES[(i + STATUSES.length - 1) % STATUSES.length]
+      : e.key === "Home" ? STATUSES[0]
+      : e.key === "End" ? STATUSES[STATUSES.length - 1]
+      : undefined;
+    if (!next) return;
+    e.preventDefault();
+    setActiveStatus(next);
+    tabs.current[next]?.focus();
+  };
+  // A card moved or reached by keyboard into another column: show that column.
+  const focusStatus = focusRequest
+    ? STATUSES.find((s) => columns[s].some((t) => t.id === focusRequest.taskId))
+    : undefined;
+  useEffect(() => {
+    if (narrow && focusStatus) setActiveStatus(focusStatus);
+  }, [narrow, focusStatus]);
+  const shownStatuses = narrow ? [activeStatus] : STATUSES;
+
   return (
-    <div className="columns">
+    <div className={`columns${narrow ? " columns-tabbed" : ""}`}>
+      {narrow && (
+        <div className="column-tabs" role="tablist" aria-label="Columns">
+          {STATUSES.map((status) => (
+            <button
+              key={status}
+              ref={(el) => {
+                tabs.current[status] = el;
+              }}
+              type="button"
+              role="tab"
+              id={`tab-${status}`}
+              aria-selected={status === activeStatus}
+              aria-controls={`panel-${status}`}
+              tabIndex={status === activeStatus ? 0 : -1}
+              className="column-tab"
+              onClick={() => setActiveStatus(status)}
+              onKeyDown={(e) => onTabKey(e, status)}
+            >
+              {STATUS_LABELS[status]} <span className="count">({columns[status].length})</span>
+            </button>
+          ))}
+        </div>
+      )}
       <p id={CARD_KEYS_HINT_ID} className="visually-hidden">
         {canEdit
           ? "Arrow keys go to the neighbouring card; Alt and an arrow key move this card."
           : "Arrow keys go to the neighbouring card."}
       </p>
-      {STATUSES.map((status) => (
+      {shownStatuses.map((status) => (
         <Column
           key={status}
           status={status}
@@ -128,6 +182,7 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
           focusRequest={focusRequest}
           onFocused={onFocused}
           header={headers[status]}
+          {...(narrow ? { panelProps: { role: "tabpanel" as const, id: `panel-${status}`, "aria-labelledby": `tab-${status}` } } : {})}
         />
       ))}
     </div>
