@@ -69,7 +69,12 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-data-"));
-    server = new TaskflowServer({ port: await freePort(), dataDir, logPath: path.join(artifactsDir, "server.log") });
+    server = new TaskflowServer({
+      port: await freePort(),
+      dataDir,
+      logPath: path.join(artifactsDir, "server.log"),
+      env: { TASKFLOW_MAX_UPLOAD_MB: "1" }, // small, so the limit can be met in a test
+    });
     await server.start();
     browser = await launchBrowser();
     A = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -322,6 +327,70 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     await seenWithin("task deleted (page reloaded inside the undo window)", () => A.reload(),
       gone(column(B, "todo").getByRole("link", { name: "Delete me on leaving", exact: true })));
     await A.getByRole("heading", { level: 1, name: "Launch plan" }).waitFor();
+  });
+
+  step("attachments: A uploads (button and drop, with progress), B sees them live, downloads one, deletes one", async () => {
+    await A.getByRole("link", { name: "Review the spec", exact: true }).click();
+    await B.getByRole("link", { name: "Review the spec", exact: true }).click();
+    const aFiles = A.getByRole("dialog").getByTestId("attachments");
+    const bFiles = B.getByRole("dialog").getByTestId("attachments");
+    await aFiles.getByText("No files attached.").waitFor();
+    await bFiles.getByText("No files attached.").waitFor();
+    await aFiles.getByText("Up to 1.0 MB per file.").waitFor(); // the server's limit, shown before choosing
+    // Record whether an upload row with a progress bar showed.
+    await A.evaluate(() => {
+      window.__sawProgress = false;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="upload"] progress')) window.__sawProgress = true;
+      }).observe(document.body, { subtree: true, childList: true });
+    });
+    const big = Buffer.alloc(900 * 1024, 0x61);
+    await seenWithin(
+      "attachment uploaded (button)",
+      () => aFiles.locator('input[type="file"]').setInputFiles({ name: "spec-draft.txt", mimeType: "text/plain", buffer: big }),
+      visible(bFiles.getByRole("button", { name: "Download spec-draft.txt" }), 10_000),
+    );
+    assert.equal(await A.evaluate(() => window.__sawProgress), true, "a progress bar showed while uploading");
+    const row = bFiles.getByTestId("attachment").filter({ hasText: "spec-draft.txt" });
+    assert.match(await row.textContent(), /900 KB · Alice Owner ·/);
+    // Over the limit: refused in the browser, with the limit said.
+    await aFiles.locator('input[type="file"]').setInputFiles({ name: "huge.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(1_500_000) });
+    await aFiles.getByRole("alert").filter({ hasText: "files can be at most 1.0 MB" }).waitFor();
+    // Dropping a file onto the task attaches it.
+    await seenWithin(
+      "attachment uploaded (dropped on the task)",
+      () => A.getByRole("dialog").evaluate((dialog) => {
+        const data = new DataTransfer();
+        data.items.add(new File(["dropped notes"], "notes.md", { type: "text/markdown" }));
+        dialog.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+        dialog.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+      }),
+      visible(bFiles.getByRole("button", { name: "Download notes.md" })),
+    );
+    // B downloads it and gets the same bytes.
+    const [download] = await Promise.all([B.waitForEvent("download"), bFiles.getByRole("button", { name: "Download notes.md" }).click()]);
+    assert.equal(download.suggestedFilename(), "notes.md");
+    const chunks = [];
+    for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+    assert.equal(Buffer.concat(chunks).toString(), "dropped notes");
+    await screenshot(B, "11-b-attachments");
+    // B deletes one: A's list follows.
+    await seenWithin(
+      "attachment deleted",
+      () => bFiles.getByRole("button", { name: "Delete spec-draft.txt" }).click(),
+      gone(aFiles.getByRole("button", { name: "Download spec-draft.txt" })),
+    );
+    // A list read fresh (reopening) agrees: existing attachments are listed, not only new ones.
+    await A.keyboard.press("Escape");
+    await A.getByRole("dialog").waitFor({ state: "detached" });
+    await A.reload();
+    await A.getByRole("link", { name: "Review the spec", exact: true }).click();
+    await A.getByRole("dialog").getByRole("button", { name: "Download notes.md" }).waitFor();
+    assert.equal(await A.getByRole("dialog").getByTestId("attachment").count(), 1);
+    await A.keyboard.press("Escape");
+    await B.keyboard.press("Escape");
+    await A.getByRole("dialog").waitFor({ state: "detached" });
+    await B.getByRole("dialog").waitFor({ state: "detached" });
   });
 
   step("when A removes B from the board, B's page says B has lost access", async () => {

@@ -303,6 +303,11 @@ class DirectUploadIn(Body):
     size: int = Field(ge=1)
 
 
+class UploadOptionsOut(BaseModel):
+    max_bytes: int = Field(description="Largest attachment accepted, in bytes")
+    direct_upload: bool = Field(description="True when files may go straight to S3 (POST .../uploads)")
+
+
 class DirectUploadOut(BaseModel):
     attachment_id: str
     upload: dict[str, Any] = Field(description="POST these `fields` and the file to `url`")

@@ -4,7 +4,7 @@
  * applies what it missed; a gap that stays open is filled from the event log; when
  * the server says the gap is too old it refetches everything.
  */
-import type { Board, BoardEvent, Comment, EventsPage, PresenceUser, Task } from "../api/types";
+import type { Attachment, Board, BoardEvent, Comment, EventsPage, PresenceUser, Task } from "../api/types";
 import { BOARD_EVENT_TYPES } from "../api/types";
 import type { LiveChannel } from "./connection";
 import { EventBuffer } from "./eventBuffer";
@@ -13,6 +13,9 @@ import {
   applyEvents,
   initialState,
   mergeTasks,
+  removeAttachment,
+  setAttachments,
+  upsertAttachment,
   removeComment,
   removeTask,
   setComments,
@@ -141,6 +144,18 @@ export class BoardSync {
 
   setComments(taskId: string, comments: Comment[]): void {
     this.update((s) => setComments(s, taskId, comments));
+  }
+
+  setAttachments(taskId: string, list: Attachment[]): void {
+    this.update((s) => setAttachments(s, taskId, list));
+  }
+
+  addLocalAttachment(attachment: Attachment): void {
+    this.update((s) => upsertAttachment(s, attachment));
+  }
+
+  removeLocalAttachment(taskId: string, id: string): void {
+    this.update((s) => removeAttachment(s, taskId, id));
   }
 
   addLocalComment(comment: Comment): void {

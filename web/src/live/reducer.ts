@@ -18,7 +18,7 @@ export interface BoardState {
   tasks: Readonly<Record<string, Task>>;
   /** Comments per task, only for tasks whose comments were loaded. */
   comments: Readonly<Record<string, readonly Comment[]>>;
-  /** Attachments per task, as far as events told us. */
+  /** Attachments per task, only for tasks whose attachments were loaded; kept current by events. */
   attachments: Readonly<Record<string, readonly Attachment[]>>;
   access: Access;
   /** The seq of the last event applied. */
@@ -97,13 +97,23 @@ function upsertMember(state: BoardState, member: Member): BoardState {
   return withMembers(state, members);
 }
 
-function upsertAttachment(state: BoardState, attachment: Attachment): BoardState {
-  const list = state.attachments[attachment.task_id] ?? [];
-  const next = [...list.filter((a) => a.id !== attachment.id), attachment];
+/** Replaces a task's loaded attachments (from GET /tasks/{id}/attachments). */
+export function setAttachments(state: BoardState, taskId: string, list: readonly Attachment[]): BoardState {
+  return { ...state, attachments: { ...state.attachments, [taskId]: sortAttachments(list) } };
+}
+
+function sortAttachments(list: readonly Attachment[]): Attachment[] {
+  return [...list].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+}
+
+export function upsertAttachment(state: BoardState, attachment: Attachment): BoardState {
+  const list = state.attachments[attachment.task_id];
+  if (!list) return state; // not loaded: the list is read when someone opens the task
+  const next = sortAttachments([...list.filter((a) => a.id !== attachment.id), attachment]);
   return { ...state, attachments: { ...state.attachments, [attachment.task_id]: next } };
 }
 
-function removeAttachment(state: BoardState, taskId: string, id: string): BoardState {
+export function removeAttachment(state: BoardState, taskId: string, id: string): BoardState {
   const list = state.attachments[taskId];
   if (!list) return state;
   return { ...state, attachments: { ...state.attachments, [taskId]: list.filter((a) => a.id !== id) } };

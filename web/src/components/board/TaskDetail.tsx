@@ -6,6 +6,7 @@ import type { BoardSync } from "../../live/boardSync";
 import type { BoardState } from "../../live/reducer";
 import { Alert } from "../Alert";
 import type { TaskForm } from "../../board/taskForm";
+import { AttachmentsSection } from "./AttachmentsSection";
 import { CommentsSection } from "./CommentsSection";
 import { TaskEditor } from "./TaskEditor";
 import type { TaskActions } from "./useTaskActions";
@@ -124,7 +125,8 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
               <ReadOnlyTask task={task} members={members} />
             </>
           )}
-          <Attachments names={(state.attachments[task.id] ?? []).map((a) => String(a.filename ?? a.id))} />
+          <AttachmentsSection taskId={task.id} attachments={state.attachments[task.id]} members={members}
+            canEdit={canEdit} sync={sync} dropZone={dialog} />
           <CommentsSection taskId={task.id} comments={state.comments[task.id]} members={members} me={state.me}
             isOwner={isOwner} canComment={canEdit} sync={sync} />
           {canEdit && (
@@ -227,17 +229,4 @@ function ReadOnlyTask({ task, members }: { task: Task; members: Member[] }) {
   );
 }
 
-function Attachments({ names }: { names: string[] }) {
-  if (names.length === 0) return null;
-  return (
-    <section aria-label="Attachments">
-      <h3>Attachments</h3>
-      <ul>
-        {names.map((n) => (
-          <li key={n}>{n}</li>
-        ))}
-      </ul>
-    </section>
-  );
-}
 
