@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { seriousViolations } from "./lib/axe.mjs";
 import { launchBrowser } from "./lib/browser.mjs";
 import { freePort, TaskflowServer, taskflowBin, webDist } from "./lib/server.mjs";
 import { artifactsDir, createBoard, screenshot, signUp } from "./lib/ui.mjs";
@@ -173,5 +174,86 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
     await phone.keyboard.press("ArrowLeft");
     await phone.getByRole("tab", { name: /In progress/, selected: true }).waitFor();
     await phone.context().close();
+  });
+
+  it("axe-core finds no serious or critical violation on any page, desktop or phone; the favicon exists", async () => {
+    const report = [];
+    const check = async (p, label) => {
+      const found = await seriousViolations(p);
+      report.push(`${label}: ${found.length}`);
+      assert.deepEqual(found, [], `${label}`);
+    };
+    const fresh = await (await browser.newContext()).newPage();
+    const notFound = [];
+    fresh.on("response", (r) => r.status() === 404 && notFound.push(r.url()));
+    await fresh.goto(`${server.baseUrl}/login`);
+    await fresh.getByRole("heading", { name: "Sign in" }).waitFor();
+    await check(fresh, "sign in");
+    await fresh.getByRole("button", { name: "Sign in" }).click(); // with its error messages showing
+    await check(fresh, "sign in, errors");
+    await fresh.goto(`${server.baseUrl}/signup`);
+    await fresh.getByRole("heading", { name: "Create an account" }).waitFor();
+    await check(fresh, "sign up");
+    assert.deepEqual(notFound, [], "nothing 404s (favicon included)");
+    assert.equal((await fetch(`${server.baseUrl}/favicon.svg`)).status, 200);
+    await fresh.context().close();
+
+    // Signed in (carol, who owns "Offline board" with tasks and a member): some avatars on cards.
+    const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem("taskflow.session"))).accessToken;
+    const boardId = new URL(page.url()).pathname.split("/").pop();
+    const board = await server.api("GET", `/boards/${boardId}`, { token });
+    const onBoard = await server.api("GET", `/tasks?board_id=${boardId}`, { token });
+    for (const [i, task] of onBoard.items.entries()) {
+      const member = board.members[i % board.members.length];
+      await server.api("PATCH", `/tasks/${task.id}`, { token, body: { assignee_id: member.user_id } });
+    }
+    await page.goto(`${server.baseUrl}/boards`);
+    await page.getByRole("heading", { name: "Boards" }).waitFor();
+    await check(page, "boards");
+    await page.getByRole("link", { name: /Offline board/ }).click();
+    await page.getByRole("heading", { level: 1, name: "Offline board" }).waitFor();
+    await page.getByTestId("task-card").first().waitFor();
+    await check(page, "board");
+    await page.getByRole("button", { name: "Settings and members" }).click();
+    await check(page, "board, settings and members");
+    await page.getByRole("link", { name: "Phone task", exact: true }).click();
+    await page.getByRole("dialog").getByText("No files attached.").waitFor();
+    await check(page, "task dialog");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    await page.getByLabel("Search").fill("Phone");
+    await check(page, "board, filtered");
+    await page.goto(`${server.baseUrl}/profile`);
+    await page.getByRole("heading", { name: "Profile" }).waitFor();
+    await check(page, "profile");
+    await page.goto(`${server.baseUrl}/nowhere`);
+    await page.getByRole("heading", { name: "Page not found" }).waitFor();
+    await check(page, "not found");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goBack();
+    await page.goto(`${server.baseUrl}/boards`);
+    await page.getByRole("link", { name: /Offline board/ }).click();
+    await page.getByRole("tablist", { name: "Columns" }).waitFor();
+    await check(page, "board on a phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    console.log(`  axe serious+critical violations: ${report.join(", ")}`);
+  });
+
+  it("after moving to another page, focus is on its heading, not left on the body", async () => {
+    await page.goto(`${server.baseUrl}/boards`);
+    await page.getByRole("heading", { name: "Boards" }).waitFor();
+    await page.getByRole("link", { name: /Offline board/ }).click();
+    await page.waitForFunction(() => document.activeElement?.tagName === "H1" && document.activeElement.textContent === "Offline board");
+    await page.getByRole("link", { name: "Profile" }).click();
+    await page.waitForFunction(() => document.activeElement?.tagName === "H1" && document.activeElement.textContent === "Profile");
+    // Closing a task puts focus back on its card.
+    await page.goBack();
+    await page.getByRole("link", { name: "Phone task", exact: true }).click();
+    await page.getByRole("dialog").waitFor();
+    await page.keyboard.press("Escape");
+    await page.waitForFunction(() => document.activeElement?.textContent === "Phone task");
+    // Long titles wrap inside their card instead of spilling across columns.
+    const spill = await page.getByTestId("task-card").first().evaluate((el) => el.scrollWidth - el.clientWidth);
+    assert.ok(spill <= 0, `a card is ${spill} px wider than its column`);
   });
 });

@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
 import { countOf, filterColumns, updateColumns, withoutTasks, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
@@ -43,6 +43,21 @@ export default function BoardPage() {
     return names;
   }, [view.editing, view.presence, state]);
   const closeTask = useCallback(() => navigate(`/boards/${boardId}`), [navigate, boardId]);
+  // When the task dialog closes, focus goes back to its card (or, if that is gone, the heading).
+  const lastTask = useRef<string | undefined>(taskId);
+  useEffect(() => {
+    const closed = lastTask.current;
+    lastTask.current = taskId;
+    if (!closed || taskId) return;
+    const frame = requestAnimationFrame(() => {
+      const link = document.querySelector<HTMLElement>(`[data-task-id="${CSS.escape(closed)}"] .task-title`);
+      if (link) link.focus();
+      else if (!document.activeElement || document.activeElement === document.body) {
+        document.querySelector<HTMLElement>("main h1")?.focus();
+      }
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [taskId]);
 
   if (view.phase === "error") {
     return (
@@ -66,7 +81,7 @@ export default function BoardPage() {
     <div className="board-page" data-seq={state.seq} data-loading={view.loadingTasks || undefined}>
       <div className="board-header">
         <div>
-          <h1>{state.board.name}</h1>
+          <h1 tabIndex={-1}>{state.board.name}</h1>
           {state.board.description && <p className="board-description">{state.board.description}</p>}
           <p className="muted">
             Your role: {role ?? "unknown"}

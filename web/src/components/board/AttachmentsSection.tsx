@@ -218,7 +218,8 @@ export function AttachmentsSection({ taskId, attachments, members, canEdit, sync
       )}
       {canEdit && (
         <div className="attach-controls">
-          <input ref={input} id={`attach-${taskId}`} type="file" multiple className="visually-hidden" aria-describedby={hintId}
+          <label className="visually-hidden" htmlFor={`attach-${taskId}`}>Attach files to this task</label>
+          <input ref={input} id={`attach-${taskId}`} type="file" multiple className="visually-hidden" tabIndex={-1}
             onChange={(e) => {
               upload([...(e.target.files ?? [])]);
               e.target.value = "";

@@ -22,9 +22,12 @@ export function UndoToasts({ deletes }: { deletes: UndoableDelete }) {
     attempt();
     return () => cancelAnimationFrame(frame);
   }, [newest]);
+  const count = useRef(deletes.pending.length);
   useEffect(() => {
-    if (!document.activeElement || document.activeElement === document.body) {
-      document.getElementById("main")?.focus();
+    const fewer = deletes.pending.length < count.current;
+    count.current = deletes.pending.length;
+    if (fewer && (!document.activeElement || document.activeElement === document.body)) {
+      document.querySelector<HTMLElement>("main h1")?.focus();
     }
   }, [deletes.pending.length]);
   return (
