@@ -148,6 +148,33 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     assert.deepEqual(tasks.items.map((t) => t.title), ["Review the spec", "Write the spec"]);
   });
 
+  step("arrow keys on a focused card go to its neighbours; Alt + arrows move it, and B sees the move", async () => {
+    const active = () => A.evaluate(() => document.activeElement?.textContent);
+    await A.getByRole("link", { name: "Review the spec", exact: true }).focus();
+    await A.keyboard.press("ArrowDown");
+    assert.equal(await active(), "Write the spec");
+    await A.keyboard.press("ArrowUp");
+    assert.equal(await active(), "Review the spec");
+    await seenWithin(
+      "task moved with Alt+ArrowDown",
+      () => A.keyboard.press("Alt+ArrowDown"),
+      () => B.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid="column-in_progress"] .task-title')].map((e) => e.textContent).join("|")
+          === "Write the spec|Review the spec",
+        null,
+        { timeout: 5000, polling: "raf" },
+      ),
+    );
+    await A.waitForFunction(() => document.activeElement?.textContent === "Review the spec"); // focus followed the card
+    await A.keyboard.press("Alt+ArrowUp"); // and back, for the steps that follow
+    await B.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="column-in_progress"] .task-title')].map((e) => e.textContent).join("|")
+        === "Review the spec|Write the spec",
+      null,
+      { timeout: 5000, polling: "raf" },
+    );
+  });
+
   step("A opens the task: B sees an editing mark; A saves a new title: B sees it within a second", async () => {
     await A.getByRole("link", { name: "Write the spec", exact: true }).click();
     const dialog = A.getByRole("dialog");

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useBlocker } from "react-router";
 import type { Member, Task } from "../../api/types";
 import { STATUS_LABELS } from "../../api/types";
@@ -37,8 +37,12 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
   const exists = task !== undefined;
   const [draft, setDraft] = useState<TaskForm | null>(null);
   const leaving = useRef(false);
+  // Read by the blocker at the moment of leaving: set as soon as the editor reports, not a render later.
   const hasDraft = useRef(false);
-  hasDraft.current = draft !== null;
+  const updateDraft = useCallback((next: TaskForm | null) => {
+    hasDraft.current = next !== null;
+    setDraft(next);
+  }, []);
   const blocker = useBlocker(
     ({ currentLocation, nextLocation }) =>
       hasDraft.current && !leaving.current && currentLocation.pathname !== nextLocation.pathname,
@@ -107,7 +111,7 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
       {!task ? (
         <>
           <p>This task was deleted or is not on this board.</p>
-          {draft && <KeptDraft draft={draft} members={members} reason="deleted" onDismiss={() => setDraft(null)} />}
+          {draft && <KeptDraft draft={draft} members={members} reason="deleted" onDismiss={() => updateDraft(null)} />}
         </>
       ) : (
         <>
@@ -118,10 +122,10 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
           )}
           {canEdit ? (
             <TaskEditor key={task.id} task={task} members={members} actions={actions} initialDraft={draft}
-              onDraftChange={setDraft} />
+              onDraftChange={updateDraft} />
           ) : (
             <>
-              {draft && <KeptDraft draft={draft} members={members} reason="role" onDismiss={() => setDraft(null)} />}
+              {draft && <KeptDraft draft={draft} members={members} reason="role" onDismiss={() => updateDraft(null)} />}
               <ReadOnlyTask task={task} members={members} />
             </>
           )}

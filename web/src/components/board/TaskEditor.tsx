@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useLayoutEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../../api/errors";
 import type { Member, Task } from "../../api/types";
 import { PRIORITIES, STATUSES, STATUS_LABELS } from "../../api/types";
@@ -42,7 +42,8 @@ export function TaskEditor({ task, members, actions, initialDraft, onDraftChange
     }
   }, [task, dirty, theirs, base.version]);
 
-  useEffect(() => {
+  // A layout effect: the dialog must know about unsaved changes before the next key press.
+  useLayoutEffect(() => {
     onDraftChange?.(dirty ? form : null);
   }, [dirty, form, onDraftChange]);
 
