@@ -446,9 +446,12 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     await screenshot(A, "07-a-profile");
   });
 
-  /** The access token the page holds (in sessionStorage), for REST checks on the same user's behalf. */
+  /**
+   * An access token of the user signed in on `page`, for REST checks on their behalf: a login
+   * of its own through the API (the page keeps its tokens out of reach: memory, and an HttpOnly cookie).
+   */
   async function tokenOf(page) {
-    const raw = await page.evaluate(() => sessionStorage.getItem("taskflow.session"));
-    return JSON.parse(raw).accessToken;
+    const who = page === A ? alice : bob;
+    return (await server.api("POST", "/auth/login", { body: { email: who.email, password: who.password } })).access_token;
   }
 });

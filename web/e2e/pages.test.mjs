@@ -109,7 +109,7 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
   });
 
   it("on phones: nothing wider than the screen at 360 px, column tabs, 44 px targets, a dialog that fits", async () => {
-    const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem("taskflow.session"))).accessToken;
+    const token = (await server.api("POST", "/auth/login", { body: { email: carol.email, password: carol.password } })).access_token;
     const boardId = new URL(page.url()).pathname.split("/").pop();
     const long = "A-very-long-title-with-no-spaces-at-all-that-should-wrap-instead-of-spilling-across-columns";
     const tasks = [];
@@ -199,7 +199,7 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
     await fresh.context().close();
 
     // Signed in (carol, who owns "Offline board" with tasks and a member): some avatars on cards.
-    const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem("taskflow.session"))).accessToken;
+    const token = (await server.api("POST", "/auth/login", { body: { email: carol.email, password: carol.password } })).access_token;
     const boardId = new URL(page.url()).pathname.split("/").pop();
     const board = await server.api("GET", `/boards/${boardId}`, { token });
     const onBoard = await server.api("GET", `/tasks?board_id=${boardId}`, { token });
@@ -255,5 +255,34 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
     // Long titles wrap inside their card instead of spilling across columns.
     const spill = await page.getByTestId("task-card").first().evaluate((el) => el.scrollWidth - el.clientWidth);
     assert.ok(spill <= 0, `a card is ${spill} px wider than its column`);
+  });
+
+  it("a task link opened in a new tab opens the task, signed in; the refresh token is out of script's reach", async () => {
+    const cookies = await page.context().cookies();
+    const refresh = cookies.find((c) => c.name === "taskflow_refresh");
+    assert.ok(refresh, "the refresh cookie is set");
+    assert.deepEqual(
+      { httpOnly: refresh.httpOnly, secure: refresh.secure, sameSite: refresh.sameSite, path: refresh.path },
+      { httpOnly: true, secure: true, sameSite: "Strict", path: "/api/v1/auth" },
+    );
+    assert.equal(await page.evaluate(() => document.cookie.includes("taskflow_refresh")), false);
+    assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0, "no tokens in web storage");
+    await page.goto(`${server.baseUrl}/boards`);
+    await page.getByRole("link", { name: /Offline board/ }).click();
+    const link = page.getByRole("link", { name: "Phone task", exact: true });
+    const href = await link.getAttribute("href");
+    const tab = await page.context().newPage(); // as "open in new tab" does: same browser, empty page memory
+    await tab.goto(`${server.baseUrl}${href}`);
+    await tab.getByRole("dialog").getByRole("heading", { name: "Phone task" }).waitFor();
+    assert.match(tab.url(), /\/tasks\//, "not sent to the sign-in page");
+    // A reload resumes too.
+    await tab.reload();
+    await tab.getByRole("dialog").getByRole("heading", { name: "Phone task" }).waitFor();
+    // Signing out in one tab signs out the other at once.
+    await tab.keyboard.press("Escape");
+    await tab.getByRole("button", { name: "Sign out" }).click();
+    await tab.waitForURL(/\/login$/);
+    await page.waitForURL(/\/login$/, { timeout: 5000 });
+    await tab.close();
   });
 });

@@ -83,7 +83,8 @@ class LoginIn(Body):
 
 
 class RefreshIn(Body):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # Optional: a browser's refresh token may travel in the HttpOnly cookie instead.
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class ProfilePatch(Body):

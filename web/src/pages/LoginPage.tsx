@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
 import { ApiError } from "../api/errors";
-import { useServices, useSession } from "../app/ServicesContext";
+import { useResuming, useServices, useSession } from "../app/ServicesContext";
 import { Alert } from "../components/Alert";
 import { TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
@@ -14,6 +14,7 @@ export default function LoginPage() {
   usePageTitle("Sign in");
   const { api, tokens } = useServices();
   const session = useSession();
+  const resuming = useResuming();
   const navigate = useNavigate();
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from ?? "/boards";
@@ -27,6 +28,7 @@ export default function LoginPage() {
   const refused = login.error instanceof ApiError && login.error.status === 401;
 
   if (session) return <Navigate to={from} replace />;
+  if (resuming) return <p className="loading">Loading…</p>;
 
   const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, Navigate, useNavigate } from "react-router";
 import { ApiError } from "../api/errors";
-import { useServices, useSession } from "../app/ServicesContext";
+import { useResuming, useServices, useSession } from "../app/ServicesContext";
 import { Alert } from "../components/Alert";
 import { TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
@@ -14,6 +14,7 @@ export default function SignupPage() {
   usePageTitle("Create an account");
   const { api, tokens } = useServices();
   const session = useSession();
+  const resuming = useResuming();
   const navigate = useNavigate();
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
@@ -26,6 +27,7 @@ export default function SignupPage() {
   const errors = useFieldErrors(register, taken ? { email: "An account with this email already exists. Sign in instead, or use another email." } : {});
 
   if (session) return <Navigate to="/boards" replace />;
+  if (resuming) return <p className="loading">Loading…</p>;
 
   const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
