@@ -26,7 +26,14 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-pages-"));
-    server = new TaskflowServer({ port: await freePort(), dataDir, logPath: path.join(artifactsDir, "server-pages.log") });
+    server = new TaskflowServer({
+      port: await freePort(),
+      dataDir,
+      logPath: path.join(artifactsDir, "server-pages.log"),
+      // Every page load resumes its session with POST /auth/refresh, and every browser here comes
+      // from 127.0.0.1, like an office behind one NAT: more room per address than the default 60/minute.
+      env: { TASKFLOW_RATE_LIMIT_AUTH_ADDRESS: "600/minute;6000/hour" },
+    });
     await server.start();
     browser = await launchBrowser();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -169,6 +176,27 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
     await phone.getByRole("tab", { name: /Done \(1\)/, selected: true }).waitFor();
     await phone.getByRole("tabpanel").getByRole("link", { name: "Started on the phone", exact: true }).waitFor();
     await screenshot(phone, "32-phone-board");
+    // Touch drag: a finger drags "Phone task" by its handle onto the In progress tab, then into its list.
+    await phone.getByRole("tab", { name: /To do/ }).tap();
+    const handle = phone.getByTestId("task-card").filter({ hasText: "Phone task" }).getByTestId("drag-handle");
+    await handle.scrollIntoViewIfNeeded();
+    const from = await handle.boundingBox();
+    const tabBox = await phone.getByRole("tab", { name: /In progress/ }).boundingBox(); // after scrolling: both on screen
+    assert.ok(tabBox.y >= 0, "the tabs are on screen while dragging");
+    const cdp = await phone.context().newCDPSession(phone);
+    const touch = (type, x, y) => cdp.send("Input.dispatchTouchEvent", { type, touchPoints: type === "touchEnd" ? [] : [{ x, y }] });
+    const path = (a, b, steps) => Array.from({ length: steps }, (_, i) => [a.x + ((b.x - a.x) * (i + 1)) / steps, a.y + ((b.y - a.y) * (i + 1)) / steps]);
+    const start = { x: from.x + from.width / 2, y: from.y + from.height / 2 };
+    const onTab = { x: tabBox.x + tabBox.width / 2, y: tabBox.y + tabBox.height / 2 };
+    await touch("touchStart", start.x, start.y);
+    for (const [x, y] of path(start, onTab, 8)) await touch("touchMove", x, y);
+    await phone.getByRole("tab", { name: /In progress/, selected: true }).waitFor(); // hovering a tab opens it
+    const list = await phone.getByTestId("column-scroll-in_progress").boundingBox();
+    const inList = { x: list.x + list.width / 2, y: list.y + 20 };
+    for (const [x, y] of path(onTab, inList, 6)) await touch("touchMove", x, y);
+    await touch("touchEnd", inList.x, inList.y);
+    await phone.getByRole("tabpanel").getByRole("link", { name: "Phone task", exact: true }).waitFor();
+    await phone.getByRole("tab", { name: /In progress \(1\)/ }).waitFor();
     // Keyboard: arrow keys move between tabs.
     await phone.getByRole("tab", { name: /Done/ }).focus();
     await phone.keyboard.press("ArrowLeft");

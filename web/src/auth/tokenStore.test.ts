@@ -58,6 +58,20 @@ describe("TokenStore", () => {
     expect(store.endedBecause).toBeNull();
   });
 
+  it("resuming tries again when the server is busy (429) rather than signing out", async () => {
+    let calls = 0;
+    const { store, timers } = setup(async () => {
+      if (++calls === 1) throw Object.assign(new Error("busy"), { status: 429 });
+      return session(3);
+    });
+    const resumed = store.resume();
+    await vi.waitFor(() => expect(timers.length).toBeGreaterThan(0));
+    expect(store.resuming).toBe(true);
+    timers.at(-1)!.fn();
+    await resumed;
+    expect(store.session?.accessToken).toBe("access-3");
+  });
+
   it("refreshes inside the cross-tab lock, so tabs never spend one refresh token twice", async () => {
     const order: string[] = [];
     let held = Promise.resolve();

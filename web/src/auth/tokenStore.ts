@@ -39,6 +39,8 @@ type Listener = (session: StoredSession | null, reason: "signed-in" | "refreshed
 /** A token with less than this left (or a tenth of its lifetime, if shorter) is refreshed before use. */
 const USE_SKEW_MS = 15_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
+/** Waits between the tries of resuming a session at start-up when the server is busy or away. */
+const RESUME_RETRIES = [1_000, 3_000, 6_000];
 /** Refusals that mean the refresh token is spent or revoked (429 and 5xx are retried). */
 const SESSION_OVER_STATUSES = new Set([400, 401, 403, 404, 422]);
 
@@ -83,10 +85,19 @@ export class TokenStore implements TokenSource {
     this.emit("updated");
     const generation = this.generation;
     try {
-      const session = await this.opts.exclusive(() => this.opts.refresh());
-      if (generation === this.generation && !this.current) this.setSession(session, "signed-in");
-    } catch {
-      // No cookie, a spent one, or no network: signed out.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const session = await this.opts.exclusive(() => this.opts.refresh());
+          if (generation === this.generation && !this.current) this.setSession(session, "signed-in");
+          return;
+        } catch (err) {
+          // No cookie or a spent one: signed out. Busy (429), failing (5xx) or offline: a few more tries.
+          const status = (err as { status?: number } | null)?.status;
+          if ((status !== undefined && SESSION_OVER_STATUSES.has(status)) || attempt >= RESUME_RETRIES.length) return;
+          await new Promise((resolve) => this.opts.setTimer(() => resolve(undefined), RESUME_RETRIES[attempt]!));
+          if (generation !== this.generation || this.current) return;
+        }
+      }
     } finally {
       this.resumingNow = false;
       this.emit("updated");

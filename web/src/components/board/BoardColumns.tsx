@@ -1,10 +1,10 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent, type ReactNode } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from "react";
 import { useMediaQuery } from "../useMediaQuery";
 import type { Member, Status, Task } from "../../api/types";
 import { STATUSES, STATUS_LABELS } from "../../api/types";
 import type { Columns } from "../../board/columns";
 import { moveAcross, moveWithinColumn, positionAt, type Move } from "../../board/position";
-import { Column, type FocusRequest } from "./Column";
+import { Column, dropIndex, type FocusRequest } from "./Column";
 import { NewTaskForm } from "./NewTaskForm";
 import { CARD_KEYS_HINT_ID, type MoveDirection } from "./TaskCard";
 import type { TaskActions } from "./useTaskActions";
@@ -98,6 +98,49 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
     setDraggingId(task.id);
   }, []);
   const onDragEnd = useCallback(() => setDraggingId(null), []);
+
+  // Touch drag, with pointer events (HTML5 drag and drop doesn't start from a finger): a card's
+  // handle follows the finger; over a column it drops among its cards, over a column tab (phones)
+  // it switches to that column.
+  const [touchDrag, setTouchDrag] = useState<{ title: string; x: number; y: number; over: Status | null } | null>(null);
+  const locate = (x: number, y: number): { status: Status; list: HTMLElement | null; tab: boolean } | null => {
+    const el = document.elementFromPoint(x, y);
+    const tab = el?.closest<HTMLElement>('[role="tab"][id^="tab-"]');
+    if (tab) return { status: tab.id.slice(4) as Status, list: null, tab: true };
+    const column = el?.closest<HTMLElement>("[data-status]");
+    if (!column) return null;
+    return { status: column.dataset.status as Status, list: column.querySelector<HTMLElement>(".task-list"), tab: false };
+  };
+  const onTouchDragStart = useCallback((task: Task, e: ReactPointerEvent) => {
+    e.preventDefault();
+    const pointerId = e.pointerId;
+    setDraggingId(task.id);
+    setTouchDrag({ title: task.title, x: e.clientX, y: e.clientY, over: task.status });
+    const move = (ev: PointerEvent) => {
+      if (ev.pointerId !== pointerId) return;
+      const target = locate(ev.clientX, ev.clientY);
+      setTouchDrag((d) => d && { ...d, x: ev.clientX, y: ev.clientY, over: target?.status ?? null });
+      if (target?.tab) setActiveStatus(target.status);
+    };
+    const end = (ev: PointerEvent) => {
+      if (ev.pointerId !== pointerId) return;
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", end);
+      window.removeEventListener("pointercancel", end);
+      setTouchDrag(null);
+      setDraggingId(null);
+      const target = ev.type === "pointerup" ? locate(ev.clientX, ev.clientY) : null;
+      if (!target) return;
+      const column = latest.current.columns[target.status];
+      const own = column.findIndex((t) => t.id === task.id);
+      const index = target.list ? dropIndex(target.list, ev.clientY, own) : column.length;
+      if (target.status === task.status && index === own) return;
+      moveTo(task, { status: target.status, position: positionAt(column, task.id, index) });
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", end);
+    window.addEventListener("pointercancel", end);
+  }, [moveTo]);
   const onFocused = useCallback(() => setFocusRequest(null), []);
   const headers = useMemo(
     () =>
@@ -136,6 +179,11 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
 
   return (
     <div className={`columns${narrow ? " columns-tabbed" : ""}`}>
+      {touchDrag && (
+        <div className="touch-ghost" aria-hidden="true" style={{ left: touchDrag.x, top: touchDrag.y }}>
+          {touchDrag.title}
+        </div>
+      )}
       {narrow && (
         <div className="column-tabs" role="tablist" aria-label="Columns">
           {STATUSES.map((status) => (
@@ -153,6 +201,7 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
               className="column-tab"
               onClick={() => setActiveStatus(status)}
               onKeyDown={(e) => onTabKey(e, status)}
+              data-drop-target={touchDrag?.over === status || undefined}
             >
               {STATUS_LABELS[status]} <span className="count">({columns[status].length})</span>
             </button>
@@ -182,6 +231,8 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
           focusRequest={focusRequest}
           onFocused={onFocused}
           header={headers[status]}
+          onTouchDragStart={onTouchDragStart}
+          touchOver={touchDrag?.over === status}
           {...(narrow ? { panelProps: { role: "tabpanel" as const, id: `panel-${status}`, "aria-labelledby": `tab-${status}` } } : {})}
         />
       ))}

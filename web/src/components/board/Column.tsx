@@ -1,5 +1,5 @@
 import { defaultRangeExtractor, useVirtualizer, type Range } from "@tanstack/react-virtual";
-import { memo, useCallback, useEffect, useRef, useState, type DragEvent, type ReactNode } from "react";
+import { memo, useCallback, useEffect, useRef, useState, type DragEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from "react";
 import type { Member, Status, Task } from "../../api/types";
 import { STATUS_LABELS } from "../../api/types";
 import { TaskCard, type CardFocus, type MoveDirection } from "./TaskCard";
@@ -24,6 +24,10 @@ interface Props {
   onNavigate: (task: Task, direction: MoveDirection) => void;
   onDragStart: (task: Task, e: DragEvent) => void;
   onDragEnd: () => void;
+  /** A finger (or pen) started dragging a card by its handle. */
+  onTouchDragStart: (task: Task, e: ReactPointerEvent) => void;
+  /** A touch drag is over this column. */
+  touchOver: boolean;
   focusRequest: FocusRequest | null;
   onFocused: () => void;
   /** Shown above the cards (the add-task form), so it is reachable without scrolling. */
@@ -40,7 +44,7 @@ const GAP_PX = 8;
  * Where among the column's other cards the pointer is: before the first rendered card whose
  * middle is below it. Cards carry their index in the whole column (the list is virtualized).
  */
-function dropIndex(list: HTMLElement, clientY: number, draggingIndex: number): number {
+export function dropIndex(list: HTMLElement, clientY: number, draggingIndex: number): number {
   const cards = [...list.querySelectorAll<HTMLElement>("[data-index]")]
     .map((el) => ({ el, index: Number(el.dataset.index) }))
     .filter((c) => c.index !== draggingIndex)
@@ -109,7 +113,7 @@ export const Column = memo(function Column(props: Props) {
   const items = virtualizer.getVirtualItems();
   return (
     <section
-      className={`column${over ? " drop-target" : ""}`}
+      className={`column${over || props.touchOver ? " drop-target" : ""}`}
       aria-labelledby={props.panelProps ? undefined : headingId}
       data-status={status}
       data-testid={`column-${status}`}
@@ -160,6 +164,7 @@ export const Column = memo(function Column(props: Props) {
                 dragging={draggingId === task.id}
                 onDragStart={props.onDragStart}
                 onDragEnd={props.onDragEnd}
+                onTouchDragStart={props.onTouchDragStart}
               />
             );
           })}

@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef, type DragEvent, type KeyboardEvent, type Ref } from "react";
+import { memo, useEffect, useRef, type DragEvent, type KeyboardEvent, type PointerEvent, type Ref } from "react";
 import { Link } from "react-router";
 import type { Member, Status, Task } from "../../api/types";
 import { STATUSES, STATUS_LABELS } from "../../api/types";
@@ -35,6 +35,7 @@ interface Props {
   dragging: boolean;
   onDragStart: (task: Task, e: DragEvent) => void;
   onDragEnd: () => void;
+  onTouchDragStart: (task: Task, e: PointerEvent) => void;
 }
 
 function formatDue(iso: string): string {
@@ -124,6 +125,12 @@ export const TaskCard = memo(function TaskCard(props: Props) {
       )}
       {canEdit && (
         <div className="move-buttons" role="group" aria-label={`Move “${task.title}”`}>
+          {/* For fingers: drag from here (touch-action: none, so the list doesn't scroll instead).
+              Mice use the card itself; keyboards the buttons and Alt + arrows. */}
+          <span className="drag-handle" aria-hidden="true" data-testid="drag-handle"
+            onPointerDown={(e) => e.pointerType !== "mouse" && props.onTouchDragStart(task, e)}>
+            ⠿
+          </span>
           {(Object.keys(ARROWS) as MoveDirection[]).map((dir) => (
             <button
               key={dir}
