@@ -221,3 +221,25 @@ async def test_s3_direct_upload_then_confirm(s3_app: tuple[Quart, Any], publishe
     assert published.of_board(board["id"])[-1].type == "attachment:added"
     listing = await (await client.get(base, headers=owner.headers)).get_json()
     assert [a["filename"] for a in listing["items"]] == ["direct.txt"]
+
+
+async def test_upload_options_say_the_limit_and_whether_direct_uploads_work(
+        small_app: Quart, s3_app: tuple[Quart, Any]) -> None:
+    for app, direct in ((small_app, False), (s3_app[0], True)):
+        client = app.test_client()
+        owner, viewer, _, task = await _team(client)
+        base = f"/api/v1/tasks/{task['id']}/attachments/uploads"
+        r = await client.get(base, headers=owner.headers)
+        assert r.status_code == 200
+        assert await r.get_json() == {"max_bytes": 1024 * 1024, "direct_upload": direct}
+        await problem(await client.get(base, headers=viewer.headers), 403, "forbidden")
+        stranger = await register(client, name="Stranger")
+        await problem(await client.get(base, headers=stranger.headers), 404, "not_found")
+
+
+async def test_with_s3_the_csp_lets_the_browser_reach_the_bucket(
+        small_app: Quart, s3_app: tuple[Quart, Any], s3_server: str) -> None:
+    local = (await small_app.test_client().get("/api/v1/health")).headers["Content-Security-Policy"]
+    assert "connect-src 'self' ws: wss:;" in local
+    with_s3 = (await s3_app[0].test_client().get("/api/v1/health")).headers["Content-Security-Policy"]
+    assert f"connect-src 'self' ws: wss: {s3_server};" in with_s3

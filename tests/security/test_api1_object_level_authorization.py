@@ -43,6 +43,7 @@ ROWS: list[tuple[str, str, Any, int]] = [
     ("GET", "/tasks/{task_a}/attachments/{attachment_a}/content", None, 404),
     ("DELETE", "/tasks/{task_a}/attachments/{attachment_a}", None, 404),
     ("POST", "/tasks/{task_a}/attachments/{attachment_a}/complete", None, 404),
+    ("GET", "/tasks/{task_a}/attachments/uploads", None, 404),
     # Direct uploads need S3; on the local store every task id gets the same 409.
     ("POST", "/tasks/{task_a}/attachments/uploads", {"filename": "x.txt", "size": 1}, 409),
     ("POST", "/tasks", {"board_id": "{board_a}", "title": "pwned"}, 404),

@@ -102,7 +102,16 @@ def test_credentials_never_travel_in_the_url_or_cookies(http: httpx.Client, worl
     login = http.post("/api/v1/auth/login", json={"email": world.eve.email,
                                                   "password": world.eve.password})
     assert login.status_code == 200
-    assert "set-cookie" not in login.headers
+    # The one cookie is the refresh token's, for browsers: out of script's reach, never sent
+    # cross-site or outside /api/v1/auth, and it authenticates nothing but a refresh.
+    (cookie,) = login.headers.get_list("set-cookie")
+    name, _, value = cookie.split(";", 1)[0].partition("=")
+    attributes = {part.strip().split("=", 1)[0].lower(): part.strip() for part in cookie.split(";")[1:]}
+    assert name == "taskflow_refresh" and value == login.json()["refresh_token"]
+    assert {"httponly", "secure", "samesite", "path"} <= set(attributes)
+    assert attributes["samesite"].lower() == "samesite=strict"
+    assert attributes["path"] == "Path=/api/v1/auth"
+    assert_problem(http.get("/api/v1/users/me", headers={"Cookie": f"taskflow_refresh={value}"}), 401)
 
 
 async def test_spent_refresh_token_revokes_the_login_on_every_door(

@@ -69,7 +69,12 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-data-"));
-    server = new TaskflowServer({ port: await freePort(), dataDir, logPath: path.join(artifactsDir, "server.log") });
+    server = new TaskflowServer({
+      port: await freePort(),
+      dataDir,
+      logPath: path.join(artifactsDir, "server.log"),
+      env: { TASKFLOW_MAX_UPLOAD_MB: "1" }, // small, so the limit can be met in a test
+    });
     await server.start();
     browser = await launchBrowser();
     A = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -141,6 +146,33 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     assert.equal(await A.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Move “Review the spec” up");
     const tasks = await server.api("GET", `/tasks?board_id=${boardId}&status=in_progress&sort=position`, { token: await tokenOf(A) });
     assert.deepEqual(tasks.items.map((t) => t.title), ["Review the spec", "Write the spec"]);
+  });
+
+  step("arrow keys on a focused card go to its neighbours; Alt + arrows move it, and B sees the move", async () => {
+    const active = () => A.evaluate(() => document.activeElement?.textContent);
+    await A.getByRole("link", { name: "Review the spec", exact: true }).focus();
+    await A.keyboard.press("ArrowDown");
+    assert.equal(await active(), "Write the spec");
+    await A.keyboard.press("ArrowUp");
+    assert.equal(await active(), "Review the spec");
+    await seenWithin(
+      "task moved with Alt+ArrowDown",
+      () => A.keyboard.press("Alt+ArrowDown"),
+      () => B.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid="column-in_progress"] .task-title')].map((e) => e.textContent).join("|")
+          === "Write the spec|Review the spec",
+        null,
+        { timeout: 5000, polling: "raf" },
+      ),
+    );
+    await A.waitForFunction(() => document.activeElement?.textContent === "Review the spec"); // focus followed the card
+    await A.keyboard.press("Alt+ArrowUp"); // and back, for the steps that follow
+    await B.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="column-in_progress"] .task-title')].map((e) => e.textContent).join("|")
+        === "Review the spec|Write the spec",
+      null,
+      { timeout: 5000, polling: "raf" },
+    );
   });
 
   step("A opens the task: B sees an editing mark; A saves a new title: B sees it within a second", async () => {
@@ -243,6 +275,151 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     assert.equal(await B.evaluate(() => window.__noReloadMarker), true, "B's page was never reloaded");
   });
 
+  step("unsaved changes are never dropped by accident: Escape, × and Back ask first", async () => {
+    await A.getByRole("link", { name: "Ship it", exact: true }).click();
+    const dialog = A.getByRole("dialog");
+    await dialog.getByLabel("Description").fill("Half-written thought");
+    const confirm = A.getByRole("alertdialog", { name: "Discard your changes?" });
+    for (const attempt of ["Escape", "×", "Back"]) {
+      if (attempt === "Escape") await A.keyboard.press("Escape");
+      else if (attempt === "×") await dialog.getByRole("button", { name: "Close task" }).click();
+      else await A.goBack();
+      await confirm.waitFor().catch(async (err) => {
+        await screenshot(A, `failure-confirm-${attempt === "×" ? "x" : attempt}`);
+        throw new Error(`${attempt}: no confirmation (${A.url()}): ${err.message}`);
+      });
+      assert.equal(await A.evaluate(() => document.activeElement?.textContent), "Keep editing", `${attempt}: focus on Keep editing`);
+      await confirm.getByRole("button", { name: "Keep editing" }).click();
+      await confirm.waitFor({ state: "detached" });
+      assert.equal(await dialog.getByLabel("Description").inputValue(), "Half-written thought", `${attempt}: the text is still there`);
+      assert.match(A.url(), /\/tasks\//, `${attempt}: still on the task`);
+    }
+    await screenshot(A, "08-a-confirm-discard");
+    await A.keyboard.press("Escape");
+    await confirm.getByRole("button", { name: "Discard changes" }).click();
+    await dialog.waitFor({ state: "detached" });
+    // Not saved: B's copy never got the text.
+    await B.getByRole("link", { name: "Ship it", exact: true }).click();
+    assert.equal(await B.getByRole("dialog").getByLabel("Description").inputValue(), "");
+  });
+
+  step("B, made a viewer while editing, keeps the draft to copy; made an editor again, gets it back in the form", async () => {
+    const bDialog = B.getByRole("dialog");
+    await bDialog.getByLabel("Description").fill("Bob's unsaved words");
+    const roleOfBob = A.getByLabel(`Role of ${bob.name}`);
+    if (!(await roleOfBob.isVisible())) await A.getByRole("button", { name: "Settings and members" }).click();
+    await roleOfBob.selectOption("viewer");
+    const kept = bDialog.getByTestId("kept-draft");
+    await kept.waitFor({ timeout: 5000 });
+    assert.match(await kept.getByRole("textbox").inputValue(), /Description: Bob's unsaved words/);
+    await screenshot(B, "09-b-kept-draft");
+    await roleOfBob.selectOption("editor");
+    await bDialog.getByLabel("Description").waitFor({ timeout: 5000 });
+    assert.equal(await bDialog.getByLabel("Description").inputValue(), "Bob's unsaved words");
+    await B.keyboard.press("Escape");
+    await B.getByRole("alertdialog").getByRole("button", { name: "Discard changes" }).click();
+    await bDialog.waitFor({ state: "detached" });
+  });
+
+  step("deleting a task can be undone for a few seconds; then it is gone for everyone", async () => {
+    await createTask(A, "todo", "Delete me");
+    await column(B, "todo").getByRole("link", { name: "Delete me", exact: true }).waitFor();
+    const openAndDelete = async () => {
+      await A.getByRole("link", { name: "Delete me", exact: true }).click();
+      await A.getByRole("dialog").getByRole("button", { name: "Delete task" }).click();
+      await A.getByRole("dialog").waitFor({ state: "detached" });
+    };
+    await openAndDelete();
+    const toast = A.getByTestId("undo-toast").filter({ hasText: "Delete me" });
+    await toast.waitFor();
+    await A.waitForFunction(() => document.activeElement?.textContent === "Undo", null, { timeout: 2000 }); // focus on Undo
+    assert.equal(await column(A, "todo").getByRole("link", { name: "Delete me", exact: true }).count(), 0);
+    await screenshot(A, "10-a-undo-toast");
+    await toast.getByRole("button", { name: "Undo" }).click();
+    await column(A, "todo").getByRole("link", { name: "Delete me", exact: true }).waitFor();
+    assert.equal(await column(B, "todo").getByRole("link", { name: "Delete me", exact: true }).count(), 1, "B never lost it");
+
+    await openAndDelete();
+    await toast.waitFor();
+    await toast.waitFor({ state: "detached", timeout: 10_000 }); // the undo window ends, the DELETE goes out
+    await seenWithin("task deleted (after the undo window)", async () => undefined,
+      gone(column(B, "todo").getByRole("link", { name: "Delete me", exact: true })));
+
+    // Leaving the page inside the window sends the DELETE at once rather than never.
+    await createTask(A, "todo", "Delete me on leaving");
+    await column(B, "todo").getByRole("link", { name: "Delete me on leaving", exact: true }).waitFor();
+    await A.getByRole("link", { name: "Delete me on leaving", exact: true }).click();
+    await A.getByRole("dialog").getByRole("button", { name: "Delete task" }).click();
+    await A.getByTestId("undo-toast").waitFor();
+    await seenWithin("task deleted (page reloaded inside the undo window)", () => A.reload(),
+      gone(column(B, "todo").getByRole("link", { name: "Delete me on leaving", exact: true })));
+    await A.getByRole("heading", { level: 1, name: "Launch plan" }).waitFor();
+  });
+
+  step("attachments: A uploads (button and drop, with progress), B sees them live, downloads one, deletes one", async () => {
+    await A.getByRole("link", { name: "Review the spec", exact: true }).click();
+    await B.getByRole("link", { name: "Review the spec", exact: true }).click();
+    const aFiles = A.getByRole("dialog").getByTestId("attachments");
+    const bFiles = B.getByRole("dialog").getByTestId("attachments");
+    await aFiles.getByText("No files attached.").waitFor();
+    await bFiles.getByText("No files attached.").waitFor();
+    await aFiles.getByText("Up to 1.0 MB per file.").waitFor(); // the server's limit, shown before choosing
+    // Record whether an upload row with a progress bar showed.
+    await A.evaluate(() => {
+      window.__sawProgress = false;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="upload"] progress')) window.__sawProgress = true;
+      }).observe(document.body, { subtree: true, childList: true });
+    });
+    const big = Buffer.alloc(900 * 1024, 0x61);
+    await seenWithin(
+      "attachment uploaded (button)",
+      () => aFiles.locator('input[type="file"]').setInputFiles({ name: "spec-draft.txt", mimeType: "text/plain", buffer: big }),
+      visible(bFiles.getByRole("button", { name: "Download spec-draft.txt" }), 10_000),
+    );
+    assert.equal(await A.evaluate(() => window.__sawProgress), true, "a progress bar showed while uploading");
+    const row = bFiles.getByTestId("attachment").filter({ hasText: "spec-draft.txt" });
+    assert.match(await row.textContent(), /900 KB · Alice Owner ·/);
+    // Over the limit: refused in the browser, with the limit said.
+    await aFiles.locator('input[type="file"]').setInputFiles({ name: "huge.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(1_500_000) });
+    await aFiles.getByRole("alert").filter({ hasText: "files can be at most 1.0 MB" }).waitFor();
+    // Dropping a file onto the task attaches it.
+    await seenWithin(
+      "attachment uploaded (dropped on the task)",
+      () => A.getByRole("dialog").evaluate((dialog) => {
+        const data = new DataTransfer();
+        data.items.add(new File(["dropped notes"], "notes.md", { type: "text/markdown" }));
+        dialog.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+        dialog.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+      }),
+      visible(bFiles.getByRole("button", { name: "Download notes.md" })),
+    );
+    // B downloads it and gets the same bytes.
+    const [download] = await Promise.all([B.waitForEvent("download"), bFiles.getByRole("button", { name: "Download notes.md" }).click()]);
+    assert.equal(download.suggestedFilename(), "notes.md");
+    const chunks = [];
+    for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+    assert.equal(Buffer.concat(chunks).toString(), "dropped notes");
+    await screenshot(B, "11-b-attachments");
+    // B deletes one: A's list follows.
+    await seenWithin(
+      "attachment deleted",
+      () => bFiles.getByRole("button", { name: "Delete spec-draft.txt" }).click(),
+      gone(aFiles.getByRole("button", { name: "Download spec-draft.txt" })),
+    );
+    // A list read fresh (reopening) agrees: existing attachments are listed, not only new ones.
+    await A.keyboard.press("Escape");
+    await A.getByRole("dialog").waitFor({ state: "detached" });
+    await A.reload();
+    await A.getByRole("link", { name: "Review the spec", exact: true }).click();
+    await A.getByRole("dialog").getByRole("button", { name: "Download notes.md" }).waitFor();
+    assert.equal(await A.getByRole("dialog").getByTestId("attachment").count(), 1);
+    await A.keyboard.press("Escape");
+    await B.keyboard.press("Escape");
+    await A.getByRole("dialog").waitFor({ state: "detached" });
+    await B.getByRole("dialog").waitFor({ state: "detached" });
+  });
+
   step("when A removes B from the board, B's page says B has lost access", async () => {
     const remove = A.getByRole("button", { name: `Remove ${bob.name}` });
     if (!(await remove.isVisible())) await A.getByRole("button", { name: "Settings and members" }).click();
@@ -269,9 +446,12 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     await screenshot(A, "07-a-profile");
   });
 
-  /** The access token the page holds (in sessionStorage), for REST checks on the same user's behalf. */
+  /**
+   * An access token of the user signed in on `page`, for REST checks on their behalf: a login
+   * of its own through the API (the page keeps its tokens out of reach: memory, and an HttpOnly cookie).
+   */
   async function tokenOf(page) {
-    const raw = await page.evaluate(() => sessionStorage.getItem("taskflow.session"));
-    return JSON.parse(raw).accessToken;
+    const who = page === A ? alice : bob;
+    return (await server.api("POST", "/auth/login", { body: { email: who.email, password: who.password } })).access_token;
   }
 });

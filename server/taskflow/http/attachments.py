@@ -23,6 +23,7 @@ from taskflow.http.schemas import (
     DirectUploadIn,
     DirectUploadOut,
     UploadForm,
+    UploadOptionsOut,
 )
 from taskflow.services.access import Actor
 from taskflow.services.views import attachment_view
@@ -84,6 +85,15 @@ async def content(task_id: str, attachment_id: str, actor: Actor) -> Response:
 async def delete(task_id: str, attachment_id: str, actor: Actor) -> Response:
     await runtime().services.attachments.delete(actor, task_id, attachment_id)
     return Response(status=204)
+
+
+@blueprint.get("/uploads")
+@authenticated
+@validate_response(UploadOptionsOut, 200)
+async def upload_options(task_id: str, actor: Actor) -> dict[str, Any]:
+    """How files can be attached to this task: the size limit, and whether direct S3 uploads work."""
+    max_bytes, direct = await runtime().services.attachments.upload_options(actor, task_id)
+    return {"max_bytes": max_bytes, "direct_upload": direct}
 
 
 @blueprint.post("/uploads")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from quart import Blueprint, Response, after_this_request, request
 from quart_schema import security_scheme, tag_blueprint, validate_request, validate_response
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from taskflow.errors import Unauthorized
 from taskflow.http.runtime import authenticated, client_address, runtime
 from taskflow.http.schemas import (
     LoginIn,
@@ -21,6 +23,40 @@ blueprint = Blueprint("auth", __name__, url_prefix="/api/v1")
 tag_blueprint(blueprint, ["auth"])
 PUBLIC: list[dict[str, list[str]]] = []
 
+# The refresh token also travels in this cookie, for browsers: HttpOnly (script never sees it),
+# Secure, SameSite=Strict (never sent from another site), and sent only to /api/v1/auth, so a
+# new tab can resume the session while access tokens stay in page memory. The JSON body keeps
+# carrying the token too, for REST clients (the v1 contract).
+REFRESH_COOKIE = "taskflow_refresh"
+AnyResponse = Response | WerkzeugResponse
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+
+
+def _set_refresh_cookie(token: str) -> None:
+    max_age = runtime().settings.refresh_token_ttl
+
+    @after_this_request
+    async def _cookie(response: AnyResponse) -> AnyResponse:
+        response.set_cookie(REFRESH_COOKIE, token, max_age=max_age, path=REFRESH_COOKIE_PATH,
+                            secure=True, httponly=True, samesite="Strict")
+        return response
+
+
+def _clear_refresh_cookie() -> None:
+    @after_this_request
+    async def _cookie(response: AnyResponse) -> AnyResponse:
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=True,
+                               httponly=True, samesite="Strict")
+        return response
+
+
+def _refresh_token(data: RefreshIn) -> str:
+    """The body's refresh token, else the cookie's."""
+    token = data.refresh_token or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise Unauthorized("Send refresh_token (or the refresh cookie)")
+    return token
+
 
 async def _limit_address() -> None:
     rt = runtime()
@@ -36,7 +72,9 @@ async def register(data: RegisterIn) -> tuple[dict[str, object], int]:
     await _limit_address()
     session = await runtime().services.auth.register(email=data.email, password=data.password,
                                                      name=data.name)
-    return session.view(), 201
+    view = session.view()
+    _set_refresh_cookie(str(view["refresh_token"]))
+    return view, 201
 
 
 @blueprint.post("/auth/login")
@@ -50,7 +88,9 @@ async def login(data: LoginIn) -> dict[str, object]:
     await rt.limit(rt.settings.rate_limits.login_per_account, "login-account",
                          data.email.casefold())
     session = await rt.services.auth.login(email=data.email, password=data.password)
-    return session.view()
+    view = session.view()
+    _set_refresh_cookie(str(view["refresh_token"]))
+    return view
 
 
 @blueprint.post("/auth/refresh")
@@ -58,9 +98,16 @@ async def login(data: LoginIn) -> dict[str, object]:
 @validate_request(RefreshIn)
 @validate_response(SessionOut, 200)
 async def refresh(data: RefreshIn) -> dict[str, object]:
-    """Trade a refresh token for new tokens; the old one is spent."""
+    """Trade a refresh token (body, or the refresh cookie) for new tokens; the old one is spent."""
     await _limit_address()
-    return (await runtime().services.auth.refresh(data.refresh_token)).view()
+    token = _refresh_token(data)
+    try:
+        view = (await runtime().services.auth.refresh(token)).view()
+    except Unauthorized:
+        _clear_refresh_cookie()
+        raise
+    _set_refresh_cookie(str(view["refresh_token"]))
+    return view
 
 
 @blueprint.post("/auth/logout")
@@ -68,7 +115,8 @@ async def refresh(data: RefreshIn) -> dict[str, object]:
 @validate_request(RefreshIn)
 async def logout(data: RefreshIn, actor: Actor) -> Response:
     """End this login: its refresh tokens and live connections."""
-    await runtime().services.auth.logout(actor, data.refresh_token)
+    await runtime().services.auth.logout(actor, _refresh_token(data))
+    _clear_refresh_cookie()
     return Response(status=204)
 
 

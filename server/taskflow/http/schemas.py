@@ -83,7 +83,8 @@ class LoginIn(Body):
 
 
 class RefreshIn(Body):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # Optional: a browser's refresh token may travel in the HttpOnly cookie instead.
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class ProfilePatch(Body):
@@ -301,6 +302,11 @@ class DirectUploadIn(Body):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     content_type: Annotated[str, StringConstraints(max_length=255)] = "application/octet-stream"
     size: int = Field(ge=1)
+
+
+class UploadOptionsOut(BaseModel):
+    max_bytes: int = Field(description="Largest attachment accepted, in bytes")
+    direct_upload: bool = Field(description="True when files may go straight to S3 (POST .../uploads)")
 
 
 class DirectUploadOut(BaseModel):

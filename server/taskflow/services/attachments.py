@@ -107,6 +107,11 @@ class AttachmentService:
             await discard_blobs(self._blobs, [attachment.storage_key])
             raise
 
+    async def upload_options(self, actor: Actor, task_id: str) -> tuple[int, bool]:
+        """What an editor of the task may upload: the size limit, and whether direct uploads work."""
+        await task_for(self._store, task_id, actor, "editor")
+        return self.max_bytes, self._blobs.direct_uploads
+
     async def start_upload(self, actor: Actor, task_id: str, *, filename: str,
                            content_type: str | None, size: int) -> tuple[Attachment, dict[str, object]]:
         """A presigned direct upload to S3 for a pending attachment (confirm it afterwards)."""

@@ -14,14 +14,15 @@ export function authApi(client: ApiClient) {
     register: (body: { email: string; password: string; name: string }) =>
       client.post<Session>("/auth/register", body, { auth: false }),
     login: (body: { email: string; password: string }) => client.post<Session>("/auth/login", body, { auth: false }),
-    refresh: (refreshToken: string) =>
-      client.post<Session>("/auth/refresh", { refresh_token: refreshToken }, { auth: false }),
-    logout: (refreshToken: string, accessToken: string) =>
-      client.post<void>(
-        "/auth/logout",
-        { refresh_token: refreshToken },
-        { auth: false, headers: { Authorization: `Bearer ${accessToken}` } },
-      ),
+    /**
+     * Rotates the refresh token held in the HttpOnly cookie (sent by the browser, never read here).
+     * `keepalive`: a reload or navigation doesn't cancel it half-way, which would leave the old,
+     * now spent, cookie in place for the next page to reuse (and the server to revoke the login).
+     */
+    refresh: () => client.post<Session>("/auth/refresh", {}, { auth: false, keepalive: true }),
+    /** Ends this login (the cookie says which) and clears the cookie. */
+    logout: (accessToken: string) =>
+      client.post<void>("/auth/logout", {}, { auth: false, headers: { Authorization: `Bearer ${accessToken}` } }),
     me: () => client.get<User>("/users/me"),
     updateMe: (changes: ProfileChanges) => client.patch<User>("/users/me", changes),
   };

@@ -9,6 +9,13 @@ export interface RequestOptions {
   /** Send the bearer token (default true). */
   auth?: boolean;
   signal?: AbortSignal;
+  /** Let the request outlive the page (sent while it unloads). */
+  keepalive?: boolean;
+}
+
+export interface UploadOptions {
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
 }
 
 export interface ApiResponse<T> {
@@ -85,8 +92,63 @@ export class ApiClient {
     return this.request<T>("PATCH", path, { ...opts, body }).then((r) => r.data);
   }
 
-  async delete(path: string): Promise<void> {
-    await this.request<void>("DELETE", path);
+  async delete(path: string, opts: RequestOptions = {}): Promise<void> {
+    await this.request<void>("DELETE", path, opts);
+  }
+
+  /** GETs a file (following a redirect, e.g. to a presigned S3 URL) as a Blob. */
+  async blob(path: string): Promise<Blob> {
+    const useAuth = this.tokens !== null;
+    let token = useAuth ? await this.tokens!.accessToken() : null;
+    let res = await this.send("GET", path, { headers: { Accept: "*/*" } }, token);
+    if (res.status === 401 && useAuth && token) {
+      token = await this.tokens!.refreshAfterRejection(token);
+      if (token) res = await this.send("GET", path, { headers: { Accept: "*/*" } }, token);
+    }
+    if (!res.ok) throw new ApiError(res.status, toProblem(res.status, res.statusText, await readBody(res)));
+    return res.blob();
+  }
+
+  /**
+   * POSTs a multipart form with upload progress (fetch has none, so XMLHttpRequest). `url` is
+   * an API path, or an absolute URL (a presigned S3 form: no bearer token then).
+   */
+  async upload<T>(url: string, form: FormData, opts: UploadOptions = {}): Promise<T | undefined> {
+    const absolute = /^https?:\/\//.test(url);
+    const useAuth = !absolute && this.tokens !== null;
+    let token = useAuth ? await this.tokens!.accessToken() : null;
+    let res = await this.xhr(absolute ? url : buildUrl(this.baseUrl, url), form, token, opts);
+    if (res.status === 401 && useAuth && token) {
+      token = await this.tokens!.refreshAfterRejection(token);
+      if (token) res = await this.xhr(buildUrl(this.baseUrl, url), form, token, opts);
+    }
+    let body: unknown = undefined;
+    try {
+      body = res.text ? JSON.parse(res.text) : undefined;
+    } catch {
+      body = res.text;
+    }
+    if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, toProblem(res.status, "", body));
+    return body as T | undefined;
+  }
+
+  private xhr(url: string, form: FormData, token: string | null, opts: UploadOptions): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = new XMLHttpRequest();
+      req.open("POST", url);
+      if (token) {
+        req.setRequestHeader("Authorization", `Bearer ${token}`);
+        req.setRequestHeader("Accept", "application/json, application/problem+json");
+      }
+      req.upload.onprogress = (e) => {
+        if (e.lengthComputable) opts.onProgress?.(e.loaded, e.total);
+      };
+      req.onload = () => resolve({ status: req.status, text: req.responseText });
+      req.onerror = () => reject(networkError(new Error("upload failed")));
+      req.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
+      opts.signal?.addEventListener("abort", () => req.abort(), { once: true });
+      req.send(form);
+    });
   }
 
   private async send(method: string, path: string, opts: RequestOptions, token: string | null): Promise<Response> {
@@ -99,6 +161,7 @@ export class ApiClient {
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: opts.signal,
+        keepalive: opts.keepalive,
       });
     } catch (err) {
       if (err instanceof DOMException && err.name === "AbortError") throw err;

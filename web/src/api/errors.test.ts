@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, errorMessage, fieldErrors, toProblem } from "./errors";
+import { ApiError, errorMessage, fieldErrors, networkError, toProblem } from "./errors";
 
 describe("problem+json errors", () => {
   it("shows detail, else title", () => {
@@ -12,19 +12,29 @@ describe("problem+json errors", () => {
     const err = new ApiError(422, {
       code: "validation_failed",
       errors: [
-        { loc: ["body", "email"], msg: "not a valid email" },
-        { loc: ["body", "password"], msg: "too short" },
-        { loc: ["body", "tags", 0], msg: "too long" },
-        { loc: [], msg: "something general" },
+        { loc: ["body", "email"], msg: "value is not a valid email address: An email address must have an @-sign." },
+        { loc: ["body", "password"], msg: "String should have at least 8 characters" },
+        { loc: ["body", "tags", 0], msg: "String should have at most 50 characters" },
+        { loc: [], msg: "Value error, something general" },
       ],
     });
     expect(fieldErrors(err)).toEqual({
-      email: "not a valid email",
-      password: "too short",
-      tags: "too long",
-      "": "something general",
+      email: "Enter an email address like name@example.com.",
+      password: "Use at least 8 characters.",
+      tags: "Use at most 50 characters.",
+      "": "Something general.",
     });
     expect(fieldErrors(new Error("x"))).toEqual({});
+  });
+
+  it("says network failures, rate limits and server faults in plain words, without the browser's jargon", () => {
+    const offline = networkError(new TypeError("Failed to fetch"));
+    expect(errorMessage(offline)).toBe("The server can't be reached. Check your connection and try again.");
+    expect(errorMessage(offline)).not.toContain("Failed to fetch");
+    expect(errorMessage(new ApiError(429, { code: "rate_limited", title: "Too many requests" }))).toMatch(/wait a minute/i);
+    expect(errorMessage(new ApiError(503, { code: "unavailable" }))).toMatch(/try again/i);
+    expect(errorMessage(new ApiError(422, { code: "validation_failed", detail: "body.password: String should have at least 8 characters",
+      errors: [{ loc: ["body", "password"], msg: "String should have at least 8 characters" }] }))).toBe("Use at least 8 characters.");
   });
 
   it("turns a non-JSON body into a problem", () => {

@@ -1,3 +1,4 @@
+import { humanFieldMessage, humanMessage } from "./messages";
 import type { FieldError, Problem } from "./types";
 
 /** Every failed API call becomes one of these, carrying the server's problem+json. */
@@ -19,20 +20,19 @@ export class ApiError extends Error {
 
 /** The error to show when the network itself failed (server down, offline). */
 export function networkError(cause: unknown): ApiError {
-  const detail = cause instanceof Error ? cause.message : String(cause);
+  // The browser's own wording ("Failed to fetch") tells a person nothing; keep it for the console.
+  if (typeof console !== "undefined") console.debug("network error", cause);
   return new ApiError(0, {
     title: "The server can't be reached",
-    detail: `The server can't be reached. Check your connection and try again. (${detail})`,
+    detail: "The server can't be reached. Check your connection and try again.",
     code: "network_error",
     status: 0,
   });
 }
 
-/** A human sentence for any error: the problem's detail, else its title. */
+/** A human sentence for any error (see messages.ts). */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError) return err.message;
-  if (err instanceof Error) return err.message;
-  return "Something went wrong.";
+  return humanMessage(err);
 }
 
 /**
@@ -45,7 +45,8 @@ export function fieldErrors(err: unknown): Record<string, string> {
   for (const e of err.problem.errors as FieldError[]) {
     const names = (e.loc ?? []).filter((p): p is string => typeof p === "string" && p !== "body");
     const key = names.length > 0 ? (names[names.length - 1] ?? "") : "";
-    out[key] = out[key] ? `${out[key]} ${e.msg}` : e.msg;
+    const msg = humanFieldMessage(e.msg);
+    out[key] = out[key] && out[key] !== msg ? `${out[key]} ${msg}` : msg;
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { attachmentsApi } from "./attachments";
 import { authApi } from "./auth";
 import { boardsApi } from "./boards";
 import { ApiClient, type TokenSource } from "./client";
@@ -5,7 +6,7 @@ import { tasksApi } from "./tasks";
 
 /** The whole typed API, over one client. */
 export function createApi(client: ApiClient) {
-  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client) };
+  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client) };
 }
 
 export type TaskFlowApi = ReturnType<typeof createApi>;

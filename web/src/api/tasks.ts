@@ -1,5 +1,6 @@
 import type { ApiClient } from "./client";
-import type { Comment, ListPage, NewTask, Task, TaskChanges } from "./types";
+import type { Comment, ListPage, NewTask, Status, Task, TaskChanges } from "./types";
+import { STATUSES } from "./types";
 
 export interface TaskWithVersion {
   task: Task;
@@ -11,23 +12,36 @@ export function etagOf(version: number): string {
   return `"${version}"`;
 }
 
+/** The first page of each column is small, so the top of the board shows quickly. */
+const FIRST_PAGE = 60;
+
 /** Tasks and their comments. */
 export function tasksApi(client: ApiClient) {
   return {
-    /** Every task of a board, in column order (pages through the whole list). */
-    listForBoard: async (boardId: string, signal?: AbortSignal): Promise<Task[]> => {
-      const tasks: Task[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: ListPage<Task> = await client.get<ListPage<Task>>(
-          "/tasks",
-          { board_id: boardId, sort: "position", limit: 200, cursor },
-          signal,
-        );
-        tasks.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      return tasks;
+    /**
+     * Every task of a board, delivered page by page as it arrives: one stream per status
+     * column, in column order, run side by side, so the top of each column shows first.
+     */
+    streamForBoard: async (
+      boardId: string,
+      onPage: (tasks: Task[]) => void,
+      signal?: AbortSignal,
+    ): Promise<void> => {
+      const column = async (status: Status) => {
+        let cursor: string | null = null;
+        let limit = FIRST_PAGE;
+        do {
+          const page: ListPage<Task> = await client.get<ListPage<Task>>(
+            "/tasks",
+            { board_id: boardId, status, sort: "position", limit, cursor },
+            signal,
+          );
+          onPage(page.items);
+          cursor = page.next_cursor;
+          limit = 200;
+        } while (cursor);
+      };
+      await Promise.all(STATUSES.map(column));
     },
     get: (id: string) => client.get<Task>(`/tasks/${encodeURIComponent(id)}`),
     create: (body: NewTask) => client.post<Task>("/tasks", body),
@@ -38,7 +52,7 @@ export function tasksApi(client: ApiClient) {
         changes,
         ifMatch === undefined ? {} : { headers: { "If-Match": etagOf(ifMatch) } },
       ),
-    remove: (id: string) => client.delete(`/tasks/${encodeURIComponent(id)}`),
+    remove: (id: string, opts: { keepalive?: boolean } = {}) => client.delete(`/tasks/${encodeURIComponent(id)}`, opts),
     comments: async (taskId: string): Promise<Comment[]> => {
       const comments: Comment[] = [];
       let cursor: string | null = null;

@@ -86,12 +86,26 @@ export interface Comment {
   created_at: string;
 }
 
-/** Attachments are not in the v1 contract's REST table, only its events; keep what they carry. */
+/** A file on a task (`GET /tasks/{id}/attachments`; the `attachment:added` event carries the same). */
 export interface Attachment {
   id: string;
   task_id: string;
-  filename?: string;
-  [key: string]: unknown;
+  filename: string;
+  content_type: string;
+  size: number;
+  created_by: string;
+  created_at: string;
+}
+
+export interface UploadOptions {
+  max_bytes: number;
+  direct_upload: boolean;
+}
+
+export interface DirectUpload {
+  attachment_id: string;
+  upload: { url: string; fields: Record<string, string> };
+  expires_in: number;
 }
 
 export interface ListPage<T> {

@@ -39,6 +39,15 @@ export function useSession(): StoredSession | null {
   );
 }
 
+/** True while start-up looks for a session to resume (a reload, a new tab). */
+export function useResuming(): boolean {
+  const { tokens } = useServices();
+  return useSyncExternalStore(
+    (fn) => tokens.subscribe(fn),
+    () => tokens.resuming,
+  );
+}
+
 /** The signed-in user; only for pages behind RequireAuth. */
 export function useMe(): User {
   const session = useSession();

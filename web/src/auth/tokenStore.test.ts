@@ -1,16 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Session } from "../api/types";
-import { refreshLeadMs, TokenStore, type KeyValueStorage } from "./tokenStore";
-
-function memoryStorage(): KeyValueStorage & { data: Map<string, string> } {
-  const data = new Map<string, string>();
-  return {
-    data,
-    getItem: (k) => data.get(k) ?? null,
-    setItem: (k, v) => void data.set(k, v),
-    removeItem: (k) => void data.delete(k),
-  };
-}
+import { refreshLeadMs, TokenStore } from "./tokenStore";
 
 function session(n: number, expiresIn = 900): Session {
   return {
@@ -22,13 +12,12 @@ function session(n: number, expiresIn = 900): Session {
   };
 }
 
-function setup(refresh: (rt: string) => Promise<Session>) {
+function setup(refresh: () => Promise<Session>, exclusive?: <T>(fn: () => Promise<T>) => Promise<T>) {
   let now = 1_000_000;
   const timers: { fn: () => void; at: number }[] = [];
-  const storage = memoryStorage();
   const store = new TokenStore({
     refresh,
-    storage,
+    ...(exclusive ? { exclusive } : {}),
     now: () => now,
     setTimer: (fn, ms) => timers.push({ fn, at: now + ms }),
     clearTimer: (h) => {
@@ -36,16 +25,74 @@ function setup(refresh: (rt: string) => Promise<Session>) {
       if (timers[i]) timers[i] = { fn: () => undefined, at: Infinity };
     },
   });
-  return { store, storage, timers, advance: (ms: number) => (now += ms) };
+  return { store, timers, advance: (ms: number) => (now += ms) };
 }
 
 describe("TokenStore", () => {
-  it("keeps the session in memory and sessionStorage, and restores it", () => {
-    const { store, storage } = setup(vi.fn());
+  it("keeps the access token in memory only, never the refresh token", () => {
+    const { store } = setup(vi.fn());
     store.setSession(session(1));
     expect(store.session?.accessToken).toBe("access-1");
-    const again = new TokenStore({ refresh: vi.fn(), storage, setTimer: () => 0, clearTimer: () => undefined });
-    expect(again.session?.refreshToken).toBe("refresh-1");
+    expect(JSON.stringify(store.session)).not.toContain("refresh-1");
+  });
+
+  it("resumes a session from the refresh cookie at start-up (a reload, a new tab)", async () => {
+    const refresh = vi.fn(async () => session(7));
+    const { store } = setup(refresh);
+    const seen: boolean[] = [];
+    store.subscribe(() => seen.push(store.resuming));
+    const resumed = store.resume();
+    expect(store.resuming).toBe(true);
+    await resumed;
+    expect(store.resuming).toBe(false);
+    expect(store.session?.accessToken).toBe("access-7");
+    expect(seen[0]).toBe(true);
+  });
+
+  it("without a usable cookie, start-up ends signed out, without an 'expired' notice", async () => {
+    const { store } = setup(async () => {
+      throw Object.assign(new Error("no cookie"), { status: 401 });
+    });
+    await store.resume();
+    expect(store.session).toBeNull();
+    expect(store.endedBecause).toBeNull();
+  });
+
+  it("resuming tries again when the server is busy (429) rather than signing out", async () => {
+    let calls = 0;
+    const { store, timers } = setup(async () => {
+      if (++calls === 1) throw Object.assign(new Error("busy"), { status: 429 });
+      return session(3);
+    });
+    const resumed = store.resume();
+    await vi.waitFor(() => expect(timers.length).toBeGreaterThan(0));
+    expect(store.resuming).toBe(true);
+    timers.at(-1)!.fn();
+    await resumed;
+    expect(store.session?.accessToken).toBe("access-3");
+  });
+
+  it("refreshes inside the cross-tab lock, so tabs never spend one refresh token twice", async () => {
+    const order: string[] = [];
+    let held = Promise.resolve();
+    const exclusive = <T,>(fn: () => Promise<T>): Promise<T> => {
+      const run = held.then(async () => {
+        order.push("lock");
+        const result = await fn();
+        order.push("unlock");
+        return result;
+      });
+      held = run.then(() => undefined, () => undefined);
+      return run;
+    };
+    const refresh = vi.fn(async () => {
+      order.push("refresh");
+      return session(2);
+    });
+    const { store } = setup(refresh, exclusive);
+    store.setSession(session(1));
+    await store.refresh();
+    expect(order).toEqual(["lock", "refresh", "unlock"]);
   });
 
   it("gives the current access token while it is fresh", async () => {
@@ -56,15 +103,14 @@ describe("TokenStore", () => {
     expect(refresh).not.toHaveBeenCalled();
   });
 
-  it("refreshes before use when the token is about to expire, storing the rotated refresh token", async () => {
+  it("refreshes before use when the token is about to expire, taking the rotated session", async () => {
     const refresh = vi.fn(async () => session(2));
-    const { store, storage, advance } = setup(refresh);
+    const { store, advance } = setup(refresh);
     store.setSession(session(1));
     advance(900_000 - 5_000);
     expect(await store.accessToken()).toBe("access-2");
-    expect(refresh).toHaveBeenCalledWith("refresh-1");
-    expect(store.session?.refreshToken).toBe("refresh-2");
-    expect(storage.data.get("taskflow.session")).toContain("refresh-2");
+    expect(refresh).toHaveBeenCalledTimes(1);
+    expect(store.session?.accessToken).toBe("access-2");
   });
 
   it("scales the use-time margin down for short-lived tokens", async () => {
@@ -114,13 +160,12 @@ describe("TokenStore", () => {
     const refresh = vi.fn(async () => {
       throw Object.assign(new Error("spent"), { status: 401 });
     });
-    const { store, storage } = setup(refresh);
+    const { store } = setup(refresh);
     const reasons: string[] = [];
     store.subscribe((_s, reason) => reasons.push(reason));
     store.setSession(session(1));
     expect(await store.refresh()).toBeNull();
     expect(store.session).toBeNull();
-    expect(storage.data.size).toBe(0);
     expect(reasons).toEqual(["signed-in", "ended"]);
   });
 
@@ -131,7 +176,7 @@ describe("TokenStore", () => {
     const { store } = setup(refresh);
     store.setSession(session(1));
     await expect(store.refresh()).rejects.toThrow("offline");
-    expect(store.session?.refreshToken).toBe("refresh-1");
+    expect(store.session?.accessToken).toBe("access-1");
   });
 
   it("tells refresh listeners the new access token (so the live connection can present it)", async () => {
@@ -144,10 +189,10 @@ describe("TokenStore", () => {
   });
 
   it("clear() signs out", () => {
-    const { store, storage } = setup(vi.fn());
+    const { store } = setup(vi.fn());
     store.setSession(session(1));
     store.clear();
     expect(store.session).toBeNull();
-    expect(storage.data.size).toBe(0);
+    expect(store.endedBecause).toBe("signed-out");
   });
 });

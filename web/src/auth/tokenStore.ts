@@ -2,29 +2,19 @@ import type { TokenSource } from "../api/client";
 import type { Session, User } from "../api/types";
 
 /**
- * Where the tokens live: in memory, mirrored to sessionStorage.
- *
- * Why sessionStorage: a reload keeps the user signed in, closing the tab signs out,
- * and other tabs and windows never see the tokens (unlike localStorage). It is still
- * readable by script on this origin, as memory is: the defence against that is a
- * strict CSP and not rendering untrusted HTML, which this app never does. The access
- * token lives 15 minutes at most and the refresh token rotates on every use, so a
- * stolen copy is short-lived or is detected (reuse revokes the whole login).
+ * Where the tokens live. The access token: in this page's memory only. The refresh token:
+ * in an HttpOnly, Secure, SameSite=Strict cookie the server sets, sent only to /api/v1/auth,
+ * which script can't read. A reload or a new tab (a task link opened in another tab) resumes
+ * the session by refreshing with that cookie; tabs take turns to refresh (a Web Lock), so two
+ * never spend the same refresh token, which the server would treat as theft.
  */
 export interface StoredSession {
   user: User;
   accessToken: string;
-  refreshToken: string;
   /** Epoch milliseconds at which the access token expires. */
   expiresAt: number;
   /** Epoch milliseconds at which it was issued (to size the refresh lead). */
   issuedAt: number;
-}
-
-export interface KeyValueStorage {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-  removeItem(key: string): void;
 }
 
 export class SessionEndedError extends Error {
@@ -35,13 +25,13 @@ export class SessionEndedError extends Error {
 }
 
 export interface TokenStoreOptions {
-  /** Exchanges a refresh token for a new session; rejects with an error carrying `status` on refusal. */
-  refresh: (refreshToken: string) => Promise<Session>;
-  storage?: KeyValueStorage | null;
+  /** Exchanges the refresh cookie for a new session; rejects with an error carrying `status` on refusal. */
+  refresh: () => Promise<Session>;
+  /** Runs `fn` while no other tab of this origin refreshes (navigator.locks); default: just runs it. */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   now?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (handle: unknown) => void;
-  storageKey?: string;
 }
 
 type Listener = (session: StoredSession | null, reason: "signed-in" | "refreshed" | "updated" | "ended") => void;
@@ -49,6 +39,8 @@ type Listener = (session: StoredSession | null, reason: "signed-in" | "refreshed
 /** A token with less than this left (or a tenth of its lifetime, if shorter) is refreshed before use. */
 const USE_SKEW_MS = 15_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
+/** Waits between the tries of resuming a session at start-up when the server is busy or away. */
+const RESUME_RETRIES = [1_000, 3_000, 6_000];
 /** Refusals that mean the refresh token is spent or revoked (429 and 5xx are retried). */
 const SESSION_OVER_STATUSES = new Set([400, 401, 403, 404, 422]);
 
@@ -63,19 +55,53 @@ export class TokenStore implements TokenSource {
   private inflight: Promise<string | null> | null = null;
   private timer: unknown = null;
   private readonly listeners = new Set<Listener>();
-  private readonly opts: Required<Omit<TokenStoreOptions, "storage">> & { storage: KeyValueStorage | null };
+  /** Bumped whenever the session is replaced or ended: a refresh that started before is stale. */
+  private generation = 0;
+  private resumingNow = false;
+  private readonly opts: Required<TokenStoreOptions>;
 
   constructor(options: TokenStoreOptions) {
     this.opts = {
-      storage: options.storage ?? null,
       now: options.now ?? (() => Date.now()),
       setTimer: options.setTimer ?? ((fn, ms) => setTimeout(fn, ms)),
       clearTimer: options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>)),
-      storageKey: options.storageKey ?? "taskflow.session",
+      exclusive: options.exclusive ?? ((fn) => fn()),
       refresh: options.refresh,
     };
-    this.current = this.load();
-    if (this.current) this.schedule();
+  }
+
+  /** True while start-up is looking for a session to resume (the refresh cookie). */
+  get resuming(): boolean {
+    return this.resumingNow;
+  }
+
+  /**
+   * At start-up (a reload, a new tab): resumes the session the refresh cookie holds, if any.
+   * Without one, or refused, the visitor is simply signed out.
+   */
+  async resume(): Promise<void> {
+    if (this.current) return;
+    this.resumingNow = true;
+    this.emit("updated");
+    const generation = this.generation;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const session = await this.opts.exclusive(() => this.opts.refresh());
+          if (generation === this.generation && !this.current) this.setSession(session, "signed-in");
+          return;
+        } catch (err) {
+          // No cookie or a spent one: signed out. Busy (429), failing (5xx) or offline: a few more tries.
+          const status = (err as { status?: number } | null)?.status;
+          if ((status !== undefined && SESSION_OVER_STATUSES.has(status)) || attempt >= RESUME_RETRIES.length) return;
+          await new Promise((resolve) => this.opts.setTimer(() => resolve(undefined), RESUME_RETRIES[attempt]!));
+          if (generation !== this.generation || this.current) return;
+        }
+      }
+    } finally {
+      this.resumingNow = false;
+      this.emit("updated");
+    }
   }
 
   get session(): StoredSession | null {
@@ -97,15 +123,15 @@ export class TokenStore implements TokenSource {
   /** Stores the tokens a register, login or refresh answered with. */
   setSession(session: Session, reason: "signed-in" | "refreshed" = "signed-in"): void {
     const now = this.opts.now();
+    // The body's refresh_token is not kept: the cookie holds it, out of script's reach.
     this.current = {
       user: session.user,
       accessToken: session.access_token,
-      refreshToken: session.refresh_token,
       issuedAt: now,
       expiresAt: now + session.expires_in * 1000,
     };
+    this.generation++;
     this.endedBecause = null;
-    this.persist();
     this.schedule();
     this.emit(reason);
   }
@@ -113,7 +139,6 @@ export class TokenStore implements TokenSource {
   setUser(user: User): void {
     if (!this.current) return;
     this.current = { ...this.current, user };
-    this.persist();
     this.emit("updated");
   }
 
@@ -125,9 +150,9 @@ export class TokenStore implements TokenSource {
     const had = this.current !== null;
     if (had) this.endedBecause = reason;
     this.current = null;
+    this.generation++;
     this.inflight = null;
     this.unschedule();
-    this.opts.storage?.removeItem(this.opts.storageKey);
     if (had) this.emit("ended");
   }
 
@@ -152,19 +177,19 @@ export class TokenStore implements TokenSource {
    */
   refresh(): Promise<string | null> {
     if (this.inflight) return this.inflight;
-    const s = this.current;
-    if (!s) return Promise.resolve(null);
+    if (!this.current) return Promise.resolve(null);
+    const generation = this.generation;
     const attempt = this.opts
-      .refresh(s.refreshToken)
+      .exclusive(() => this.opts.refresh())
       .then((session) => {
-        if (this.current?.refreshToken !== s.refreshToken) return this.current?.accessToken ?? null;
+        if (generation !== this.generation) return this.current?.accessToken ?? null;
         this.setSession(session, "refreshed");
         return session.access_token;
       })
       .catch((err: unknown) => {
         const status = (err as { status?: number } | null)?.status;
         if (status !== undefined && SESSION_OVER_STATUSES.has(status)) {
-          if (this.current?.refreshToken === s.refreshToken) this.clear("expired");
+          if (generation === this.generation) this.clear("expired");
           return null;
         }
         this.scheduleIn(RETRY_AFTER_FAILURE_MS);
@@ -199,24 +224,5 @@ export class TokenStore implements TokenSource {
 
   private emit(reason: Parameters<Listener>[1]): void {
     for (const l of [...this.listeners]) l(this.current, reason);
-  }
-
-  private persist(): void {
-    if (this.current) this.opts.storage?.setItem(this.opts.storageKey, JSON.stringify(this.current));
-  }
-
-  private load(): StoredSession | null {
-    const raw = this.opts.storage?.getItem(this.opts.storageKey);
-    if (!raw) return null;
-    try {
-      const parsed = JSON.parse(raw) as StoredSession;
-      if (typeof parsed.refreshToken === "string" && typeof parsed.accessToken === "string" && parsed.user) {
-        return parsed;
-      }
-    } catch {
-      // A corrupt entry is the same as none.
-    }
-    this.opts.storage?.removeItem(this.opts.storageKey);
-    return null;
   }
 }

@@ -11,7 +11,7 @@ export function useSignOut(): () => Promise<void> {
     if (session) {
       try {
         const access = (await tokens.accessToken()) ?? session.accessToken;
-        await api.auth.logout(tokens.session?.refreshToken ?? session.refreshToken, access);
+        await api.auth.logout(access);
       } catch {
         // Signing out locally must work even when the server can't be reached.
       }

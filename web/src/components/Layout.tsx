@@ -3,11 +3,13 @@ import { Link, NavLink, Outlet } from "react-router";
 import { useSession } from "../app/ServicesContext";
 import { useSignOut } from "../auth/useSignOut";
 import { ConnectionBadge } from "./ConnectionBadge";
+import { usePageFocus } from "./usePageFocus";
 
 /** Header, navigation and the page; a skip link lets keyboard users jump past the header. */
 export function Layout() {
   const session = useSession();
   const signOut = useSignOut();
+  usePageFocus();
   return (
     <>
       <a className="skip-link" href="#main">

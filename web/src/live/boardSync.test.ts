@@ -2,7 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../api/errors";
 import type { BoardEvent, EventsPage, Task } from "../api/types";
 import { ev, makeBoard, makeTask } from "../test/factories";
-import { BoardSync, type Snapshot } from "./boardSync";
+import type { Board } from "../api/types";
+import { BoardSync } from "./boardSync";
+
+interface Snapshot {
+  board: Board;
+  tasks: Task[];
+}
 import type { LiveChannel } from "./connection";
 
 /** The server side of the live channel, as far as a board sync can tell. */
@@ -55,16 +61,22 @@ function setup(opts: { seq?: number; tasks?: Task[]; log?: BoardEvent[] } = {}) 
   const channel = new FakeChannel();
   const log = opts.log ?? [];
   let snapshot: Snapshot = { board: makeBoard({ seq: opts.seq ?? 0 }), tasks: opts.tasks ?? [] };
-  const loadSnapshot = vi.fn(async () => snapshot);
+  // One board read per snapshot; its tasks follow in pages of two, as the real stream does.
+  const loadSnapshot = vi.fn(async () => snapshot.board);
+  const loadTasks = vi.fn(async (onPage: (tasks: Task[]) => void) => {
+    const tasks = snapshot.tasks;
+    for (let i = 0; i < tasks.length; i += 2) onPage(tasks.slice(i, i + 2));
+  });
   const fetchEvents = vi.fn(async (since: number): Promise<EventsPage> => {
     const items = log.filter((e) => e.seq > since).slice(0, 2); // small pages: exercise paging
     return { items, latest_seq: log.at(-1)?.seq ?? since };
   });
-  const sync = new BoardSync({ boardId: "b1", me: "me", channel, loadSnapshot, fetchEvents, gapGraceMs: 50 });
+  const sync = new BoardSync({ boardId: "b1", me: "me", channel, loadBoard: loadSnapshot, loadTasks, fetchEvents, gapGraceMs: 50 });
   return {
     channel,
     sync,
     loadSnapshot,
+    loadTasks,
     fetchEvents,
     setSnapshot: (s: Snapshot) => (snapshot = s),
     tasks: () => Object.keys(sync.getView().state?.tasks ?? {}).sort(),
@@ -195,7 +207,11 @@ describe("BoardSync", () => {
     await t.sync.start();
     let release!: () => void;
     t.loadSnapshot.mockImplementationOnce(
-      () => new Promise<Snapshot>((r) => (release = () => r({ board: makeBoard({ seq: 10 }), tasks: [] }))),
+      () =>
+        new Promise<Board>((r) => {
+          t.setSnapshot({ board: makeBoard({ seq: 10 }), tasks: [] });
+          release = () => r(makeBoard({ seq: 10 }));
+        }),
     );
     t.channel.ackFor = () => ({ ok: true, seq: 10, resync: true });
     t.channel.reconnect();
@@ -278,6 +294,55 @@ describe("BoardSync", () => {
     t.sync.applyLocalTask(makeTask({ id: "t1", title: "mine", version: 3 }));
     t.channel.deliver(ev(1, "task:updated", makeTask({ id: "t1", title: "v2", version: 2 })));
     expect(t.sync.getView().state?.tasks.t1?.title).toBe("mine");
+  });
+
+  it("the first load shows the board at once and streams its tasks; live events apply meanwhile", async () => {
+    const t = setup({ seq: 4 });
+    const pages: ((tasks: Task[]) => void)[] = [];
+    let finish!: () => void;
+    t.loadTasks.mockImplementationOnce(
+      (onPage) =>
+        new Promise<void>((resolve) => {
+          pages.push(onPage);
+          finish = resolve;
+        }),
+    );
+    const started = t.sync.start();
+    await flush();
+    expect(t.sync.getView().phase).toBe("ready");
+    expect(t.sync.getView().loadingTasks).toBe(true);
+    expect(t.channel.joins).toEqual([{ board_id: "b1", since: 4 }]); // joined before the tasks are in
+    const onPage = pages[0]!;
+    onPage([makeTask({ id: "a", title: "a v1", version: 1 }), makeTask({ id: "gone" })]);
+    expect(t.tasks()).toEqual(["a", "gone"]);
+    // Live, while later pages are still on their way: an edit, a deletion, a creation.
+    t.channel.deliver(ev(5, "task:updated", makeTask({ id: "b", title: "b v3", version: 3 })));
+    t.channel.deliver(ev(6, "task:deleted", { id: "late" }));
+    t.channel.deliver(ev(7, "task:deleted", { id: "gone" }));
+    expect(t.tasks()).toEqual(["a", "b"]);
+    // A page read before those events: its older "b" and its "late" (deleted since) must not win.
+    onPage([makeTask({ id: "b", title: "b v2", version: 2 }), makeTask({ id: "late" }), makeTask({ id: "c" })]);
+    finish();
+    await started;
+    expect(t.tasks()).toEqual(["a", "b", "c"]);
+    expect(t.sync.getView().state?.tasks.b?.title).toBe("b v3");
+    expect(t.sync.getView().loadingTasks).toBe(false);
+    expect(t.sync.lastSeq).toBe(7);
+  });
+
+  it("a first load whose task pages fail keeps the board and refetches it whole shortly after", async () => {
+    const t = setup({ seq: 1, tasks: [makeTask({ id: "t1" })] });
+    t.loadTasks.mockImplementationOnce(async (onPage) => {
+      onPage([makeTask({ id: "t1" })]);
+      throw new Error("network down");
+    });
+    await t.sync.start();
+    expect(t.sync.getView().phase).toBe("ready");
+    expect(t.sync.getView().loadingTasks).toBe(false);
+    t.setSnapshot({ board: makeBoard({ seq: 1 }), tasks: [makeTask({ id: "t1" }), makeTask({ id: "t2" })] });
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(t.tasks()).toEqual(["t1", "t2"]);
+    expect(t.loadSnapshot).toHaveBeenCalledTimes(2);
   });
 
   it("stop() unsubscribes from the channel", async () => {

@@ -4,7 +4,7 @@
  * applies what it missed; a gap that stays open is filled from the event log; when
  * the server says the gap is too old it refetches everything.
  */
-import type { Board, BoardEvent, Comment, EventsPage, PresenceUser, Task } from "../api/types";
+import type { Attachment, Board, BoardEvent, Comment, EventsPage, PresenceUser, Task } from "../api/types";
 import { BOARD_EVENT_TYPES } from "../api/types";
 import type { LiveChannel } from "./connection";
 import { EventBuffer } from "./eventBuffer";
@@ -12,6 +12,10 @@ import {
   addComment,
   applyEvents,
   initialState,
+  mergeTasks,
+  removeAttachment,
+  setAttachments,
+  upsertAttachment,
   removeComment,
   removeTask,
   setComments,
@@ -19,16 +23,14 @@ import {
   type BoardState,
 } from "./reducer";
 
-export interface Snapshot {
-  board: Board;
-  tasks: Task[];
-}
-
 export interface BoardSyncDeps {
   boardId: string;
   me: string;
   channel: LiveChannel;
-  loadSnapshot: () => Promise<Snapshot>;
+  /** The board (its `seq` says which events the tasks read after it may already reflect). */
+  loadBoard: () => Promise<Board>;
+  /** Every task of the board, handed over page by page as each arrives. */
+  loadTasks: (onPage: (tasks: Task[]) => void) => Promise<void>;
   fetchEvents: (since: number) => Promise<EventsPage>;
   /** How long a gap may stay open before the log is asked for it. */
   gapGraceMs?: number;
@@ -44,6 +46,8 @@ export interface BoardView {
   editing: Record<string, string[]>;
   /** True while a full refetch is running. */
   resyncing: boolean;
+  /** True while the first load's task pages are still arriving (the board is usable meanwhile). */
+  loadingTasks: boolean;
 }
 
 interface JoinAck {
@@ -64,7 +68,9 @@ interface EditingMessage {
 const MAX_EVENT_PAGES = 1000;
 
 export class BoardSync {
-  private view: BoardView = { phase: "loading", error: null, state: null, presence: [], editing: {}, resyncing: false };
+  private view: BoardView = {
+    phase: "loading", error: null, state: null, presence: [], editing: {}, resyncing: false, loadingTasks: false,
+  };
   private buffer = new EventBuffer<BoardEvent>(0);
   /** Events that arrived while no snapshot could take them (loading, resyncing). */
   private held: BoardEvent[] = [];
@@ -74,6 +80,10 @@ export class BoardSync {
   private joinGeneration = 0;
   private stopped = false;
   private myEditing: string | null = null;
+  /** Bumped by every snapshot: pages of an older one are dropped. */
+  private loadGeneration = 0;
+  /** While the first load streams in: tasks deleted since it began, which its pages must not bring back. */
+  private deletedDuringLoad: Set<string> | null = null;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly listeners = new Set<() => void>();
 
@@ -105,8 +115,8 @@ export class BoardSync {
       }),
       channel.onConnect(() => void this.join()),
     );
+    // The first snapshot joins as soon as the board is shown, while its tasks still arrive.
     await this.snapshot();
-    if (channel.connected) await this.join();
   }
 
   stop(): void {
@@ -128,11 +138,24 @@ export class BoardSync {
   }
 
   removeLocalTask(taskId: string): void {
+    this.deletedDuringLoad?.add(taskId);
     this.update((s) => removeTask(s, taskId));
   }
 
   setComments(taskId: string, comments: Comment[]): void {
     this.update((s) => setComments(s, taskId, comments));
+  }
+
+  setAttachments(taskId: string, list: Attachment[]): void {
+    this.update((s) => setAttachments(s, taskId, list));
+  }
+
+  addLocalAttachment(attachment: Attachment): void {
+    this.update((s) => upsertAttachment(s, attachment));
+  }
+
+  removeLocalAttachment(taskId: string, id: string): void {
+    this.update((s) => removeAttachment(s, taskId, id));
   }
 
   addLocalComment(comment: Comment): void {
@@ -189,10 +212,17 @@ export class BoardSync {
       this.held.push(...mine);
       return;
     }
-    const ready = this.buffer.pushAll(mine, this.now());
-    if (ready.length > 0) this.update((s) => applyEvents(s, ready));
+    this.apply(this.buffer.pushAll(mine, this.now()));
     if (this.buffer.hasGap()) this.scheduleGapFill();
     this.afterApply();
+  }
+
+  private apply(ready: BoardEvent[]): void {
+    if (ready.length === 0) return;
+    if (this.deletedDuringLoad) {
+      for (const e of ready) if (e.type === "task:deleted") this.deletedDuringLoad.add(e.data.id);
+    }
+    this.update((s) => applyEvents(s, ready));
   }
 
   private scheduleGapFill(): void {
@@ -212,8 +242,7 @@ export class BoardSync {
         const since = this.buffer.lastSeq;
         const page = await this.deps.fetchEvents(since);
         if (this.stopped || this.snapshotting) return;
-        const ready = this.buffer.pushAll(page.items, this.now());
-        if (ready.length > 0) this.update((s) => applyEvents(s, ready));
+        this.apply(this.buffer.pushAll(page.items, this.now()));
         this.afterApply();
         if (page.items.length === 0 || this.buffer.lastSeq >= page.latest_seq || this.buffer.lastSeq === since) break;
       }
@@ -231,33 +260,81 @@ export class BoardSync {
     }
   }
 
-  /** (Re)loads board and tasks; events that arrive meanwhile are held and applied after. */
+  /**
+   * Loads board and tasks. The first time, the board shows as soon as it is read and the
+   * tasks stream in column by column while live events apply on top (the reducer keeps the
+   * newest version; deletions seen meanwhile are remembered so a late page can't revive
+   * them). A later refetch (resync) builds the new state aside, holding events meanwhile,
+   * and swaps it in whole.
+   */
   private async snapshot(): Promise<void> {
     if (this.snapshotting || this.stopped) return;
     this.snapshotting = true;
-    this.setView({ resyncing: this.view.state !== null });
+    const generation = ++this.loadGeneration;
+    const first = this.view.state === null;
+    this.deletedDuringLoad = null;
+    this.setView({ resyncing: !first, loadingTasks: false });
     try {
-      const { board, tasks } = await this.deps.loadSnapshot();
-      if (this.stopped) return;
-      // The snapshot is at least as new as board.seq (the board is read first); events
-      // after it are replayed on top, which is harmless for what it already reflects.
+      // Board first: the tasks read after it are at least as new as board.seq, and the
+      // events after it are replayed on top, which is harmless for what they already show.
+      const board = await this.deps.loadBoard();
+      if (this.stopped || generation !== this.loadGeneration) return;
+      if (first) {
+        await this.streamFirstLoad(board, generation);
+        return;
+      }
+      const tasks: Task[] = [];
+      await this.deps.loadTasks((page) => tasks.push(...page));
+      if (this.stopped || generation !== this.loadGeneration) return;
       let state = initialState(this.deps.me, board, tasks);
       const carried = [...this.buffer.heldEvents(), ...this.held.splice(0)];
       this.buffer = new EventBuffer<BoardEvent>(board.seq);
-      const ready = this.buffer.pushAll(carried, this.now());
-      state = applyEvents(state, ready);
+      state = applyEvents(state, this.buffer.pushAll(carried, this.now()));
       this.setView({ phase: "ready", error: null, state, resyncing: false });
       this.snapshotting = false;
       if (this.buffer.hasGap()) this.scheduleGapFill();
       this.afterApply();
     } catch (err) {
+      if (generation !== this.loadGeneration) return;
       this.snapshotting = false;
+      this.deletedDuringLoad = null;
       const status = (err as { status?: number }).status;
       if (status === 404 && this.view.state) this.loseAccess("removed");
       else if (!this.view.state) {
         this.setView({ phase: "error", error: err instanceof Error ? err.message : String(err), resyncing: false });
-      } else this.setView({ resyncing: false });
+      } else {
+        this.setView({ resyncing: false, loadingTasks: false });
+        if (first) this.retrySnapshotLater(); // the board is up but some tasks never came
+      }
     }
+  }
+
+  private async streamFirstLoad(board: Board, generation: number): Promise<void> {
+    this.buffer = new EventBuffer<BoardEvent>(board.seq);
+    this.deletedDuringLoad = new Set();
+    const deleted = this.deletedDuringLoad;
+    const carried = this.held.splice(0);
+    this.snapshotting = false;
+    this.setView({ phase: "ready", error: null, state: initialState(this.deps.me, board, []), loadingTasks: true });
+    this.apply(this.buffer.pushAll(carried, this.now()));
+    if (this.deps.channel.connected) void this.join();
+    try {
+      await this.deps.loadTasks((page) => {
+        if (generation === this.loadGeneration && !this.stopped) this.update((s) => mergeTasks(s, page, deleted));
+      });
+    } finally {
+      if (this.deletedDuringLoad === deleted) this.deletedDuringLoad = null;
+    }
+    if (generation !== this.loadGeneration || this.stopped) return;
+    this.setView({ loadingTasks: false });
+    if (this.buffer.hasGap()) this.scheduleGapFill();
+    this.afterApply();
+  }
+
+  private retrySnapshotLater(): void {
+    setTimeout(() => {
+      if (!this.stopped) void this.snapshot();
+    }, 2000);
   }
 
   private afterApply(): void {

@@ -11,8 +11,7 @@ import {
   myRole,
   setComments,
   upsertTask,
-  type BoardState,
-} from "./reducer";
+  type BoardState, setAttachments } from "./reducer";
 
 function start(tasks = [makeTask({ id: "t1" })]): BoardState {
   return initialState("me", makeBoard({ seq: 10 }), tasks);
@@ -160,11 +159,17 @@ describe("applyEvent: board and members", () => {
 });
 
 describe("applyEvent: attachments", () => {
-  it("attachment:added and attachment:deleted keep a per-task list", () => {
-    let s = applyEvent(start(), ev(11, "attachment:added", { id: "a1", task_id: "t1", filename: "x.png" }));
-    s = applyEvent(s, ev(12, "attachment:added", { id: "a2", task_id: "t1", filename: "y.pdf" }));
+  const file = (id: string, at: string) =>
+    ({ id, task_id: "t1", filename: `${id}.png`, content_type: "image/png", size: 3, created_by: "other", created_at: at });
+  it("attachment:added and attachment:deleted keep a loaded per-task list, in upload order", () => {
+    const unloaded = applyEvent(start(), ev(11, "attachment:added", file("a0", "2026-01-01T00:00:00Z")));
+    expect(unloaded.attachments.t1).toBeUndefined(); // not loaded: the next open reads the list
+    let s = setAttachments(unloaded, "t1", []);
+    s = applyEvent(s, ev(12, "attachment:added", file("a2", "2026-01-03T00:00:00Z")));
+    s = applyEvent(s, ev(13, "attachment:added", file("a1", "2026-01-02T00:00:00Z")));
     expect(s.attachments.t1?.map((a) => a.id)).toEqual(["a1", "a2"]);
-    s = applyEvent(s, ev(13, "attachment:deleted", { id: "a1", task_id: "t1" }));
+    expect(applyEvent(s, ev(14, "attachment:added", file("a2", "2026-01-03T00:00:00Z"))).attachments.t1).toHaveLength(2);
+    s = applyEvent(s, ev(14, "attachment:deleted", { id: "a1", task_id: "t1" }));
     expect(s.attachments.t1?.map((a) => a.id)).toEqual(["a2"]);
   });
 });

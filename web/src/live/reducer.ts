@@ -18,7 +18,7 @@ export interface BoardState {
   tasks: Readonly<Record<string, Task>>;
   /** Comments per task, only for tasks whose comments were loaded. */
   comments: Readonly<Record<string, readonly Comment[]>>;
-  /** Attachments per task, as far as events told us. */
+  /** Attachments per task, only for tasks whose attachments were loaded; kept current by events. */
   attachments: Readonly<Record<string, readonly Attachment[]>>;
   access: Access;
   /** The seq of the last event applied. */
@@ -37,6 +37,22 @@ export function upsertTask(state: BoardState, task: Task): BoardState {
   const existing = state.tasks[task.id];
   if (existing && existing.version > task.version) return state;
   return { ...state, tasks: { ...state.tasks, [task.id]: task } };
+}
+
+/**
+ * Merges a page of a snapshot that is still arriving: newer versions already in the state
+ * (from live events) win, and tasks deleted since the load began (`deleted`) stay deleted.
+ */
+export function mergeTasks(state: BoardState, tasks: readonly Task[], deleted: ReadonlySet<string>): BoardState {
+  let next: Record<string, Task> | null = null;
+  for (const task of tasks) {
+    if (task.board_id !== state.board.id || deleted.has(task.id)) continue;
+    const existing = (next ?? state.tasks)[task.id];
+    if (existing && existing.version >= task.version) continue;
+    next ??= { ...state.tasks };
+    next[task.id] = task;
+  }
+  return next ? { ...state, tasks: next } : state;
 }
 
 export function removeTask(state: BoardState, taskId: string): BoardState {
@@ -81,13 +97,23 @@ function upsertMember(state: BoardState, member: Member): BoardState {
   return withMembers(state, members);
 }
 
-function upsertAttachment(state: BoardState, attachment: Attachment): BoardState {
-  const list = state.attachments[attachment.task_id] ?? [];
-  const next = [...list.filter((a) => a.id !== attachment.id), attachment];
+/** Replaces a task's loaded attachments (from GET /tasks/{id}/attachments). */
+export function setAttachments(state: BoardState, taskId: string, list: readonly Attachment[]): BoardState {
+  return { ...state, attachments: { ...state.attachments, [taskId]: sortAttachments(list) } };
+}
+
+function sortAttachments(list: readonly Attachment[]): Attachment[] {
+  return [...list].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+}
+
+export function upsertAttachment(state: BoardState, attachment: Attachment): BoardState {
+  const list = state.attachments[attachment.task_id];
+  if (!list) return state; // not loaded: the list is read when someone opens the task
+  const next = sortAttachments([...list.filter((a) => a.id !== attachment.id), attachment]);
   return { ...state, attachments: { ...state.attachments, [attachment.task_id]: next } };
 }
 
-function removeAttachment(state: BoardState, taskId: string, id: string): BoardState {
+export function removeAttachment(state: BoardState, taskId: string, id: string): BoardState {
   const list = state.attachments[taskId];
   if (!list) return state;
   return { ...state, attachments: { ...state.attachments, [taskId]: list.filter((a) => a.id !== id) } };

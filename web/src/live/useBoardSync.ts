@@ -2,7 +2,9 @@ import { useEffect, useState, useSyncExternalStore } from "react";
 import { useMe, useServices } from "../app/ServicesContext";
 import { BoardSync, type BoardView } from "./boardSync";
 
-const LOADING: BoardView = { phase: "loading", error: null, state: null, presence: [], editing: {}, resyncing: false };
+const LOADING: BoardView = {
+  phase: "loading", error: null, state: null, presence: [], editing: {}, resyncing: false, loadingTasks: false,
+};
 const noSubscribe = () => () => undefined;
 
 /** Follows one board live for as long as the calling component shows it. */
@@ -16,12 +18,8 @@ export function useBoardSync(boardId: string): { view: BoardView; sync: BoardSyn
       boardId,
       me,
       channel: connection,
-      // Board first, then tasks: the tasks are then at least as new as board.seq.
-      loadSnapshot: async () => {
-        const board = await api.boards.get(boardId);
-        const tasks = await api.tasks.listForBoard(boardId);
-        return { board, tasks };
-      },
+      loadBoard: () => api.boards.get(boardId),
+      loadTasks: (onPage) => api.tasks.streamForBoard(boardId, onPage),
       fetchEvents: (since) => api.boards.events(boardId, since),
     });
     setSync(s);

@@ -1,7 +1,9 @@
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
-import { isFiltering, matchesFilter, NO_FILTER, type TaskFilter } from "../board/filters";
+import { countOf, filterColumns, updateColumns, withoutTasks, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
+import { isFiltering, NO_FILTER, type TaskFilter } from "../board/filters";
+import type { Task } from "../api/types";
 import { canEditTasks, myRole } from "../live/reducer";
 import { useBoardSync } from "../live/useBoardSync";
 import { Alert } from "../components/Alert";
@@ -14,6 +16,8 @@ import { PresenceBar } from "../components/board/PresenceBar";
 import { TaskDetail } from "../components/board/TaskDetail";
 import { TaskFilters } from "../components/board/TaskFilters";
 import { useTaskActions } from "../components/board/useTaskActions";
+import { UndoToasts } from "../components/board/UndoToasts";
+import { useUndoableDelete } from "../components/board/useUndoableDelete";
 
 export default function BoardPage() {
   const { boardId = "", taskId } = useParams();
@@ -25,11 +29,12 @@ export default function BoardPage() {
   const [announcement, setAnnouncement] = useState("");
   const [moveError, setMoveError] = useState<string | null>(null);
   const actions = useTaskActions(sync, setMoveError);
+  const deletes = useUndoableDelete(sync);
   const state = view.state;
   usePageTitle(state?.board.name ?? "Board");
 
-  const allTasks = useMemo(() => (state ? Object.values(state.tasks) : []), [state]);
-  const shownTasks = useMemo(() => allTasks.filter((t) => matchesFilter(t, filter)), [allTasks, filter]);
+  const columns = useColumns(state?.tasks ?? NO_TASKS);
+  const shown = useFilteredColumns(columns, filter, deletes.hidden);
   const editingNames = useMemo(() => {
     const names: Record<string, string[]> = {};
     const nameOf = (id: string) =>
@@ -38,6 +43,21 @@ export default function BoardPage() {
     return names;
   }, [view.editing, view.presence, state]);
   const closeTask = useCallback(() => navigate(`/boards/${boardId}`), [navigate, boardId]);
+  // When the task dialog closes, focus goes back to its card (or, if that is gone, the heading).
+  const lastTask = useRef<string | undefined>(taskId);
+  useEffect(() => {
+    const closed = lastTask.current;
+    lastTask.current = taskId;
+    if (!closed || taskId) return;
+    const frame = requestAnimationFrame(() => {
+      const link = document.querySelector<HTMLElement>(`[data-task-id="${CSS.escape(closed)}"] .task-title`);
+      if (link) link.focus();
+      else if (!document.activeElement || document.activeElement === document.body) {
+        document.querySelector<HTMLElement>("main h1")?.focus();
+      }
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [taskId]);
 
   if (view.phase === "error") {
     return (
@@ -58,10 +78,10 @@ export default function BoardPage() {
   const isOwner = role === "owner";
 
   return (
-    <div className="board-page">
+    <div className="board-page" data-seq={state.seq} data-loading={view.loadingTasks || undefined}>
       <div className="board-header">
         <div>
-          <h1>{state.board.name}</h1>
+          <h1 tabIndex={-1}>{state.board.name}</h1>
           {state.board.description && <p className="board-description">{state.board.description}</p>}
           <p className="muted">
             Your role: {role ?? "unknown"}
@@ -83,18 +103,51 @@ export default function BoardPage() {
         </div>
       )}
       <TaskFilters filter={filter} onChange={setFilter} members={state.board.members}
-        shown={shownTasks.length} total={allTasks.length} />
+        shown={countOf(shown)} total={countOf(columns)} />
+      {view.loadingTasks && (
+        <p className="muted" role="status">
+          Loading tasks… {countOf(columns)} so far
+        </p>
+      )}
       <Alert>{moveError}</Alert>
       {!canEdit && <p className="muted">You can view this board; only editors and the owner can change tasks.</p>}
-      <BoardColumns boardId={boardId} tasks={isFiltering(filter) ? shownTasks : allTasks} members={state.board.members}
+      <BoardColumns boardId={boardId} columns={shown} members={state.board.members}
         editingNames={editingNames} canEdit={canEdit} actions={actions} announce={setAnnouncement} />
       <p className="visually-hidden" role="status" aria-live="polite">
         {announcement}
       </p>
       {taskId && (
         <TaskDetail key={taskId} taskId={taskId} state={state} sync={sync} canEdit={canEdit}
-          editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} />
+          editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} onDelete={deletes.remove} />
       )}
+      <UndoToasts deletes={deletes} />
     </div>
   );
+}
+
+const NO_TASKS: Readonly<Record<string, Task>> = {};
+
+/** The board's columns, patched (not rebuilt) when a live event changes a task or two. */
+function useColumns(tasks: Readonly<Record<string, Task>>): Columns {
+  const last = useRef<ColumnsSnapshot | null>(null);
+  return useMemo(() => {
+    const columns = updateColumns(last.current, tasks);
+    last.current = { tasks, columns };
+    return columns;
+  }, [tasks]);
+}
+
+/**
+ * The columns as the filter shows them, without the tasks whose deletion can still be
+ * undone; unchanged columns keep their filtered arrays.
+ */
+function useFilteredColumns(columns: Columns, filter: TaskFilter, hidden: ReadonlySet<string>): Columns {
+  const last = useRef<FilterCache | null>(null);
+  const filtered = useMemo(() => {
+    if (!isFiltering(filter)) return columns;
+    const result = filterColumns(columns, filter, last.current);
+    last.current = { filter, source: columns, result };
+    return result;
+  }, [columns, filter]);
+  return useMemo(() => (hidden.size === 0 ? filtered : withoutTasks(filtered, hidden)), [filtered, hidden]);
 }

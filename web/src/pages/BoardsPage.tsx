@@ -7,6 +7,7 @@ import { Alert } from "../components/Alert";
 import { TextAreaField, TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
 import { usePageTitle } from "../components/usePageTitle";
+import { maxLength, required, useFieldErrors, validate } from "../components/validation";
 
 const ROLE_LABEL = { owner: "Owner", editor: "Editor", viewer: "Viewer" } as const;
 
@@ -71,21 +72,23 @@ function NewBoardForm() {
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const create = useAction(async () => {
-    const board = await api.boards.create(description.trim() ? { name, description } : { name });
+    const board = await api.boards.create(description.trim() ? { name: name.trim(), description } : { name: name.trim() });
     navigate(`/boards/${board.id}`);
   });
-  const onSubmit = (e: FormEvent) => {
+  const errors = useFieldErrors(create);
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    void create.run();
+    const problems = validate({ name }, { name: [required("a name for the board"), maxLength(100)] });
+    if (errors.check(e.currentTarget, problems)) void create.run();
   };
   return (
     <form className="card new-board" onSubmit={onSubmit} aria-labelledby="new-board-title" noValidate>
       <h2 id="new-board-title">New board</h2>
-      <Alert>{create.message}</Alert>
-      <TextField label="Board name" name="name" required value={name} onChange={(e) => setName(e.target.value)}
-        error={create.fields.name} />
+      <Alert>{errors.formMessage(["name", "description"])}</Alert>
+      <TextField label="Board name" name="name" required value={name}
+        onChange={(e) => { setName(e.target.value); errors.edited("name"); }} error={errors.errorOf("name")} />
       <TextAreaField label="Description" name="description" rows={2} value={description}
-        onChange={(e) => setDescription(e.target.value)} error={create.fields.description} />
+        onChange={(e) => { setDescription(e.target.value); errors.edited("description"); }} error={errors.errorOf("description")} />
       <button type="submit" disabled={create.pending}>
         {create.pending ? "Creating…" : "Create board"}
       </button>

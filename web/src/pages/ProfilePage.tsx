@@ -6,6 +6,7 @@ import { Alert } from "../components/Alert";
 import { TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
 import { usePageTitle } from "../components/usePageTitle";
+import { email as emailCheck, maxLength, minLength, required, useFieldErrors, validate, type Check } from "../components/validation";
 
 const FIELDS = ["name", "email", "password", "current_password"] as const;
 
@@ -45,29 +46,34 @@ export default function ProfilePage() {
 
   // 403 here means the current password was wrong: show it at that field.
   const wrongCurrent = save.error instanceof ApiError && save.error.status === 403;
-  const currentError = save.fields.current_password ?? (wrongCurrent ? (save.message ?? undefined) : undefined);
 
-  const onSubmit = (e: FormEvent) => {
+  const errors = useFieldErrors(save, wrongCurrent ? { current_password: "That is not your current password." } : {});
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    void save.run();
+    const checks: Record<string, Check[]> = { name: [required("your name"), maxLength(100)], email: [emailCheck] };
+    if (password) checks.password = [minLength(8)];
+    if (needsCurrent) checks.current_password = [required("your current password to change your email or password")];
+    if (errors.check(e.currentTarget, validate({ name, email, password, current_password: currentPassword }, checks))) {
+      void save.run();
+    }
   };
 
   return (
     <section className="narrow" aria-labelledby="profile-title">
       <h1 id="profile-title">Profile</h1>
-      <Alert>{wrongCurrent || FIELDS.some((f) => save.fields[f]) ? null : save.message}</Alert>
+      <Alert>{wrongCurrent ? null : errors.formMessage(FIELDS)}</Alert>
       <Alert kind="success">{saved}</Alert>
       <form onSubmit={onSubmit} noValidate>
         <TextField label="Name" name="name" autoComplete="name" value={name}
-          onChange={(e) => setName(e.target.value)} error={save.fields.name} />
+          onChange={(e) => { setName(e.target.value); errors.edited("name"); }} error={errors.errorOf("name")} />
         <TextField label="Email" type="email" name="email" autoComplete="email" value={email}
-          onChange={(e) => setEmail(e.target.value)} error={save.fields.email} />
+          onChange={(e) => { setEmail(e.target.value); errors.edited("email"); }} error={errors.errorOf("email")} />
         <TextField label="New password" type="password" name="password" autoComplete="new-password"
           hint="Leave empty to keep your password. Changing it signs out your other sessions." value={password}
-          onChange={(e) => setPassword(e.target.value)} error={save.fields.password} />
+          onChange={(e) => { setPassword(e.target.value); errors.edited("password"); }} error={errors.errorOf("password")} />
         <TextField label="Current password" type="password" name="current_password" autoComplete="current-password"
           hint="Required to change your email or password." required={needsCurrent} value={currentPassword}
-          onChange={(e) => setCurrentPassword(e.target.value)} error={currentError} />
+          onChange={(e) => { setCurrentPassword(e.target.value); errors.edited("current_password"); }} error={errors.errorOf("current_password")} />
         <button type="submit" disabled={save.pending}>
           {save.pending ? "Saving…" : "Save profile"}
         </button>

@@ -5,6 +5,7 @@ import { useApi } from "../../app/ServicesContext";
 import { Alert } from "../Alert";
 import { TextAreaField, TextField } from "../Field";
 import { useAction } from "../useAction";
+import { maxLength, required, useFieldErrors, validate } from "../validation";
 
 /** Rename and describe the board (owner, editor); delete it (owner). */
 export function BoardSettings({ board, canRename, isOwner }: { board: Board; canRename: boolean; isOwner: boolean }) {
@@ -37,10 +38,13 @@ export function BoardSettings({ board, canRename, isOwner }: { board: Board; can
     navigate("/boards", { replace: true });
   });
 
-  const onSubmit = (e: FormEvent) => {
+  const errors = useFieldErrors(rename);
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     setSaved(false);
-    void rename.run();
+    if (errors.check(e.currentTarget, validate({ name }, { name: [required("a name for the board"), maxLength(100)] }))) {
+      void rename.run();
+    }
   };
 
   return (
@@ -48,10 +52,10 @@ export function BoardSettings({ board, canRename, isOwner }: { board: Board; can
       <h2 id="settings-title">Board settings</h2>
       {canRename && (
         <form onSubmit={onSubmit} noValidate>
-          <Alert>{rename.fields.name ? null : rename.message}</Alert>
+          <Alert>{errors.formMessage(["name", "description"])}</Alert>
           {saved && <Alert kind="success">Board saved.</Alert>}
-          <TextField label="Board name" name="name" required value={name} onChange={(e) => setName(e.target.value)}
-            error={rename.fields.name} />
+          <TextField label="Board name" name="name" required value={name}
+            onChange={(e) => { setName(e.target.value); setSaved(false); errors.edited("name"); }} error={errors.errorOf("name")} />
           <TextAreaField label="Board description" name="description" rows={2} value={description}
             onChange={(e) => setDescription(e.target.value)} error={rename.fields.description} />
           <button type="submit" disabled={rename.pending}>

@@ -1,32 +1,101 @@
-import { useRef, useState, type DragEvent, type ReactNode } from "react";
-import type { Status } from "../../api/types";
+import { defaultRangeExtractor, useVirtualizer, type Range } from "@tanstack/react-virtual";
+import { memo, useCallback, useEffect, useRef, useState, type DragEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from "react";
+import type { Member, Status, Task } from "../../api/types";
 import { STATUS_LABELS } from "../../api/types";
+import { TaskCard, type CardFocus, type MoveDirection } from "./TaskCard";
+
+export interface FocusRequest {
+  taskId: string;
+  target: CardFocus;
+}
 
 interface Props {
   status: Status;
-  count: number;
+  tasks: readonly Task[];
+  boardId: string;
+  membersById: ReadonlyMap<string, Member>;
+  editingNames: Readonly<Record<string, string[]>>;
+  canEdit: boolean;
   /** The task being dragged, if any (dataTransfer can't be read during dragover). */
   draggingId: string | null;
   /** A task was dropped at `index` among this column's other cards. */
   onDrop: (status: Status, index: number) => void;
-  children: ReactNode;
-  footer?: ReactNode;
+  onMove: (task: Task, direction: MoveDirection) => void;
+  onNavigate: (task: Task, direction: MoveDirection) => void;
+  onDragStart: (task: Task, e: DragEvent) => void;
+  onDragEnd: () => void;
+  /** A finger (or pen) started dragging a card by its handle. */
+  onTouchDragStart: (task: Task, e: ReactPointerEvent) => void;
+  /** A touch drag is over this column. */
+  touchOver: boolean;
+  focusRequest: FocusRequest | null;
+  onFocused: () => void;
+  /** Shown above the cards (the add-task form), so it is reachable without scrolling. */
+  header?: ReactNode;
+  /** For the phone layout, where the column is a tab panel. */
+  panelProps?: { role: "tabpanel"; id: string; "aria-labelledby": string };
 }
 
-/** Where among the column's other cards the pointer is: before the first card whose middle is below it. */
-function dropIndex(list: HTMLElement, clientY: number, draggingId: string): number {
-  const cards = [...list.querySelectorAll<HTMLElement>("[data-task-id]")].filter((c) => c.dataset.taskId !== draggingId);
-  const i = cards.findIndex((c) => {
-    const r = c.getBoundingClientRect();
+const NO_NAMES: string[] = [];
+const ESTIMATED_CARD_PX = 84;
+const GAP_PX = 8;
+
+/**
+ * Where among the column's other cards the pointer is: before the first rendered card whose
+ * middle is below it. Cards carry their index in the whole column (the list is virtualized).
+ */
+export function dropIndex(list: HTMLElement, clientY: number, draggingIndex: number): number {
+  const cards = [...list.querySelectorAll<HTMLElement>("[data-index]")]
+    .map((el) => ({ el, index: Number(el.dataset.index) }))
+    .filter((c) => c.index !== draggingIndex)
+    .sort((x, y) => x.index - y.index);
+  const hit = cards.find((c) => {
+    const r = c.el.getBoundingClientRect();
     return clientY < r.top + r.height / 2;
   });
-  return i < 0 ? cards.length : i;
+  const index = hit ? hit.index : (cards.at(-1)?.index ?? -1) + 1;
+  // Index among the *others*: the dragged card, if it sits above, doesn't count.
+  return draggingIndex >= 0 && draggingIndex < index ? index - 1 : index;
 }
 
-export function Column({ status, count, draggingId, onDrop, children, footer }: Props) {
+/**
+ * One status column. Only the cards in view (and a few either side) are in the DOM: the
+ * list scrolls inside the column, under a header and add-task form that stay put.
+ */
+export const Column = memo(function Column(props: Props) {
+  const { status, tasks, draggingId, focusRequest, onFocused } = props;
+  const scroller = useRef<HTMLDivElement>(null);
   const list = useRef<HTMLOListElement>(null);
   const [over, setOver] = useState(false);
+  const [focusedIndex, setFocusedIndex] = useState(-1);
   const headingId = `column-${status}`;
+  const draggingIndex = draggingId ? tasks.findIndex((t) => t.id === draggingId) : -1;
+
+  // The dragged card and the focused one stay mounted even when scrolled away, so a drag
+  // ends properly and keyboard focus is never dropped on the page.
+  const pinned = useRef<number[]>([]);
+  pinned.current = [draggingIndex, focusedIndex].filter((i) => i >= 0 && i < tasks.length);
+  const rangeExtractor = useCallback((range: Range) => {
+    const indexes = new Set(defaultRangeExtractor(range));
+    for (const i of pinned.current) indexes.add(i);
+    return [...indexes].sort((a, b) => a - b);
+  }, []);
+
+  const virtualizer = useVirtualizer({
+    count: tasks.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ESTIMATED_CARD_PX,
+    gap: GAP_PX,
+    overscan: 6,
+    getItemKey: (index) => tasks[index]?.id ?? index,
+    rangeExtractor,
+  });
+
+  // A card to be focused (it moved, or arrow keys led to it) is scrolled into the rendered range first.
+  const requestedIndex = focusRequest ? tasks.findIndex((t) => t.id === focusRequest.taskId) : -1;
+  useEffect(() => {
+    if (requestedIndex >= 0) virtualizer.scrollToIndex(requestedIndex, { align: "auto" });
+  }, [requestedIndex, focusRequest, virtualizer]);
 
   const onDragOver = (e: DragEvent) => {
     if (!draggingId) return;
@@ -38,13 +107,14 @@ export function Column({ status, count, draggingId, onDrop, children, footer }: 
     if (!draggingId || !list.current) return;
     e.preventDefault();
     setOver(false);
-    onDrop(status, dropIndex(list.current, e.clientY, draggingId));
+    props.onDrop(status, dropIndex(list.current, e.clientY, draggingIndex));
   };
 
+  const items = virtualizer.getVirtualItems();
   return (
     <section
-      className={`column${over ? " drop-target" : ""}`}
-      aria-labelledby={headingId}
+      className={`column${over || props.touchOver ? " drop-target" : ""}`}
+      aria-labelledby={props.panelProps ? undefined : headingId}
       data-status={status}
       data-testid={`column-${status}`}
       onDragOver={onDragOver}
@@ -52,14 +122,55 @@ export function Column({ status, count, draggingId, onDrop, children, footer }: 
         if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setOver(false);
       }}
       onDrop={handleDrop}
+      {...props.panelProps}
     >
-      <h2 id={headingId}>
-        {STATUS_LABELS[status]} <span className="count">({count})</span>
+      <h2 id={headingId} className="column-heading">
+        {STATUS_LABELS[status]} <span className="count">({tasks.length})</span>
       </h2>
-      <ol ref={list} className="task-list" aria-labelledby={headingId}>
-        {children}
-      </ol>
-      {footer}
+      {props.header}
+      <div className="column-scroll" ref={scroller} data-testid={`column-scroll-${status}`}>
+        <ol
+          ref={list}
+          className="task-list"
+          aria-labelledby={headingId}
+          style={{ height: virtualizer.getTotalSize() }}
+          onFocus={(e) => {
+            const index = Number((e.target.closest("[data-index]") as HTMLElement | null)?.dataset.index ?? -1);
+            if (index !== focusedIndex) setFocusedIndex(index);
+          }}
+          onBlur={(e) => {
+            if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setFocusedIndex(-1);
+          }}
+        >
+          {items.map((item) => {
+            const task = tasks[item.index];
+            if (!task) return null;
+            return (
+              <TaskCard
+                key={task.id}
+                ref={virtualizer.measureElement}
+                index={item.index}
+                count={tasks.length}
+                offset={item.start}
+                task={task}
+                boardId={props.boardId}
+                assignee={task.assignee_id ? props.membersById.get(task.assignee_id) : undefined}
+                editingBy={props.editingNames[task.id] ?? NO_NAMES}
+                canEdit={props.canEdit}
+                onMove={props.onMove}
+                onNavigate={props.onNavigate}
+                focus={focusRequest?.taskId === task.id ? focusRequest.target : null}
+                onFocused={onFocused}
+                dragging={draggingId === task.id}
+                onDragStart={props.onDragStart}
+                onDragEnd={props.onDragEnd}
+                onTouchDragStart={props.onTouchDragStart}
+              />
+            );
+          })}
+        </ol>
+        {tasks.length === 0 && <p className="column-empty muted">No tasks here.</p>}
+      </div>
     </section>
   );
-}
+});

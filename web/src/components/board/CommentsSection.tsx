@@ -39,10 +39,12 @@ export function CommentsSection({ taskId, comments, members, me, isOwner, canCom
   }, [api, missing, sync, taskId]);
 
   const add = useAction(async () => {
+    remove.reset();
     sync.addLocalComment(await api.tasks.addComment(taskId, body.trim()));
     setBody("");
   });
   const remove = useAction(async (comment: Comment) => {
+    add.reset();
     await api.tasks.removeComment(taskId, comment.id);
     sync.removeLocalComment(taskId, comment.id);
   });

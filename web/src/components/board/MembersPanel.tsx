@@ -4,6 +4,8 @@ import { useApi } from "../../app/ServicesContext";
 import { Alert } from "../Alert";
 import { SelectField, TextField } from "../Field";
 import { useAction } from "../useAction";
+import { email as emailCheck, useFieldErrors, validate } from "../validation";
+import { ApiError } from "../../api/errors";
 
 const ROLE_OPTIONS = [
   { value: "editor", label: "Editor (tasks and comments)" },
@@ -26,24 +28,35 @@ export function MembersPanel({ board, me, isOwner, onLeft }: Props) {
   const [note, setNote] = useState<string | null>(null);
 
   const add = useAction(async () => {
+    change.reset();
+    remove.reset();
     const member = await api.boards.addMember(board.id, { email: email.trim(), role });
     setEmail("");
     setNote(`${member.name} was added as ${member.role}.`);
   });
   const change = useAction(async (m: Member, next: Role) => {
+    setNote(null);
+    remove.reset();
     await api.boards.updateMember(board.id, m.user_id, next);
     setNote(`${m.name} is now ${next}.`);
   });
   const remove = useAction(async (m: Member) => {
+    setNote(null);
+    change.reset();
     await api.boards.removeMember(board.id, m.user_id);
     if (m.user_id === me) onLeft();
     else setNote(`${m.name} was removed from the board.`);
   });
 
-  const onAdd = (e: FormEvent) => {
+  const notFound = add.error instanceof ApiError && add.error.code === "user_not_found";
+  const already = add.error instanceof ApiError && add.error.status === 409;
+  const errors = useFieldErrors(add, notFound
+    ? { email: "No TaskFlow account uses this email. Ask them to sign up first." }
+    : already ? { email: "This person is already a member of the board." } : {});
+  const onAdd = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     setNote(null);
-    void add.run();
+    if (errors.check(e.currentTarget, validate({ email }, { email: [emailCheck] }))) void add.run();
   };
 
   return (
@@ -74,12 +87,12 @@ export function MembersPanel({ board, me, isOwner, onLeft }: Props) {
       </ul>
       {isOwner && (
         <form className="add-member" onSubmit={onAdd} noValidate aria-label="Add a member">
-          <Alert>{add.fields.email || add.fields.role ? null : add.message}</Alert>
+          <Alert>{notFound || already ? null : errors.formMessage(["email", "role"])}</Alert>
           <TextField label="Member email" type="email" name="email" autoComplete="off" required value={email}
-            onChange={(e) => setEmail(e.target.value)} error={add.fields.email} />
+            onChange={(e) => { setEmail(e.target.value); errors.edited("email"); }} error={errors.errorOf("email")} />
           <SelectField label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value as Role)}
-            options={ROLE_OPTIONS} error={add.fields.role} />
-          <button type="submit" disabled={add.pending || !email.trim()}>
+            options={ROLE_OPTIONS} error={errors.errorOf("role")} />
+          <button type="submit" disabled={add.pending}>
             Add member
           </button>
         </form>

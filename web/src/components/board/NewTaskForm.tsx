@@ -4,6 +4,7 @@ import { STATUS_LABELS } from "../../api/types";
 import { Alert } from "../Alert";
 import { TextField } from "../Field";
 import { useAction } from "../useAction";
+import { maxLength, useFieldErrors, validate } from "../validation";
 import type { TaskActions } from "./useTaskActions";
 
 /** A one-line form at the bottom of a column. */
@@ -13,15 +14,16 @@ export function NewTaskForm({ boardId, status, actions }: { boardId: string; sta
     await actions.create({ board_id: boardId, title: title.trim(), status });
     setTitle("");
   });
-  const onSubmit = (e: FormEvent) => {
+  const errors = useFieldErrors(create);
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    if (title.trim()) void create.run();
+    if (title.trim() && errors.check(e.currentTarget, validate({ title }, { title: [maxLength(200)] }))) void create.run();
   };
   return (
     <form className="new-task" onSubmit={onSubmit} noValidate>
-      <Alert>{create.fields.title ? null : create.message}</Alert>
+      <Alert>{errors.formMessage(["title"])}</Alert>
       <TextField label={`New task in ${STATUS_LABELS[status]}`} name="title" value={title} maxLength={200}
-        onChange={(e) => setTitle(e.target.value)} error={create.fields.title} />
+        onChange={(e) => { setTitle(e.target.value); errors.edited("title"); }} error={errors.errorOf("title")} />
       <button type="submit" disabled={create.pending || !title.trim()}>
         Add task
       </button>

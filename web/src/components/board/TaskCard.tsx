@@ -1,29 +1,41 @@
-import { useEffect, useRef, type DragEvent } from "react";
+import { memo, useEffect, useRef, type DragEvent, type KeyboardEvent, type PointerEvent, type Ref } from "react";
 import { Link } from "react-router";
-import type { Member, Task } from "../../api/types";
+import type { Member, Status, Task } from "../../api/types";
+import { STATUSES, STATUS_LABELS } from "../../api/types";
 import { Avatar } from "../Avatar";
 
 export type MoveDirection = "up" | "down" | "left" | "right";
+/** Where focus goes on a card: its title link, or one of its move buttons. */
+export type CardFocus = MoveDirection | "card";
 
 const ARROWS: Record<MoveDirection, string> = { up: "↑", down: "↓", left: "←", right: "→" };
+const KEYS: Record<string, MoveDirection> = { ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right" };
+/** Shared description of the keys a focused card answers to (rendered once by BoardColumns). */
+export const CARD_KEYS_HINT_ID = "card-keys-hint";
 
 interface Props {
+  ref?: Ref<HTMLLIElement>;
   task: Task;
+  /** Its place in the whole column (the list is virtualized), and the column's length. */
+  index: number;
+  count: number;
+  /** Pixels from the top of the list. */
+  offset: number;
   boardId: string;
   assignee: Member | undefined;
   /** Names of the other people editing this task now. */
   editingBy: string[];
   canEdit: boolean;
-  /** Which moves make sense from where the card is. */
-  canMove: Record<MoveDirection, boolean>;
-  moveLabels: Record<MoveDirection, string>;
-  onMove: (direction: MoveDirection) => void;
-  /** Put keyboard focus on this move button (after the card moved and re-rendered). */
-  focusMove: MoveDirection | null;
+  onMove: (task: Task, direction: MoveDirection) => void;
+  /** Arrow keys on the title: go to the neighbouring card. */
+  onNavigate: (task: Task, direction: MoveDirection) => void;
+  /** Put keyboard focus here (after the card moved and re-rendered, or arrow keys led here). */
+  focus: CardFocus | null;
   onFocused: () => void;
   dragging: boolean;
-  onDragStart: (e: DragEvent) => void;
+  onDragStart: (task: Task, e: DragEvent) => void;
   onDragEnd: () => void;
+  onTouchDragStart: (task: Task, e: PointerEvent) => void;
 }
 
 function formatDue(iso: string): string {
@@ -35,26 +47,55 @@ function isOverdue(task: Task): boolean {
   return task.status !== "done" && task.due_date !== null && new Date(task.due_date).getTime() < Date.now();
 }
 
-export function TaskCard(props: Props) {
-  const { task, assignee, editingBy, canEdit, canMove, moveLabels, focusMove } = props;
+function neighbour(status: Status, delta: -1 | 1): Status | undefined {
+  return STATUSES[STATUSES.indexOf(status) + delta];
+}
+
+export const TaskCard = memo(function TaskCard(props: Props) {
+  const { task, index, count, assignee, editingBy, canEdit, focus, onFocused } = props;
+  const link = useRef<HTMLAnchorElement>(null);
   const buttons = useRef<Partial<Record<MoveDirection, HTMLButtonElement | null>>>({});
+  const left = neighbour(task.status, -1);
+  const right = neighbour(task.status, 1);
+  const canMove: Record<MoveDirection, boolean> = { up: index > 0, down: index < count - 1, left: !!left, right: !!right };
+  const moveLabels: Record<MoveDirection, string> = {
+    up: "up",
+    down: "down",
+    left: left ? `to ${STATUS_LABELS[left]}` : "left",
+    right: right ? `to ${STATUS_LABELS[right]}` : "right",
+  };
 
   useEffect(() => {
-    if (!focusMove) return;
-    buttons.current[focusMove]?.focus();
-    props.onFocused();
-  }, [focusMove, props]);
+    if (!focus) return;
+    (focus === "card" ? link.current : buttons.current[focus])?.focus();
+    onFocused();
+  }, [focus, onFocused]);
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    const dir = KEYS[e.key];
+    if (!dir || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    if (e.altKey) {
+      if (canEdit && canMove[dir]) props.onMove(task, dir);
+    } else props.onNavigate(task, dir);
+  };
 
   return (
     <li
+      ref={props.ref}
       className={`task-card priority-${task.priority}${props.dragging ? " dragging" : ""}`}
       data-task-id={task.id}
+      data-index={index}
       data-testid="task-card"
+      aria-posinset={index + 1}
+      aria-setsize={count}
+      style={{ transform: `translateY(${props.offset}px)` }}
       draggable={canEdit}
-      onDragStart={props.onDragStart}
+      onDragStart={(e) => props.onDragStart(task, e)}
       onDragEnd={props.onDragEnd}
     >
-      <Link className="task-title" to={`/boards/${props.boardId}/tasks/${task.id}`}>
+      <Link ref={link} className="task-title" to={`/boards/${props.boardId}/tasks/${task.id}`}
+        aria-describedby={CARD_KEYS_HINT_ID} onKeyDown={onKeyDown}>
         {task.title}
       </Link>
       <div className="task-meta">
@@ -84,6 +125,12 @@ export function TaskCard(props: Props) {
       )}
       {canEdit && (
         <div className="move-buttons" role="group" aria-label={`Move “${task.title}”`}>
+          {/* For fingers: drag from here (touch-action: none, so the list doesn't scroll instead).
+              Mice use the card itself; keyboards the buttons and Alt + arrows. */}
+          <span className="drag-handle" aria-hidden="true" data-testid="drag-handle"
+            onPointerDown={(e) => e.pointerType !== "mouse" && props.onTouchDragStart(task, e)}>
+            ⠿
+          </span>
           {(Object.keys(ARROWS) as MoveDirection[]).map((dir) => (
             <button
               key={dir}
@@ -91,11 +138,11 @@ export function TaskCard(props: Props) {
                 buttons.current[dir] = el;
               }}
               type="button"
-              className="icon-button"
+              className="icon-button move-button"
               aria-label={`Move “${task.title}” ${moveLabels[dir]}`}
               title={`Move ${moveLabels[dir]}`}
               aria-disabled={!canMove[dir]}
-              onClick={() => canMove[dir] && props.onMove(dir)}
+              onClick={() => canMove[dir] && props.onMove(task, dir)}
             >
               <span aria-hidden="true">{ARROWS[dir]}</span>
             </button>
@@ -104,4 +151,4 @@ export function TaskCard(props: Props) {
       )}
     </li>
   );
-}
+});

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useLayoutEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../../api/errors";
 import type { Member, Task } from "../../api/types";
 import { PRIORITIES, STATUSES, STATUS_LABELS } from "../../api/types";
@@ -7,6 +7,7 @@ import { changedFields, changesFrom, formFieldOf, formFromTask, mergeMine, type 
 import { Alert } from "../Alert";
 import { SelectField, TextAreaField, TextField } from "../Field";
 import { useAction } from "../useAction";
+import { maxLength, required, validate } from "../validation";
 import { ConflictPanel } from "./ConflictPanel";
 import type { TaskActions } from "./useTaskActions";
 
@@ -15,6 +16,10 @@ interface Props {
   task: Task;
   members: Member[];
   actions: TaskActions;
+  /** Unsaved changes kept from before (the role came back, the dialog reopened), to start from. */
+  initialDraft?: TaskForm | null;
+  /** Told the unsaved form after every change: null when there is nothing unsaved. */
+  onDraftChange?: (draft: TaskForm | null) => void;
 }
 
 /**
@@ -22,10 +27,10 @@ interface Props {
  * untouched it follows live changes; once touched, a newer version elsewhere is
  * flagged, and saving over it leads to an explicit choice (ConflictPanel).
  */
-export function TaskEditor({ task, members, actions }: Props) {
+export function TaskEditor({ task, members, actions, initialDraft, onDraftChange }: Props) {
   const api = useApi();
   const [base, setBase] = useState(task);
-  const [form, setForm] = useState<TaskForm>(() => formFromTask(task));
+  const [form, setForm] = useState<TaskForm>(() => initialDraft ?? formFromTask(task));
   const [theirs, setTheirs] = useState<Task | null>(null);
   const [saved, setSaved] = useState(false);
   const dirty = changedFields(formFromTask(base), form).length > 0;
@@ -36,6 +41,11 @@ export function TaskEditor({ task, members, actions }: Props) {
       setForm(formFromTask(task));
     }
   }, [task, dirty, theirs, base.version]);
+
+  // A layout effect: the dialog must know about unsaved changes before the next key press.
+  useLayoutEffect(() => {
+    onDraftChange?.(dirty ? form : null);
+  }, [dirty, form, onDraftChange]);
 
   const commit = async (from: Task, draft: TaskForm) => {
     const changes = changesFrom(from, draft);
@@ -79,9 +89,13 @@ export function TaskEditor({ task, members, actions }: Props) {
   const apiFields = { ...save.fields, ...keepMine.fields };
   const errorOf = (field: keyof TaskForm) =>
     Object.entries(apiFields).find(([api]) => formFieldOf(api) === field)?.[1];
-  const onSubmit = (e: FormEvent) => {
+  const [titleError, setTitleError] = useState<string | null>(null);
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    void save.run();
+    const problem = validate({ title: form.title }, { title: [required("a title"), maxLength(200)] }).title ?? null;
+    setTitleError(problem);
+    if (problem) e.currentTarget.querySelector<HTMLElement>('[name="title"]')?.focus();
+    else void save.run();
   };
 
   return (
@@ -97,7 +111,7 @@ export function TaskEditor({ task, members, actions }: Props) {
       {saved && !dirty && <Alert kind="success">Saved.</Alert>}
       <form className="task-editor" onSubmit={onSubmit} noValidate>
         <TextField label="Title" name="title" required maxLength={200} value={form.title}
-          onChange={(e) => set("title", e.target.value)} error={errorOf("title")} />
+          onChange={(e) => { set("title", e.target.value); setTitleError(null); }} error={titleError ?? errorOf("title")} />
         <TextAreaField label="Description" name="description" rows={4} value={form.description}
           onChange={(e) => set("description", e.target.value)} error={errorOf("description")} />
         <div className="field-row">

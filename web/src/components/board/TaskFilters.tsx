@@ -28,7 +28,7 @@ export function TaskFilters({ filter, onChange, members, shown, total }: Props) 
         options={[{ value: "", label: "Any" }, ...PRIORITIES.map((p) => ({ value: p, label: p[0]!.toUpperCase() + p.slice(1) }))]} />
       {isFiltering(filter) && (
         <div className="filter-summary">
-          <span role="status">
+          <span role="status" data-testid="filter-count" data-query={filter.text}>
             Showing {shown} of {total} tasks
           </span>
           <button type="button" className="button-secondary" onClick={() => onChange(NO_FILTER)}>

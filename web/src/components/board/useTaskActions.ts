@@ -11,7 +11,6 @@ export interface TaskActions {
   move(task: Task, move: Move): Promise<void>;
   /** PATCH with If-Match: the server answers 412 with `current` if someone changed it meanwhile. */
   update(task: Task, changes: TaskChanges, ifMatch: number): Promise<Task>;
-  remove(task: Task): Promise<void>;
 }
 
 /** Task writes for one board: REST call, then the result applied to the live state at once. */
@@ -41,10 +40,6 @@ export function useTaskActions(sync: BoardSync | null, onMoveError: (message: st
         const updated = await api.tasks.update(task.id, changes, ifMatch);
         sync?.applyLocalTask(updated);
         return updated;
-      },
-      async remove(task) {
-        await api.tasks.remove(task.id);
-        sync?.removeLocalTask(task.id);
       },
     }),
     [api, sync, onMoveError],
