@@ -110,6 +110,7 @@ async def test_a_peer_that_stops_answering_pings_is_closed(server: TaskflowServe
         while (text := await peer.text(TIMEOUT + 5)) is not None:
             frames.append(text)
         waited = time.monotonic() - pinged
+        await peer.ws.close()  # releases aiohttp's connection (the server already closed)
         assert "2" not in frames, f"pinged again while a PONG was overdue: {frames}"
         assert TIMEOUT - 0.5 <= waited <= TIMEOUT + 2.5, f"closed {waited:.2f} s after the PING"
         await _until(lambda: _gone(server, before), 5)
