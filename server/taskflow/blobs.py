@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from loguru import logger
 
@@ -30,6 +30,7 @@ class LocalBlobStore:
     """Files under <data dir>/blobs; served by the app itself."""
 
     direct_uploads = False
+    browser_origins: tuple[str, ...] = ()
 
     def __init__(self, root: Path) -> None:
         self._root = root.resolve()
@@ -80,6 +81,11 @@ class LocalBlobStore:
         raise NotImplementedError("direct uploads need S3")
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class S3BlobStore:
     """Objects in one bucket; downloads and direct uploads through presigned requests."""
 
@@ -97,6 +103,11 @@ class S3BlobStore:
         )
         self._bucket = bucket
         self.url_ttl = url_ttl
+        # Where the presigned URLs point, as boto3 builds them (signing is local: no request).
+        urls = [self._client.generate_presigned_url(
+                    "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60),
+                self._client.generate_presigned_post(bucket, "k", ExpiresIn=60)["url"]]
+        self.browser_origins = tuple(dict.fromkeys(_origin(url) for url in urls))
 
     async def check(self) -> None:
         """Raises when the bucket can't be reached (readiness)."""

@@ -6,7 +6,6 @@ import re
 import secrets
 import time
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 from loguru import logger
 from quart import Quart, Response, g, request
@@ -16,24 +15,16 @@ from taskflow.observability import request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self' ws: wss:{s3}; font-src 'self'; "
+        "img-src 'self' data:; connect-src 'self' ws: wss:{blobs}; font-src 'self'; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
 @lru_cache(maxsize=8)
-def content_security_policy(s3_bucket: str | None, s3_endpoint_url: str | None,
-                            s3_region: str | None) -> str:
+def content_security_policy(blob_origins: tuple[str, ...]) -> str:
     """The CSP; with S3, the browser may also talk to the bucket (direct uploads, downloads)."""
-    if not s3_bucket:
-        return _CSP.format(s3="")
-    if s3_endpoint_url:
-        parts = urlsplit(s3_endpoint_url)
-        origins = [f"{parts.scheme}://{parts.netloc}"]
-    else:
-        origins = [f"https://{s3_bucket}.s3.amazonaws.com"]
-        if s3_region:
-            origins.append(f"https://{s3_bucket}.s3.{s3_region}.amazonaws.com")
-    return _CSP.format(s3="".join(f" {o}" for o in origins))
+    return _CSP.format(blobs="".join(f" {o}" for o in blob_origins))
+
+
 _CORS_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID"
 _CORS_EXPOSE = "ETag, Location, Retry-After, X-Request-ID"
 
@@ -62,9 +53,8 @@ def register(app: Quart) -> None:
         rt = runtime()
         headers = response.headers
         headers["X-Request-ID"] = g.get("request_id", "-")
-        settings = rt.settings
-        headers.setdefault("Content-Security-Policy", content_security_policy(
-            settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region))
+        blob_origins = rt.services_.attachments.browser_origins if rt.services_ else ()
+        headers.setdefault("Content-Security-Policy", content_security_policy(blob_origins))
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "no-referrer"

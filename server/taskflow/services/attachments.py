@@ -107,6 +107,11 @@ class AttachmentService:
             await discard_blobs(self._blobs, [attachment.storage_key])
             raise
 
+    @property
+    def browser_origins(self) -> tuple[str, ...]:
+        """Where browsers fetch and upload attachment bytes, beyond the app's own origin."""
+        return self._blobs.browser_origins
+
     async def upload_options(self, actor: Actor, task_id: str) -> tuple[int, bool]:
         """What an editor of the task may upload: the size limit, and whether direct uploads work."""
         await task_for(self._store, task_id, actor, "editor")

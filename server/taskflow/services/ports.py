@@ -173,6 +173,8 @@ class BlobStore(Protocol):
     """Where attachment bytes live (local disk or S3). Keys are ours, never user input."""
 
     direct_uploads: bool
+    # Origins a browser talks to for downloads and direct uploads (beyond the app's own).
+    browser_origins: tuple[str, ...]
 
     async def put(self, key: str, source: IO[bytes], *, content_type: str) -> int:
         """Stores the stream under `key`; returns its size in bytes."""
