@@ -138,6 +138,18 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardsNotice:
+    """Users whose list of boards changed: a board of theirs appeared, changed or went away.
+
+    Not a board event (nothing in the log); it tells their open pages to look again.
+    """
+
+    board_id: str
+    change: str  # board:created, board:updated, board:deleted, member:added/updated/removed
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Login:
     """One sign-in: its refresh tokens rotate within it, and revoking it ends them all."""
 

@@ -224,3 +224,29 @@ async def test_logout_ends_that_logins_connections_on_every_instance(
     assert (await kept.join(board_id))["ok"] is True
     for client in ended:
         assert len(client.connects) == 1, client  # a closed login does not come back by itself
+
+
+async def test_boards_changed_reaches_the_users_connections_on_every_instance(
+        people: dict[str, Person], rest: Rest, live: LiveClients, activity: Activity) -> None:
+    """`boards:changed` (beyond CONTRACT v1) crosses instances like `auth:revoked`, to the
+    user's connections only, joined to a board or not."""
+    ada, bob, cy = people["Ada"], people["Bob"], people["Cy"]
+    bobs = [await live.connect("py", DEFAULT, bob, on=1),
+            await live.connect("js", WEBSOCKET, bob, on=2),
+            await live.connect("js", DEFAULT, bob, on=3)]
+    cys = [await live.connect("py", WEBSOCKET, cy, on=k) for k in (2, 3)]
+    board_id = (await rest.new_board(ada))["id"]
+    await rest.ok("POST", f"/boards/{board_id}/members", ada, instance=1,
+                  json={"email": bob.email, "role": "editor"}, status=201)
+    await rest.ok("DELETE", f"/boards/{board_id}/members/{bob.id}", ada, instance=2, status=204)
+    want = [{"board_id": board_id, "change": "member:added"},
+            {"board_id": board_id, "change": "member:removed"}]
+    await activity.until(lambda: all(c.named("boards:changed") == want for c in bobs), timeout=5,
+                         what=lambda: str({c.label: c.named("boards:changed") for c in bobs}))
+    # Cy's first notice is his own board: none of Bob's reached him, on any instance.
+    own = (await rest.ok("POST", "/boards", cy, instance=1, json={"name": "Cy's"},
+                         status=201))["id"]
+    await activity.until(
+        lambda: all(c.named("boards:changed") == [{"board_id": own, "change": "board:created"}]
+                    for c in cys), timeout=5,
+        what=lambda: str({c.label: c.named("boards:changed") for c in cys}))

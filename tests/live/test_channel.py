@@ -202,3 +202,47 @@ async def test_cross_site_origin_is_refused(server: TaskflowServer, person: Any)
     same = LiveClient(server.url, ada.token, headers={"Origin": server.url})
     await same.connect()
     await same.close()
+
+
+async def test_boards_changed_tells_every_connection_of_the_users_concerned(
+        person: Any, clients: Any) -> None:
+    """`boards:changed` (beyond CONTRACT v1): a board of the user's appeared, changed or went
+    away; it reaches each of their connections, joined to a board or not, and nobody else."""
+    ada, bob, eve = await person("Ada"), await person("Bob"), await person("Eve")
+    ada_tab = await clients(ada.token)
+    bob_tabs = [await clients(bob.token), await clients(bob.token)]
+    eve_tab = await clients(eve.token)
+
+    def notices(client: LiveClient) -> list[tuple[str, str]]:
+        return [(n["board_id"], n["change"]) for n in client.named("boards:changed")]
+
+    async def expect(client: LiveClient, *seen: tuple[str, str]) -> None:
+        await client.wait_until(lambda: notices(client) == list(seen))
+
+    board = await ada.board("Plans")
+    b = board["id"]
+    await expect(ada_tab, (b, "board:created"))  # the creator's other tabs
+    await ada.add(board, bob)
+    for tab in bob_tabs:
+        await expect(tab, (b, "member:added"))
+    await bob_tabs[0].join(b)  # joined or not, the notice comes
+    r = await ada.http.patch(f"/api/v1/boards/{b}/members/{bob.id}", json={"role": "viewer"},
+                             headers=ada.headers)
+    assert r.status_code == 200, r.text
+    r = await ada.http.patch(f"/api/v1/boards/{b}", json={"name": "Plans 2"}, headers=ada.headers)
+    assert r.status_code == 200, r.text
+    r = await ada.http.delete(f"/api/v1/boards/{b}/members/{bob.id}", headers=ada.headers)
+    assert r.status_code == 204, r.text
+    for tab in bob_tabs:
+        await expect(tab, (b, "member:added"), (b, "member:updated"), (b, "board:updated"),
+                     (b, "member:removed"))
+    await ada.add(board, bob)
+    r = await ada.http.delete(f"/api/v1/boards/{b}", headers=ada.headers)
+    assert r.status_code == 204, r.text
+    await expect(ada_tab, (b, "board:created"), (b, "board:updated"), (b, "board:deleted"))
+    for tab in bob_tabs:
+        await expect(tab, (b, "member:added"), (b, "member:updated"), (b, "board:updated"),
+                     (b, "member:removed"), (b, "member:added"), (b, "board:deleted"))
+    # Eve's first notice is her own board: she heard none of the notices sent before it.
+    own = await eve.board()
+    await expect(eve_tab, (own["id"], "board:created"))

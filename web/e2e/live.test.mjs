@@ -96,10 +96,16 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     await connectionStatus(B).filter({ hasText: "Live" }).waitFor({ timeout: 10_000 });
   });
 
-  step("A creates a board and adds B as an editor by email; B opens it and they see each other", async () => {
-    boardId = await createBoard(A, "Launch plan");
-    await addMember(A, bob.email, "editor");
+  step("A creates a board and adds B as an editor by email: it appears on B's open Boards page, B opens it and they see each other", async () => {
     await B.goto(`${server.baseUrl}/boards`);
+    await B.locator(".board-list").waitFor(); // loaded (sign-up made a first board)
+    await connectionStatus(B).filter({ hasText: "Live" }).waitFor({ timeout: 10_000 });
+    boardId = await createBoard(A, "Launch plan");
+    await seenWithin(
+      "board shared (B's Boards page, no refresh)",
+      () => addMember(A, bob.email, "editor"),
+      visible(B.getByRole("link", { name: /Launch plan/ })),
+    );
     await B.getByRole("link", { name: /Launch plan/ }).click();
     await B.getByRole("heading", { level: 1, name: "Launch plan" }).waitFor();
     await A.getByTestId("presence").getByRole("img", { name: bob.name }).waitFor({ timeout: 5000 });

@@ -36,6 +36,10 @@ def login_room(login_id: str) -> str:
     return f"login:{login_id}"
 
 
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
 class LiveChannel:
     """Everything the Socket.IO side owns; `start` runs with the server, `stop` ends it."""
 
@@ -172,7 +176,7 @@ class LiveChannel:
     def push(self, eio_sid: str, frame: Any) -> int | None:
         return self.engine.push(eio_sid, frame)
 
-    # --- the managers' gate: what is addressed to a board or a login ---------------------
+    # --- the managers' gate: what is addressed to a board, a login or a user -------------
     def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None:
         if event == "presence" or event == "task:editing":
             self.router.signal(board_id, event, data, skip_sid)
@@ -185,6 +189,17 @@ class LiveChannel:
         """`auth:revoked` to a login: tell its sockets why, then close them."""
         if event == "auth:revoked":
             self.end_login(login_id, data)
+
+    def user(self, user_id: str, event: str, data: Any) -> None:
+        """`boards:changed` to a user: every connection of theirs here, joined or not."""
+        if event != "boards:changed":
+            logger.warning("dropped {!r} addressed to user {}", event, user_id)
+            return
+        connections = self.connections.of_user(user_id)
+        if connections:
+            frame = self.sio.frame(event, data)
+            for conn in connections:
+                self.engine.push(conn.eio_sid, frame)
 
     def end_login(self, login_id: str, reason: Any) -> None:
         frame = self.sio.frame("auth:revoked", reason)

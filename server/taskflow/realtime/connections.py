@@ -1,4 +1,4 @@
-"""The live connections of this instance: one record per socket, indexed by login.
+"""The live connections of this instance: one record per socket, indexed by login and user.
 
 A record is created when `connect` accepts a socket and is the only thing `disconnect`
 tears down. Handlers that await re-read it afterwards (`open`, `join_current`), because the
@@ -52,6 +52,7 @@ class Connections:
     def __init__(self) -> None:
         self._by_sid: dict[str, Connection] = {}
         self._by_login: dict[str, dict[str, Connection]] = {}
+        self._by_user: dict[str, dict[str, Connection]] = {}
         self._tickets: dict[str, list[Ticket]] = {}
 
     def __iter__(self) -> Iterator[Connection]:
@@ -62,6 +63,9 @@ class Connections:
 
     def logins(self) -> list[str]:
         return list(self._by_login)
+
+    def of_user(self, user_id: str) -> list[Connection]:
+        return list(self._by_user.get(user_id, {}).values())
 
     def expect(self, login_id: str) -> Ticket:
         """Call before checking a login in the store, so a revocation that lands during the
@@ -80,10 +84,11 @@ class Connections:
     def add(self, conn: Connection) -> None:
         self._by_sid[conn.sid] = conn
         self._by_login.setdefault(conn.login_id, {})[conn.sid] = conn
+        self._by_user.setdefault(conn.user_id, {})[conn.sid] = conn
 
     def relogin(self, conn: Connection, login_id: str) -> None:
-        """The connection presented a token of another login (auth:refresh)."""
-        self._unindex(conn)
+        """The connection presented a token of another login of its user (auth:refresh)."""
+        _drop(self._by_login, conn.login_id, conn.sid)
         conn.login_id = login_id
         self._by_login.setdefault(login_id, {})[conn.sid] = conn
 
@@ -99,12 +104,14 @@ class Connections:
             return None
         conn.open = False
         conn.joining.clear()
-        self._unindex(conn)
+        _drop(self._by_login, conn.login_id, conn.sid)
+        _drop(self._by_user, conn.user_id, conn.sid)
         return conn
 
-    def _unindex(self, conn: Connection) -> None:
-        sockets = self._by_login.get(conn.login_id)
-        if sockets is not None:
-            sockets.pop(conn.sid, None)
-            if not sockets:
-                del self._by_login[conn.login_id]
+
+def _drop(index: dict[str, dict[str, Connection]], key: str, sid: str) -> None:
+    sockets = index.get(key)
+    if sockets is not None:
+        sockets.pop(sid, None)
+        if not sockets:
+            del index[key]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from taskflow.domain import Event
+from taskflow.domain import BoardsNotice, Event
 
 Listener = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -23,4 +23,7 @@ class LocalPublisher:
             await listener(events)
 
     async def end_logins(self, login_ids: Sequence[str]) -> None:
+        return None
+
+    async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
         return None

@@ -4,9 +4,10 @@ Both keep python-socketio's transport and, through the Redis manager, its pub/su
 instances. Through the manager's own hooks (`emit` in one process, `_handle_emit` for what
 every instance receives) they hand to the live channel whatever is addressed to a board
 room ("board:<id>": events, presence, editing), which only the board's stream sends and
-only to sockets whose join is acknowledged, and to a login room ("login:<id>":
-`auth:revoked`), whose connections the channel closes. No socket ever enters those rooms
-in python-socketio itself, so nothing reaches a socket through them by accident.
+only to sockets whose join is acknowledged, to a login room ("login:<id>":
+`auth:revoked`), whose connections the channel closes, and to a user room ("user:<id>":
+`boards:changed`), which goes to each of the user's connections. No socket ever enters
+those rooms in python-socketio itself, so nothing reaches a socket through them by accident.
 
 They also keep, per socket, the rooms it entered beyond the two every socket has (the
 namespace's `None` room and its own sid room). python-socketio finds a disconnecting
@@ -25,6 +26,7 @@ import socketio
 class Gate(Protocol):
     def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None: ...
     def login(self, login_id: str, event: str, data: Any) -> None: ...
+    def user(self, user_id: str, event: str, data: Any) -> None: ...
 
 
 class _Hooks:
@@ -68,7 +70,7 @@ class _Hooks:
                     del pending[namespace]
 
     def _intercept(self, event: str, data: Any, room: Any, skip_sid: Any) -> bool:
-        """True when the channel took the emit (it was addressed to a board or a login)."""
+        """True when the channel took the emit (addressed to a board, a login or a user)."""
         if self.gate is None or not isinstance(room, str):
             return False
         kind, _, name = room.partition(":")
@@ -77,6 +79,9 @@ class _Hooks:
             return True
         if kind == "login" and name:
             self.gate.login(name, event, data)
+            return True
+        if kind == "user" and name:
+            self.gate.user(name, event, data)
             return True
         return False
 

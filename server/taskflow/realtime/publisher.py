@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taskflow.domain import Event
-from taskflow.realtime.channel import LiveChannel, login_room
+from taskflow.domain import BoardsNotice, Event
+from taskflow.realtime.channel import LiveChannel, login_room, user_room
 from taskflow.realtime.router import board_room
 from taskflow.services.views import event_view
 
@@ -26,3 +26,11 @@ class LivePublisher:
         for login_id in login_ids:
             await self._channel.manager.emit("auth:revoked", {"reason": "login_revoked"},
                                              namespace="/", room=login_room(login_id))
+
+    async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
+        """`boards:changed` to each user's connections, whatever board they are on."""
+        for notice in notices:
+            payload = {"board_id": notice.board_id, "change": notice.change}
+            for user_id in notice.user_ids:
+                await self._channel.manager.emit("boards:changed", payload, namespace="/",
+                                                 room=user_room(user_id))

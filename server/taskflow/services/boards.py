@@ -47,7 +47,12 @@ class BoardService:
                       created_at=now, updated_at=now,
                       members=(Member(user_id=user.id, name=user.name, email=user.email,
                                       role="owner"),))
-        await self._store.transact(lambda tx: tx.insert_board(board))
+
+        async def work(change: Change) -> None:
+            await change.tx.insert_board(board)
+            change.tell([user.id], board.id, "board:created")  # the creator's other tabs
+
+        await self._recorder.run(actor.user_id, work)
         return board
 
     async def update(self, actor: Actor, board_id: str, *, name: str | None = None,
@@ -65,6 +70,7 @@ class BoardService:
                                          updated_at=updated.updated_at)
             event = await change.record(board_id, "board:updated", board_view(updated))
             assert event.seq == updated.seq
+            change.tell((m.user_id for m in board.members), board_id, "board:updated")
             return updated
 
         return await self._recorder.run(actor.user_id, work)
@@ -72,9 +78,10 @@ class BoardService:
     async def delete(self, actor: Actor, board_id: str) -> None:
         """Deletes the board and everything on it; board:deleted is its last event."""
         async def work(change: Change) -> list[str]:
-            await board_for(change.tx, board_id, actor, "owner")
+            board = await board_for(change.tx, board_id, actor, "owner")
             keys = await blob_keys_of_board(change.tx, board_id)
             event = await change.record(board_id, "board:deleted", {"id": board_id})
+            change.tell((m.user_id for m in board.members), board_id, "board:deleted")
             await change.tx.delete_board(board_id, seq=event.seq, at=event.at)
             return keys
 
@@ -95,6 +102,7 @@ class BoardService:
             member = Member(user_id=user.id, name=user.name, email=user.email, role=role)
             await change.tx.insert_member(board_id, member, added_at=self._clock.now())
             await change.record(board_id, "member:added", member_view(member))
+            change.tell([user.id], board_id, "member:added")
             return member
 
         return await self._recorder.run(actor.user_id, work)
@@ -113,6 +121,7 @@ class BoardService:
             member = replace(member, role=role)
             await change.tx.update_member(board_id, user_id, role)
             await change.record(board_id, "member:updated", member_view(member))
+            change.tell([user_id], board_id, "member:updated")
             return member
 
         return await self._recorder.run(actor.user_id, work)
@@ -128,6 +137,7 @@ class BoardService:
                 raise Conflict("The owner can't leave the board; delete it instead")
             await change.tx.delete_member(board_id, user_id)
             await change.record(board_id, "member:removed", {"user_id": user_id})
+            change.tell([user_id], board_id, "member:removed")
             await _unassign(change, board_id, user_id)
 
         await self._recorder.run(actor.user_id, work)

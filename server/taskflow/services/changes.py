@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loguru import logger
 
-from taskflow.domain import Event
+from taskflow.domain import BoardsNotice, Event
 from taskflow.services.ports import Clock, Publisher, Store, Transaction
 
 T = TypeVar("T")
@@ -22,6 +22,7 @@ class Change:
     actor_id: str
     clock: Clock
     events: list[Event] = field(default_factory=list)
+    notices: list[BoardsNotice] = field(default_factory=list)
 
     async def record(self, board_id: str, type: str, data: dict[str, Any]) -> Event:
         """Appends one board event in this transaction."""
@@ -30,6 +31,11 @@ class Change:
         )
         self.events.append(event)
         return event
+
+    def tell(self, user_ids: Iterable[str], board_id: str, change: str) -> None:
+        """After commit, tells these users that their list of boards changed."""
+        self.notices.append(BoardsNotice(board_id=board_id, change=change,
+                                         user_ids=tuple(dict.fromkeys(user_ids))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +60,16 @@ class Recorder:
         return result
 
     async def _publish(self, change: Change) -> None:
-        # Durable from here on. A failed publish loses nothing: clients catch up by `seq`.
+        # Durable from here on. A failed publish loses nothing: clients catch up by `seq`,
+        # and board lists are read again on reconnect.
         events = change.events
         if events:
             try:
                 await self.publisher.publish(events)
             except Exception:
                 logger.exception("publishing {} event(s) failed; clients will catch up", len(events))
+        if change.notices:
+            try:
+                await self.publisher.boards_changed(change.notices)
+            except Exception:
+                logger.exception("telling users their boards changed failed")

@@ -9,6 +9,7 @@ from typing import IO, Any, Protocol, TypeVar
 from taskflow.domain import (
     Attachment,
     Board,
+    BoardsNotice,
     Comment,
     Download,
     Event,
@@ -166,6 +167,9 @@ class Publisher(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
     async def end_logins(self, login_ids: Sequence[str]) -> None:
         """Closes the live connections opened under these logins, on every instance."""
+        ...
+    async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
+        """Tells the users' live connections, on every instance, that their boards changed."""
         ...
 
 

@@ -1,9 +1,10 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router";
 import type { Board } from "../api/types";
 import { errorMessage } from "../api/errors";
-import { useApi } from "../app/ServicesContext";
+import { useApi, useServices } from "../app/ServicesContext";
 import { Alert } from "../components/Alert";
+import { coalesce } from "../live/coalesce";
 import { TextAreaField, TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
 import { usePageTitle } from "../components/usePageTitle";
@@ -13,33 +14,44 @@ const ROLE_LABEL = { owner: "Owner", editor: "Editor", viewer: "Viewer" } as con
 
 export default function BoardsPage() {
   usePageTitle("Boards");
-  const api = useApi();
+  const { api, connection } = useServices();
   const [boards, setBoards] = useState<Board[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
 
-  const load = useCallback(() => {
-    api.boards
-      .list()
-      .then((list) => {
-        setBoards(list);
-        setLoadError(null);
-      })
-      .catch((err: unknown) => setLoadError(errorMessage(err)));
-  }, [api]);
+  const load = useMemo(
+    () =>
+      coalesce(() =>
+        api.boards.list().then(
+          (list) => {
+            setBoards(list);
+            setLoadError(null);
+          },
+          (err: unknown) => setLoadError(errorMessage(err)),
+        ),
+      ),
+    [api],
+  );
 
   useEffect(() => {
-    load();
-    // Being added to a board is not an event we receive here: look again when the tab regains focus.
-    const onVisible = () => document.visibilityState === "visible" && load();
+    void load();
+    // A board of ours appeared, changed or went away (`boards:changed`, sent to each of the
+    // user's connections); after a reconnect, or when the tab comes back, one may have been missed.
+    const offChanged = connection.on("boards:changed", () => void load());
+    const offConnect = connection.onConnect(() => void load());
+    const onVisible = () => document.visibilityState === "visible" && void load();
     document.addEventListener("visibilitychange", onVisible);
-    return () => document.removeEventListener("visibilitychange", onVisible);
-  }, [load]);
+    return () => {
+      offChanged();
+      offConnect();
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [load, connection]);
 
   return (
     <section aria-labelledby="boards-title">
       <div className="page-title-row">
         <h1 id="boards-title">Boards</h1>
-        <button type="button" className="button-secondary" onClick={load}>
+        <button type="button" className="button-secondary" onClick={() => void load()}>
           Refresh
         </button>
       </div>
