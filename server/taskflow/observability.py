@@ -105,6 +105,13 @@ class Metrics:
         self.live_sockets = Gauge("taskflow_live_sockets",
                                   "Engine.IO sessions open on this instance (connected or not)",
                                   registry=self.registry)
+        self.live_bus_messages = Counter(
+            "taskflow_live_bus_messages_total",
+            "Board messages (events, presence, editing) this instance received from Redis",
+            registry=self.registry)
+        self.live_bus_subscriptions = Gauge(
+            "taskflow_live_bus_subscriptions", "Board channels this instance subscribes to now",
+            registry=self.registry)
         self.live_delivery = Histogram(
             "taskflow_live_delivery_seconds",
             "From a board event's commit to its hand-over to this instance's sockets",

@@ -21,19 +21,16 @@ from loguru import logger
 from taskflow.config import Settings
 from taskflow.observability import Metrics
 from taskflow.ratelimit import RateLimiter
+from taskflow.realtime.bus import Bus
 from taskflow.realtime.connections import Connection, Connections
 from taskflow.realtime.engine import SocketServer
-from taskflow.realtime.managers import LocalManager, RedisManager
+from taskflow.realtime.managers import BusManager, LocalManager
 from taskflow.realtime.presence import MemoryPresence, Presence, RedisPresence, Viewer
 from taskflow.realtime.router import Router, Subscriber, board_room
 from taskflow.services.container import Services
 
 LOGIN_CHECK_SECONDS = 5.0
 HEARTBEAT_SECONDS = 1.0  # how often the engine's heartbeat looks for PINGs and PONGs due
-
-
-def login_room(login_id: str) -> str:
-    return f"login:{login_id}"
 
 
 def user_room(user_id: str) -> str:
@@ -46,10 +43,9 @@ class LiveChannel:
     def __init__(self, settings: Settings, *, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.manager: LocalManager | RedisManager = (
-            RedisManager(url=settings.redis_url, channel="taskflow:live")
-            if settings.redis_url else LocalManager()
-        )
+        self.manager: LocalManager | BusManager = (
+            BusManager() if settings.redis_url else LocalManager())
+        self.bus: Bus | None = None
         self.sio = SocketServer(
             client_manager=self.manager,
             async_mode="asgi",
@@ -71,6 +67,8 @@ class LiveChannel:
         self._tasks: set[asyncio.Task[Any]] = set()
         metrics.live_streams.set_function(lambda: len(self.router_) if self.router_ else 0)
         metrics.live_sockets.set_function(lambda: len(self.engine.sockets))
+        metrics.live_bus_subscriptions.set_function(
+            lambda: self.bus.board_subscriptions if self.bus else 0)
 
     @property
     def services(self) -> Services:
@@ -105,14 +103,19 @@ class LiveChannel:
     async def start(self, services: Services, redis: Any | None) -> None:
         self.services_ = services
         if redis is not None:
+            self.bus = Bus(redis, received=self._bus_received)
             self.presence.store = RedisPresence(redis, instance_id=self.settings.instance_id,
                                                 ttl=self.settings.presence_ttl)
             # Live connects count across instances, like the HTTP limits.
             self.connect_limiter = RateLimiter(redis=redis)
         self.router_ = Router(events=services.events, outlet=self,
                               max_queue=self.settings.live_max_queue, evicted=self._evicted,
-                              shed=self._shed, delivered=self._observe_delay)
+                              shed=self._shed, delivered=self._observe_delay,
+                              opened=self._board_opened, closed=self._board_closed)
         self.manager.gate = self
+        if isinstance(self.manager, BusManager) and self.bus is not None:
+            self.manager.bus = self.bus
+            self.bus.start()
         from taskflow.realtime import handlers
 
         handlers.register(self)
@@ -139,9 +142,8 @@ class LiveChannel:
         await self.presence.stop()
         if self.router_ is not None:
             await self.router_.close()
-        redis = getattr(self.manager, "redis", None)
-        if redis is not None:
-            await redis.aclose()
+        if self.bus is not None:
+            await self.bus.close()  # the Redis client itself is the app's
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -176,7 +178,7 @@ class LiveChannel:
     def push(self, eio_sid: str, frame: Any) -> int | None:
         return self.engine.push(eio_sid, frame)
 
-    # --- the managers' gate: what is addressed to a board, a login or a user -------------
+    # --- the managers' gate: what is addressed to a board or a user ----------------------
     def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None:
         if event == "presence" or event == "task:editing":
             self.router.signal(board_id, event, data, skip_sid)
@@ -185,21 +187,19 @@ class LiveChannel:
         else:
             logger.warning("dropped {!r} addressed to board {}", event, board_id)
 
-    def login(self, login_id: str, event: str, data: Any) -> None:
-        """`auth:revoked` to a login: tell its sockets why, then close them."""
-        if event == "auth:revoked":
-            self.end_login(login_id, data)
-
     def user(self, user_id: str, event: str, data: Any) -> None:
-        """`boards:changed` to a user: every connection of theirs here, joined or not."""
-        if event != "boards:changed":
+        """To a user's connections here: `boards:changed`, or `auth:revoked` of some logins."""
+        if event == "auth:revoked" and isinstance(data, dict):
+            for login_id in data.get("login_ids", ()):
+                self.end_login(login_id, {"reason": "login_revoked"})
+        elif event == "boards:changed":
+            connections = self.connections.of_user(user_id)
+            if connections:
+                frame = self.sio.frame(event, data)
+                for conn in connections:
+                    self.engine.push(conn.eio_sid, frame)
+        else:
             logger.warning("dropped {!r} addressed to user {}", event, user_id)
-            return
-        connections = self.connections.of_user(user_id)
-        if connections:
-            frame = self.sio.frame(event, data)
-            for conn in connections:
-                self.engine.push(conn.eio_sid, frame)
 
     def end_login(self, login_id: str, reason: Any) -> None:
         frame = self.sio.frame("auth:revoked", reason)
@@ -210,6 +210,38 @@ class LiveChannel:
         """Sends `frame`, then closes the socket gracefully (its queue is sent first)."""
         self.engine.push(conn.eio_sid, frame)
         self.spawn(self.sio.disconnect(conn.sid))
+
+    # --- the bus: which boards and users this instance hears ------------------------------
+    def _board_opened(self, board_id: str) -> None:
+        if self.bus is not None:
+            self.bus.want(self.bus.board(board_id))
+
+    def _board_closed(self, board_id: str) -> None:
+        if self.bus is not None:
+            self.bus.drop(self.bus.board(board_id))
+
+    async def board_heard(self, board_id: str) -> None:
+        """Returns once the board's events published from now on reach this instance (call
+        while its stream is held), or at once when the bus can't say (Redis down: the
+        sweep and gap fill read the event log then)."""
+        if self.bus is not None:
+            await self.bus.ready(self.bus.board(board_id))
+
+    async def hear_user(self, user_id: str) -> None:
+        """This instance hears the user's channel from now on, until `unhear_user`; returns
+        once notices published from now on reach it (or at once when the bus can't say)."""
+        if self.bus is not None:
+            channel = self.bus.user(user_id)
+            self.bus.want(channel)
+            await self.bus.ready(channel)
+
+    def unhear_user(self, user_id: str) -> None:
+        if self.bus is not None:
+            self.bus.drop(self.bus.user(user_id))
+
+    def _bus_received(self, kind: str) -> None:
+        if kind == "board":
+            self.metrics.live_bus_messages.inc()
 
     # --- connections, boards and presence ------------------------------------------------
     def subscriber(self, conn: Connection) -> Subscriber:
@@ -231,6 +263,7 @@ class LiveChannel:
         if conn is None:
             return
         self.metrics.live_connections.dec()
+        self.unhear_user(conn.user_id)
         for board_id in list(conn.boards):
             self.leave(conn, board_id)
 

@@ -83,6 +83,9 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
     channel.router.hold(board_id)  # events from now on are kept for this join
     viewing = False  # counted in presence, and not yet handed to conn.boards
     try:
+        # What is published from here on reaches this instance; what was published before
+        # is in the event log by the time it is read.
+        await channel.board_heard(board_id)
         catchup = await channel.services.events.join(_actor(conn), board_id, p.since)
         seq, resync = catchup.latest_seq, catchup.resync
         events = [event_view(e) for e in catchup.events]
@@ -204,22 +207,30 @@ def register(channel: LiveChannel) -> None:
             claims = channel.services.auth.live_claims(token)
         except Unauthorized:
             raise ConnectionRefusedError("unauthorized") from None
-        # Registered before the store is asked, so a logout landing meanwhile is not missed.
-        ticket = channel.connections.expect(claims.login_id)
+        # Both before the store is asked, so that a logout landing meanwhile is not missed:
+        # the user's channel brings revocations from other instances, the ticket this one's.
+        registered = False
         try:
-            identity = await channel.services.auth.live_identity(claims)
-        except Unauthorized:
-            raise ConnectionRefusedError("unauthorized") from None
+            await channel.hear_user(claims.user_id)
+            ticket = channel.connections.expect(claims.login_id)
+            try:
+                identity = await channel.services.auth.live_identity(claims)
+            except Unauthorized:
+                raise ConnectionRefusedError("unauthorized") from None
+            finally:
+                channel.connections.settle(ticket)
+            if ticket.revoked:
+                raise ConnectionRefusedError("unauthorized")
+            eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+            if eio_sid is None or not channel.engine.is_open(eio_sid):
+                raise ConnectionRefusedError("unavailable")  # it closed while we checked
+            channel.connections.add(Connection(
+                sid=sid, eio_sid=eio_sid, user_id=identity.user.id, login_id=identity.login_id,
+                name=identity.user.name, expires_at=identity.expires_at.timestamp()))
+            registered = True  # its close ends the hearing (LiveChannel.closed)
         finally:
-            channel.connections.settle(ticket)
-        if ticket.revoked:
-            raise ConnectionRefusedError("unauthorized")
-        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
-        if eio_sid is None or not channel.engine.is_open(eio_sid):
-            raise ConnectionRefusedError("unavailable")  # it closed while we checked
-        channel.connections.add(Connection(
-            sid=sid, eio_sid=eio_sid, user_id=identity.user.id, login_id=identity.login_id,
-            name=identity.user.name, expires_at=identity.expires_at.timestamp()))
+            if not registered:
+                channel.unhear_user(claims.user_id)
         channel.metrics.live_connections.inc()
         forget_handshake(environ)
 

@@ -22,7 +22,7 @@ class LocalPublisher:
         for listener in self._listeners:
             await listener(events)
 
-    async def end_logins(self, login_ids: Sequence[str]) -> None:
+    async def end_logins(self, user_id: str, login_ids: Sequence[str]) -> None:
         return None
 
     async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:

@@ -1,13 +1,14 @@
-"""python-socketio client managers whose board and login rooms belong to the live channel.
+"""python-socketio client managers whose board and user rooms belong to the live channel.
 
-Both keep python-socketio's transport and, through the Redis manager, its pub/sub between
-instances. Through the manager's own hooks (`emit` in one process, `_handle_emit` for what
-every instance receives) they hand to the live channel whatever is addressed to a board
-room ("board:<id>": events, presence, editing), which only the board's stream sends and
-only to sockets whose join is acknowledged, to a login room ("login:<id>":
-`auth:revoked`), whose connections the channel closes, and to a user room ("user:<id>":
-`boards:changed`), which goes to each of the user's connections. No socket ever enters
-those rooms in python-socketio itself, so nothing reaches a socket through them by accident.
+Through the managers' own hooks (`emit` in one process; `_handle_emit` for what every
+instance receives, `_publish` and `_listen` for the transport between instances) they hand
+to the live channel whatever is addressed to a board room ("board:<id>": events, presence,
+editing), which only the board's stream sends and only to sockets whose join is
+acknowledged, and to a user room ("user:<id>": `boards:changed`, and `auth:revoked` naming
+the logins whose connections the channel closes). No socket ever enters those rooms in
+python-socketio itself, so nothing reaches a socket through them by accident. Between
+instances, each board room and user room travels on its own channel of the bus
+(realtime/bus.py), heard only by the instances that serve that board or user.
 
 They also keep, per socket, the rooms it entered beyond the two every socket has (the
 namespace's `None` room and its own sid room). python-socketio finds a disconnecting
@@ -18,14 +19,18 @@ held the event loop for seconds.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import socketio
+from loguru import logger
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+from taskflow.realtime.bus import Bus
 
 
 class Gate(Protocol):
     def board(self, board_id: str, event: str, data: Any, skip_sid: Any) -> None: ...
-    def login(self, login_id: str, event: str, data: Any) -> None: ...
     def user(self, user_id: str, event: str, data: Any) -> None: ...
 
 
@@ -70,15 +75,12 @@ class _Hooks:
                     del pending[namespace]
 
     def _intercept(self, event: str, data: Any, room: Any, skip_sid: Any) -> bool:
-        """True when the channel took the emit (addressed to a board, a login or a user)."""
+        """True when the channel took the emit (addressed to a board or a user)."""
         if self.gate is None or not isinstance(room, str):
             return False
         kind, _, name = room.partition(":")
         if kind == "board" and name:
             self.gate.board(name, event, data, skip_sid)
-            return True
-        if kind == "login" and name:
-            self.gate.login(name, event, data)
             return True
         if kind == "user" and name:
             self.gate.user(name, event, data)
@@ -99,9 +101,40 @@ class LocalManager(_Hooks, socketio.AsyncManager):  # type: ignore[misc]
                            skip_sid=skip_sid, callback=callback)
 
 
-class RedisManager(_Hooks, socketio.AsyncRedisManager):  # type: ignore[misc]
-    """Several instances: emits travel through Redis pub/sub to every instance (this one
-    handles its own before publishing)."""
+class BusManager(_Hooks, AsyncPubSubManager):  # type: ignore[misc]
+    """Several instances: emits travel on the bus to the instances that hear their room
+    (this one handles its own first, in python-socketio's `emit`)."""
+
+    name = "taskflow-bus"
+    bus: Bus | None = None  # attached when the live channel starts
+
+    def __init__(self) -> None:
+        super().__init__(channel="taskflow:live")
+
+    def _route(self, message: dict[str, Any]) -> str:
+        assert self.bus is not None
+        room = message.get("room") if message.get("method") == "emit" else None
+        if isinstance(room, str):
+            kind, _, name = room.partition(":")
+            if kind == "board" and name:
+                return self.bus.board(name)
+            if kind == "user" and name:
+                return self.bus.user(name)
+        return self.bus.shared
+
+    async def _publish(self, data: dict[str, Any]) -> None:
+        if self.bus is None:
+            return
+        try:
+            await self.bus.publish(self._route(data), self.json.dumps(data))
+        except Exception as exc:
+            # Durable events are not lost: the other instances' sweeps read them from the log.
+            logger.warning("live bus: publishing failed: {}", exc)
+
+    async def _listen(self) -> AsyncIterator[bytes]:
+        assert self.bus is not None
+        async for payload in self.bus.messages():
+            yield payload
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         data = message.get("data")

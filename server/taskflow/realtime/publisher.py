@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskflow.domain import BoardsNotice, Event
-from taskflow.realtime.channel import LiveChannel, login_room, user_room
+from taskflow.realtime.channel import LiveChannel, user_room
 from taskflow.realtime.router import board_room
 from taskflow.services.views import event_view
 
@@ -21,11 +21,11 @@ class LivePublisher:
                                room=board_room(event.board_id))
             self._channel.metrics.live_events.inc()
 
-    async def end_logins(self, login_ids: Sequence[str]) -> None:
-        """Tells those connections why, then each instance closes its own."""
-        for login_id in login_ids:
-            await self._channel.manager.emit("auth:revoked", {"reason": "login_revoked"},
-                                             namespace="/", room=login_room(login_id))
+    async def end_logins(self, user_id: str, login_ids: Sequence[str]) -> None:
+        """On every instance, the user's connections of those logins are told why, then
+        closed."""
+        await self._channel.manager.emit("auth:revoked", {"login_ids": list(login_ids)},
+                                         namespace="/", room=user_room(user_id))
 
     async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
         """`boards:changed` to each user's connections, whatever board they are on."""

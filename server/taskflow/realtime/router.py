@@ -78,6 +78,7 @@ class _Delivery:
 
 Evicted = Callable[[str, list[Subscriber]], None]
 Shed = Callable[[Subscriber, int], None]
+Interest = Callable[[str], None]  # a board's stream opened, or closed
 
 
 @dataclass(eq=False)
@@ -99,7 +100,10 @@ class _Stream:
 class Router:
     def __init__(self, *, events: EventService, outlet: Outlet, max_queue: int,
                  evicted: Evicted, shed: Shed, gap_wait: float = 0.2,
-                 delivered: Callable[[Envelope], None] | None = None) -> None:
+                 delivered: Callable[[Envelope], None] | None = None,
+                 opened: Interest | None = None, closed: Interest | None = None) -> None:
+        """`opened` and `closed` bracket the life of each board's stream: the board's events
+        are wanted here from the first to the second (the bus subscribes to it)."""
         self._events = events
         self._outlet = outlet
         self._max_queue = max_queue
@@ -107,6 +111,8 @@ class Router:
         self._shed = shed
         self._gap_wait = gap_wait
         self._delivered = delivered
+        self._opened = opened
+        self._closed = closed
         self._streams: dict[str, _Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -116,7 +122,12 @@ class Router:
     # --- joins ---------------------------------------------------------------------------
     def hold(self, board_id: str) -> None:
         """A join starts reading the store: collect the board's events from now on."""
-        self._streams.setdefault(board_id, _Stream(board_id)).holds += 1
+        stream = self._streams.get(board_id)
+        if stream is None:
+            stream = self._streams[board_id] = _Stream(board_id)
+            if self._opened is not None:
+                self._opened(board_id)
+        stream.holds += 1
 
     def release(self, board_id: str) -> None:
         stream = self._streams.get(board_id)
@@ -340,6 +351,8 @@ class Router:
     def _drop(self, stream: _Stream) -> None:
         if self._streams.get(stream.board_id) is stream:
             del self._streams[stream.board_id]
+            if self._closed is not None:
+                self._closed(stream.board_id)
         for handle in (stream.drain, stream.gap_timer):
             if handle is not None:
                 handle.cancel()

@@ -94,8 +94,8 @@ class AuthService:
         now = self._clock.now()
         token_hash = hash_refresh_token(refresh_token)
 
-        async def work(tx: Transaction) -> Session | str:
-            """A new session, or the id of a login revoked for reusing a spent token."""
+        async def work(tx: Transaction) -> Session | Login:
+            """A new session, or the login revoked for reusing a spent token."""
             token = await tx.select_refresh_token(token_hash)
             login = await tx.select_login(token.login_id) if token else None
             user = await tx.select_user(token.user_id) if token else None
@@ -107,12 +107,12 @@ class AuthService:
                 raise Unauthorized("Refresh token expired")
             if not await tx.spend_refresh_token(token_hash, now):
                 await tx.revoke_login(login.id, now)
-                return login.id
+                return login
             return await self._issue(tx, user, login.id)
 
         outcome = await self._store.transact(work)
-        if isinstance(outcome, str):  # committed the revocation; now refuse
-            await self._publisher.end_logins([outcome])
+        if isinstance(outcome, Login):  # committed the revocation; now refuse
+            await self._publisher.end_logins(outcome.user_id, [outcome.id])
             raise TokenReused()
         return outcome
 
@@ -132,7 +132,7 @@ class AuthService:
                 await tx.revoke_login(login_id, now)
 
         await self._store.transact(work)
-        await self._publisher.end_logins(ended)
+        await self._publisher.end_logins(actor.user_id, ended)
 
     def live_claims(self, token: str, *, of_user: str | None = None) -> AccessClaims:
         """The claims of a valid access token, checked without I/O (the first half of
@@ -188,7 +188,7 @@ class AuthService:
 
         ended = await self._store.transact(work)
         if ended:
-            await self._publisher.end_logins(ended)
+            await self._publisher.end_logins(user.id, ended)
         return changed
 
     async def _open_login(self, tx: Transaction, user: User) -> Session:

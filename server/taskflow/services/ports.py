@@ -165,8 +165,8 @@ class Publisher(Protocol):
     """Delivers durable board events to live subscribers (after commit, never before)."""
 
     async def publish(self, events: Sequence[Event]) -> None: ...
-    async def end_logins(self, login_ids: Sequence[str]) -> None:
-        """Closes the live connections opened under these logins, on every instance."""
+    async def end_logins(self, user_id: str, login_ids: Sequence[str]) -> None:
+        """Closes the live connections opened under these logins of the user, everywhere."""
         ...
     async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
         """Tells the users' live connections, on every instance, that their boards changed."""

@@ -1,0 +1,205 @@
+"""The bus between instances: Redis sharded pub/sub, a channel per board and per user.
+
+python-socketio's Redis manager publishes everything on one channel, so every instance
+receives and decodes every event of every board, served here or not, and a cluster of N
+instances does N times the bus work of one. Here a board's events travel on the board's
+channel, which an instance subscribes to only while it has a stream for the board (a
+socket joined, or a join in flight), and a user's notices (`auth:revoked`,
+`boards:changed`) on the user's channel, subscribed while the user has a connection here.
+Whatever else python-socketio sends between instances goes on one shared channel.
+
+The commands are Redis 7's sharded ones (SPUBLISH, SSUBSCRIBE): on Redis Cluster a message
+reaches only the shard that owns its channel's slot, and every channel name carries a hash
+tag (`{<id>}`). On a single Redis they behave like PUBLISH and SUBSCRIBE.
+
+Subscriptions are counted (`want`, `drop`) and applied by one task that batches them;
+`ready` waits until Redis has confirmed a channel, so that a join can read the event log
+knowing that every event committed after the read will reach it on the bus. While Redis is
+unreachable nothing is confirmed and `ready` answers at once (False): the router's sweep
+and gap fill, which read the event log, are what delivers then. redis-py re-subscribes on
+reconnect, and follows slot moves and failovers on a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from loguru import logger
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+POLL_SECONDS = 1.0  # how long one read waits for a message (lets subscribes interleave)
+RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0)  # pauses between attempts while Redis is unreachable
+
+
+class Bus:
+    def __init__(self, redis: Redis | RedisCluster, *, prefix: str = "taskflow:live",
+                 received: Callable[[str], None] | None = None) -> None:
+        self._redis = redis
+        self._cluster = isinstance(redis, RedisCluster)
+        self._pubsub: Any = redis.pubsub()
+        self._prefix = prefix
+        self._received = received  # called with the channel's kind for each message
+        self.shared = f"{prefix}:{{shared}}"
+        self._wanted: dict[str, int] = {}
+        self._subscribed: set[str] = set()  # asked of Redis
+        self._confirmed: set[str] = set()  # confirmed by Redis
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._wake = asyncio.Event()
+        self._asked = asyncio.Event()  # set once a first SSUBSCRIBE went out
+        self._healthy = True
+        self._syncer: asyncio.Task[None] | None = None
+
+    # --- names ---------------------------------------------------------------------------
+    def board(self, board_id: str) -> str:
+        return f"{self._prefix}:board:{{{board_id}}}"
+
+    def user(self, user_id: str) -> str:
+        return f"{self._prefix}:user:{{{user_id}}}"
+
+    def _kind(self, channel: str) -> str:
+        return channel[len(self._prefix) + 1:].split(":", 1)[0]
+
+    @property
+    def board_subscriptions(self) -> int:
+        board = f"{self._prefix}:board:"
+        return sum(1 for channel in self._confirmed if channel.startswith(board))
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self.want(self.shared)
+        self._syncer = asyncio.create_task(self._sync())
+
+    async def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncer
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.cancel()
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+
+    # --- subscriptions -------------------------------------------------------------------
+    def want(self, channel: str) -> None:
+        count = self._wanted.get(channel, 0)
+        self._wanted[channel] = count + 1
+        if count == 0 and channel not in self._subscribed:
+            self._wake.set()
+
+    def drop(self, channel: str) -> None:
+        count = self._wanted.get(channel, 0) - 1
+        if count > 0:
+            self._wanted[channel] = count
+            return
+        self._wanted.pop(channel, None)
+        if channel in self._subscribed:
+            self._wake.set()
+
+    async def ready(self, channel: str, timeout: float = 2.0) -> bool:
+        """Whether Redis confirmed the subscription (waits up to `timeout` while it is up)."""
+        if channel in self._confirmed:
+            return True
+        if not self._healthy or channel not in self._wanted:
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            waiters = self._waiters.get(channel, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._waiters.pop(channel, None)
+
+    async def _sync(self) -> None:
+        """Applies the wanted set to Redis, a batch at a time."""
+        failures = 0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            add = [c for c in self._wanted if c not in self._subscribed]
+            remove = [c for c in self._subscribed if c not in self._wanted]
+            # Marked before the command goes out: its confirmation may be read before the
+            # command's call returns.
+            self._subscribed.update(add)
+            self._subscribed.difference_update(remove)
+            self._confirmed.difference_update(remove)
+            try:
+                if add:
+                    await self._pubsub.ssubscribe(*add)
+                    self._asked.set()
+                if remove:
+                    await self._pubsub.sunsubscribe(*remove)
+                failures = 0
+            except Exception as exc:
+                self._subscribed.difference_update(add)  # both asked again on the retry
+                self._subscribed.update(remove)
+                self._healthy = False
+                logger.warning("live bus: subscribing failed, retrying: {}", exc)
+                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+                failures += 1
+                self._wake.set()
+
+    # --- messages ------------------------------------------------------------------------
+    async def publish(self, channel: str, payload: str) -> None:
+        await self._redis.spublish(channel, payload)
+
+    async def messages(self) -> AsyncIterator[bytes]:
+        """Every message of the subscribed channels, as Redis delivers them."""
+        failures = 0
+        await self._asked.wait()  # reading needs the connection the first SSUBSCRIBE opens
+        while True:
+            try:
+                if self._cluster:
+                    message = await self._pubsub.get_sharded_message(timeout=POLL_SECONDS)
+                else:
+                    message = await self._pubsub.get_message(timeout=POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._healthy:
+                    logger.warning("live bus: Redis unreachable, retrying: {}", exc)
+                self._unhealthy()
+                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+                failures += 1
+                continue
+            failures = 0
+            if not self._healthy:
+                self._healthy = True
+                logger.info("live bus: Redis reachable again")
+            if message is None:
+                continue
+            kind = _text(message["type"])
+            channel = _text(message["channel"])
+            if kind == "smessage":
+                if self._received is not None:
+                    self._received(self._kind(channel))
+                yield message["data"]
+            elif kind == "ssubscribe":
+                self._confirm(channel)
+
+    def _confirm(self, channel: str) -> None:
+        if channel not in self._subscribed:
+            return  # dropped meanwhile
+        self._confirmed.add(channel)
+        for waiter in self._waiters.get(channel, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _unhealthy(self) -> None:
+        """Nothing counts as confirmed until Redis says so again (after re-subscribing)."""
+        self._healthy = False
+        self._confirmed.clear()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
