@@ -30,6 +30,7 @@ from typing import Any
 from loguru import logger
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 POLL_SECONDS = 1.0  # how long one read waits for a message (lets subscribes interleave)
 RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0)  # pauses between attempts while Redis is unreachable
@@ -141,6 +142,11 @@ class Bus:
                     await self._pubsub.sunsubscribe(*remove)
                 failures = 0
             except Exception as exc:
+                if isinstance(exc, ResponseError) and "unknown command" in str(exc).lower():
+                    logger.error("live bus: this Redis has no sharded pub/sub ({}); TaskFlow "
+                                 "needs Redis 7 or newer, and live events between instances "
+                                 "will only arrive through the event log sweep", exc)
+                    return
                 self._subscribed.difference_update(add)  # both asked again on the retry
                 self._subscribed.update(remove)
                 self._healthy = False
