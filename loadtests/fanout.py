@@ -217,7 +217,7 @@ class Bench:
         log = self.work / f"{name}.log"
         handle = log.open("ab")
         # Our own commands, no shell; each in its own session so that stopping it stops its children.
-        popen = subprocess.Popen(cmd, env=env, cwd=self.work, start_new_session=True,  # noqa: S603
+        popen = subprocess.Popen(cmd, env=env, cwd=self.work, start_new_session=True,
                                  stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                  stdout=subprocess.PIPE if stdout_pipe else handle, stderr=handle)
         handle.close()
@@ -585,7 +585,7 @@ def machine_facts(pin: bool, args: argparse.Namespace) -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    node = subprocess.run([args.node, "--version"], capture_output=True, text=True,  # noqa: S603
+    node = subprocess.run([args.node, "--version"], capture_output=True, text=True,
                           check=False, timeout=30)
     return {"cpus": os.cpu_count(), "cpu_model": cpu, "load_average": os.getloadavg(),
             "pinned": pin, "server_core": args.server_core if pin else None,

@@ -82,3 +82,24 @@ def test_locust_scenarios_record_rest_and_live_latency_without_failures(tmp_path
     assert live.get("board:join", 0) >= 1, stats
     assert live.get("task:created -> subscriber", 0) >= 1, f"no live latency recorded: {stats}"
     assert (tmp_path / "smoke.html").stat().st_size > 0
+
+
+@pytest.mark.timeout(300)
+def test_bus_benchmark_runs_and_counts_what_each_instance_hears(tmp_path: Path) -> None:
+    """loadtests/bus.py on a tiny cluster: each instance hears only its own boards' events."""
+    setup = subprocess.run(["bash", str(LOADTESTS / "setup.sh"), "node"],
+                           env=clean_env({}, tmp_path), capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert setup.returncode == 0, _tail(setup.stdout + setup.stderr)
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(LOADTESTS / "bus.py"),
+                           "--instances", "2", "--boards", "6", "--writes", "2", "--users", "2"],
+                          env=clean_env({}, tmp_path), capture_output=True, text=True,
+                          timeout=240, check=False)
+    assert done.returncode == 0, _tail(done.stdout + done.stderr)
+    rows = {line[:28].strip(): line[28:].split() for line in done.stdout.splitlines()}
+    # 6 boards, 3 homed on each instance, 2 writes each: 6 board events per instance (and
+    # maybe a late presence message of a join per board); one shared channel would bring 12.
+    for k in (1, 2):
+        assert 6 <= int(rows[f"i{k} bus messages"][0]) <= 9, done.stdout
+    assert rows["delivered / expected"] == ["12", "/", "12"], done.stdout
+    assert rows["events of other boards"] == ["0"], done.stdout

@@ -140,10 +140,11 @@ async def _rejoin_round(n: int, rest: Rest, cast: dict[str, Person], sockets: An
             and any(d.get("task_id") == task["id"] for d in s.named("task:editing"))
             and _lists(_latest_presence(s, board_id) or [], cy.id)))
     # i1 has delivered the markers: nothing of the board may have reached B after the
-    # member:removed that ends its subscription.
+    # member:removed that ends its subscription (`boards:changed` is B's own notice that
+    # B's list of boards changed, on B's channel, not the board's).
     of_board = [(event, data) for event, data in b.received[mark:]
-                if isinstance(data, dict) and (data.get("board_id") == board_id
-                                               or data.get("task_id") == task["id"])]
+                if isinstance(data, dict) and event != "boards:changed"
+                and (data.get("board_id") == board_id or data.get("task_id") == task["id"])]
     ended = [i for i, (event, _) in enumerate(of_board) if event == "member:removed"]
     leaked = of_board[ended[-1] + 1:] if ended else of_board
     if leaked:
