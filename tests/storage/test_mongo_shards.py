@@ -118,17 +118,22 @@ class Recorder(monitoring.CommandListener):
         pass
 
 
-_RECORDER = Recorder()
-monitoring.register(_RECORDER)  # clients created from now on report to it; it ignores others
+@pytest.fixture(scope="session")
+def _registered() -> Recorder:
+    """One listener for the session: PyMongo can't unregister one, so it ignores every
+    database but the one a test names; clients created from now on report to it."""
+    listener = Recorder()
+    monitoring.register(listener)
+    return listener
 
 
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    _RECORDER.database, _RECORDER.seen = None, []
+def recorder(_registered: Recorder) -> Iterator[Recorder]:
+    _registered.database, _registered.seen = None, []
     try:
-        yield _RECORDER
+        yield _registered
     finally:
-        _RECORDER.database, _RECORDER.seen = None, []
+        _registered.database, _registered.seen = None, []
 
 
 # --- the reader itself ------------------------------------------------------------------------

@@ -40,7 +40,8 @@ class Reader(Protocol):
         """The latest seq of each board, deleted ones included until they are purged."""
         ...
     async def select_task(self, task_id: str) -> Task | None:
-        """A task by its id alone: what a REST client knows (see the MongoDB store's routing)."""
+        """A task by its id alone, which is all a REST client knows (a sharded store looks up
+        its board first)."""
         ...
     async def select_tasks(self, query: TaskQuery) -> list[Task]:
         """Up to query.limit tasks in query.sort order, strictly after query.after."""

@@ -5,9 +5,10 @@ comments, attachments, members and event log each sit in one contiguous key rang
 every query of one board goes to the shard(s) owning that range. Keys are ranged, not
 hashed: ids are 96 random bits (`ids.new_id`), so ranges of them spread over the shards as
 evenly as hashes would; a ranged key keeps a board contiguous and lets `(board_id, seq)` be
-the events' shard key *and* their unique index (MongoDB allows no unique index on a
-hashed-sharded collection but `_id`'s, and requires every unique index to start with the
-shard key). The second field of each key lets the balancer split one big board.
+the events' shard key *and* their unique index (MongoDB enforces a unique index on a sharded
+collection only when it starts with the shard key, and a hashed index can't be unique, so a
+hashed `board_id` could not back that index). The second field of each key lets the
+balancer split one big board.
 
 Documents found by their own id alone are keyed by that id: users, boards, logins, refresh
 tokens, and two lookups whose `_id` is what the caller knows: `user_emails` (a casefolded
@@ -19,6 +20,7 @@ database's primary shard.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,12 +127,9 @@ async def _sharded_keys(client: AsyncMongoClient[dict[str, Any]],
     """
     found: dict[str, dict[str, Any]] = {}
     cursor = client["config"]["collections"].find(
-        {"_id": {"$regex": f"^{_escape(database)}\\."}, "dropped": {"$ne": True}})
+        {"_id": {"$regex": f"^{re.escape(database)}\\."}, "dropped": {"$ne": True}})
     async for doc in cursor:
         if not doc.get("unsplittable") and "key" in doc:
             found[doc["_id"]] = dict(doc["key"])
     return found
 
-
-def _escape(text: str) -> str:
-    return "".join(f"\\{c}" if not c.isalnum() and c != "_" else c for c in text)
