@@ -151,8 +151,8 @@ async def test_delete_board_deletes_everything_of_it(store: Any) -> None:
     await tx(store, "delete_board", board.id, seq=1, at=T0)
     assert await store.select_board(board.id) is None
     assert await store.select_task(task.id) is None
-    assert await store.select_comment(comment.id) is None
-    assert await store.select_attachment(attachment.id) is None
+    assert await store.select_comment(board.id, comment.id) is None
+    assert await store.select_attachment(board.id, attachment.id) is None
     assert await store.select_boards_of_user(ada.id) == []
     assert await store.select_task(keep.id) == keep
     # The log outlives the board (a tombstone keeps its last seq) until it is purged.
@@ -182,9 +182,9 @@ async def test_task_crud(store: Any) -> None:
     comment = Comment(id=new_id(), task_id=task.id, board_id=board.id, author_id=ada.id, body="x",
                       created_at=T0)
     await tx(store, "insert_comment", comment)
-    await tx(store, "delete_task", task.id)
+    await tx(store, "delete_task", board.id, task.id)
     assert await store.select_task(task.id) is None
-    assert await store.select_comment(comment.id) is None
+    assert await store.select_comment(board.id, comment.id) is None
     assert await store.select_task(new_id()) is None
 
 
@@ -365,18 +365,18 @@ async def test_comments_page_by_time_then_id(store: Any) -> None:
 
     await store.transact(fill)
     ordered = sorted(comments, key=lambda c: (c.created_at, c.id))
-    assert await store.select_comments(task.id, limit=100, after=None) == ordered
-    assert await store.select_comments(other.id, limit=100, after=None) == []
+    assert await store.select_comments(board.id, task.id, limit=100, after=None) == ordered
+    assert await store.select_comments(board.id, other.id, limit=100, after=None) == []
     pages: list[Comment] = []
     after: tuple[str, str] | None = None
-    while page := await store.select_comments(task.id, limit=3, after=after):
+    while page := await store.select_comments(board.id, task.id, limit=3, after=after):
         pages.extend(page)
         last = page[-1]
         after = (to_ts(last.created_at), last.id)
     assert pages == ordered
-    assert await store.select_comment(comments[0].id) == comments[0]
-    await tx(store, "delete_comment", comments[0].id)
-    assert await store.select_comment(comments[0].id) is None
+    assert await store.select_comment(board.id, comments[0].id) == comments[0]
+    await tx(store, "delete_comment", board.id, comments[0].id)
+    assert await store.select_comment(board.id, comments[0].id) is None
 
 
 def make_attachment(task: Task, **overrides: Any) -> Attachment:
@@ -400,19 +400,19 @@ async def test_attachments(store: Any) -> None:
             await t.insert_attachment(item)
 
     await store.transact(fill)
-    assert await store.select_attachment(first.id) == first
-    assert await store.select_attachments(task.id) == [pending, first, later]
+    assert await store.select_attachment(board.id, first.id) == first
+    assert await store.select_attachments(board.id, task.id) == [pending, first, later]
     assert {a.id for a in await store.select_attachments_of_board(board.id)} == {
         first.id, later.id, pending.id}
     assert await store.select_stale_pending_attachments(T0 - timedelta(hours=1)) == [pending]
     assert await store.select_stale_pending_attachments(T0 - timedelta(hours=3)) == []
-    await store.transact(lambda t: t.confirm_attachment(pending.id, size=10, at=T0))
-    assert await store.select_attachment(pending.id) == replace(pending, pending=False, size=10,
+    await store.transact(lambda t: t.confirm_attachment(board.id, pending.id, size=10, at=T0))
+    assert await store.select_attachment(board.id, pending.id) == replace(pending, pending=False, size=10,
                                                                 created_at=T0)
-    await tx(store, "delete_attachment", first.id)
-    assert await store.select_attachment(first.id) is None
-    await tx(store, "delete_task", task.id)
-    assert await store.select_attachments(task.id) == []
+    await tx(store, "delete_attachment", board.id, first.id)
+    assert await store.select_attachment(board.id, first.id) is None
+    await tx(store, "delete_task", board.id, task.id)
+    assert await store.select_attachments(board.id, task.id) == []
 
 
 # --- events ----------------------------------------------------------------------------------

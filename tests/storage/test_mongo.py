@@ -139,7 +139,7 @@ async def test_db_init_is_idempotent_and_missing_indexes_are_named(mongo_stores:
     target = mongo_stores.target
     assert target is not None
     uri = target.database_uri(mongo_stores.database)
-    with pytest.raises(MongoNotReady, match=r"users\.users_by_email .*taskflow db init"):
+    with pytest.raises(MongoNotReady, match=r"members\.members_by_user .*taskflow db init"):
         await MongoStore.open(uri, allow_standalone=target.emulator)
     for _ in range(2):  # idempotent
         store = await MongoStore.open(uri, allow_standalone=target.emulator, create_indexes=True)
@@ -157,7 +157,7 @@ async def test_db_init_is_idempotent_and_missing_indexes_are_named(mongo_stores:
         await client.close()
     with pytest.raises(MongoNotReady, match=r"events\.events_by_board_seq .*unique"):
         await MongoStore.open(uri, allow_standalone=target.emulator)
-    assert {index.name for index in INDEXES} >= {"users_by_email", "events_by_board_seq",
+    assert {index.name for index in INDEXES} >= {"comments_by_board_task", "events_by_board_seq",
                                                  "tasks_by_board_status", "tasks_by_board_created",
                                                  "tasks_by_assignee"}
 

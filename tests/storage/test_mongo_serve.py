@@ -56,7 +56,7 @@ def test_serve_refuses_missing_indexes_until_db_init(
     if mongo.emulator:
         env["TASKFLOW_MONGODB_ALLOW_STANDALONE"] = "1"
     result = run_taskflow(["serve", "--port", str(free_port())], env, cwd=tmp_path)
-    _refused(result, "users.users_by_email", "taskflow db init")
+    _refused(result, "members.members_by_user", "taskflow db init")
 
     for _ in range(2):  # idempotent
         done = run_taskflow(["db", "init"], env, cwd=tmp_path)

@@ -41,16 +41,16 @@ def safe_content_type(value: str | None) -> str:
     return kind if _MIME.match(kind) else "application/octet-stream"
 
 
-async def blob_keys_of_task(reader: Reader, task_id: str) -> list[str]:
-    return [a.storage_key for a in await reader.select_attachments(task_id)]
+async def blob_keys_of_task(reader: Reader, board_id: str, task_id: str) -> list[str]:
+    return [a.storage_key for a in await reader.select_attachments(board_id, task_id)]
 
 
 async def blob_keys_of_board(reader: Reader, board_id: str) -> list[str]:
     return [a.storage_key for a in await reader.select_attachments_of_board(board_id)]
 
 
-def _deleting(attachment_id: str) -> Callable[[Transaction], Awaitable[None]]:
-    return lambda tx: tx.delete_attachment(attachment_id)
+def _deleting(attachment: Attachment) -> Callable[[Transaction], Awaitable[None]]:
+    return lambda tx: tx.delete_attachment(attachment.board_id, attachment.id)
 
 
 async def discard_blobs(blobs: BlobStore, keys: list[str]) -> None:
@@ -72,13 +72,14 @@ class AttachmentService:
         self.max_bytes = max_bytes
 
     async def list(self, actor: Actor, task_id: str) -> list[Attachment]:
-        await task_for(self._store, task_id, actor)
-        return [a for a in await self._store.select_attachments(task_id) if not a.pending]
+        task, _ = await task_for(self._store, task_id, actor)
+        return [a for a in await self._store.select_attachments(task.board_id, task_id)
+                if not a.pending]
 
     async def download(self, actor: Actor, task_id: str, attachment_id: str) -> tuple[Attachment,
                                                                                      Download]:
-        await task_for(self._store, task_id, actor)
-        attachment = await self._attachment(self._store, task_id, attachment_id)
+        task, _ = await task_for(self._store, task_id, actor)
+        attachment = await self._attachment(self._store, task, attachment_id)
         where = await self._blobs.download(attachment.storage_key, filename=attachment.filename,
                                            content_type=attachment.content_type)
         return attachment, where
@@ -135,7 +136,8 @@ class AttachmentService:
 
     async def complete_upload(self, actor: Actor, task_id: str, attachment_id: str) -> Attachment:
         """Confirms a direct upload once its bytes are in S3."""
-        pending = await self._attachment(self._store, task_id, attachment_id, pending=True)
+        task, _ = await task_for(self._store, task_id, actor, "editor")
+        pending = await self._attachment(self._store, task, attachment_id, pending=True)
         size = await self._blobs.size(pending.storage_key)
         if size is None:
             raise Conflict("Nothing was uploaded for this attachment yet", reason="not_uploaded")
@@ -145,9 +147,10 @@ class AttachmentService:
 
         async def work(change: Change) -> Attachment:
             task, _ = await task_for(change.tx, task_id, actor, "editor")
-            current = await self._attachment(change.tx, task_id, attachment_id, pending=True)
+            current = await self._attachment(change.tx, task, attachment_id, pending=True)
             done = replace(current, pending=False, size=size, created_at=change.clock.now())
-            await change.tx.confirm_attachment(attachment_id, size=size, at=done.created_at)
+            await change.tx.confirm_attachment(task.board_id, attachment_id, size=size,
+                                               at=done.created_at)
             await change.record(task.board_id, "attachment:added", attachment_view(done))
             return done
 
@@ -156,8 +159,8 @@ class AttachmentService:
     async def delete(self, actor: Actor, task_id: str, attachment_id: str) -> None:
         async def work(change: Change) -> str:
             task, _ = await task_for(change.tx, task_id, actor, "editor")
-            attachment = await self._attachment(change.tx, task_id, attachment_id)
-            await change.tx.delete_attachment(attachment_id)
+            attachment = await self._attachment(change.tx, task, attachment_id)
+            await change.tx.delete_attachment(task.board_id, attachment_id)
             await change.record(task.board_id, "attachment:deleted",
                                 {"id": attachment_id, "task_id": task_id})
             return attachment.storage_key
@@ -176,10 +179,10 @@ class AttachmentService:
             pending=pending,
         )
 
-    async def _attachment(self, reader: Reader, task_id: str, attachment_id: str, *,
+    async def _attachment(self, reader: Reader, task: Task, attachment_id: str, *,
                           pending: bool = False) -> Attachment:
-        attachment = await reader.select_attachment(attachment_id)
-        if attachment is None or attachment.task_id != task_id or attachment.pending != pending:
+        attachment = await reader.select_attachment(task.board_id, attachment_id)
+        if attachment is None or attachment.task_id != task.id or attachment.pending != pending:
             raise NotFound("Attachment not found")
         return attachment
 
@@ -187,6 +190,6 @@ class AttachmentService:
         """Drops direct uploads started before `before` and never confirmed."""
         stale = await self._store.select_stale_pending_attachments(before)
         for attachment in stale:
-            await self._store.transact(_deleting(attachment.id))
+            await self._store.transact(_deleting(attachment))
         await discard_blobs(self._blobs, [a.storage_key for a in stale])
         return len(stale)

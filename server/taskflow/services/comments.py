@@ -19,9 +19,10 @@ class CommentService:
 
     async def list(self, actor: Actor, task_id: str, *, limit: int = 50,
                    cursor: str | None = None) -> Page[Comment]:
-        await task_for(self._store, task_id, actor)
+        task, _ = await task_for(self._store, task_id, actor)
         after = decode_time_cursor(cursor) if cursor else None
-        comments = await self._store.select_comments(task_id, limit=limit + 1, after=after)
+        comments = await self._store.select_comments(task.board_id, task_id, limit=limit + 1,
+                                                     after=after)
         last = comments[limit - 1] if len(comments) > limit else None
         next_cursor = encode_time_cursor(last.created_at, last.id) if last else None
         return Page(items=comments[:limit], next_cursor=next_cursor)
@@ -40,7 +41,9 @@ class CommentService:
     async def delete(self, actor: Actor, task_id: str, comment_id: str) -> None:
         """The author or the board's owner may delete a comment."""
         async def work(change: Change) -> None:
-            comment = await change.tx.select_comment(comment_id)
+            # The task names the board, which is where the comment is looked up (and routed).
+            task = await change.tx.select_task(task_id)
+            comment = await change.tx.select_comment(task.board_id, comment_id) if task else None
             if comment is None or comment.task_id != task_id:
                 raise NotFound("Comment not found")
             board = await change.tx.select_board(comment.board_id)
@@ -49,7 +52,7 @@ class CommentService:
                 raise NotFound("Comment not found")
             if comment.author_id != actor.user_id and role != "owner":
                 raise Forbidden("Only the author or the board's owner may delete a comment")
-            await change.tx.delete_comment(comment_id)
+            await change.tx.delete_comment(comment.board_id, comment_id)
             await change.record(comment.board_id, "comment:deleted",
                                 {"id": comment_id, "task_id": task_id})
 

@@ -109,8 +109,8 @@ class TaskService:
         """Deletes the task with its comments and attachments (files too, after commit)."""
         async def work(change: Change) -> list[str]:
             task, _ = await task_for(change.tx, task_id, actor, "editor")
-            keys = await blob_keys_of_task(change.tx, task_id)
-            await change.tx.delete_task(task_id)
+            keys = await blob_keys_of_task(change.tx, task.board_id, task_id)
+            await change.tx.delete_task(task.board_id, task_id)
             await change.record(task.board_id, "task:deleted", {"id": task_id})
             return keys
 

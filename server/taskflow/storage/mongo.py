@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from loguru import logger
@@ -34,15 +34,15 @@ from taskflow.domain import (
     Member,
     RefreshToken,
     Role,
-    Stats,
     Task,
-    TaskQuery,
     User,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage import mongo_records as rec
-from taskflow.storage.mongo_indexes import ensure_indexes, missing_indexes
+from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missing_indexes
+from taskflow.storage.mongo_queries import MongoQueries
 from taskflow.storage.mongo_records import Doc
+from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment, shard_collections
 
 T = TypeVar("T")
 EVENTS_KEPT = 10_000  # per board, at least; the same rule as SQLite's
@@ -52,6 +52,7 @@ _COMMIT_ATTEMPTS = 5  # of one commit whose outcome is unknown (a lost connectio
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.005, 0.25  # seconds; doubled per attempt, fully jittered
 # Majority-committed: acknowledged writes survive the loss of the primary.
 _DURABLE = WriteConcern("majority", j=True)
+_EMAIL_TAKEN = "That email is already registered"
 _STANDALONE = (
     "the MongoDB server of MONGODB_URI is standalone: TaskFlow needs a replica set (one node "
     "will do: mongod --replSet rs0, then rs.initiate()), because a write and its board event "
@@ -63,191 +64,7 @@ class MongoNotReady(Exception):
     """The server, or its indexes, can't serve TaskFlow; the message is one line."""
 
 
-class _Queries:
-    """The reads; inside a transaction they go through its session."""
-
-    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None) -> None:
-        self._db = db
-        self._session = session
-
-    async def _one(self, collection: str, filter: Doc, **options: Any) -> Doc | None:
-        found: Doc | None = await self._db[collection].find_one(filter, session=self._session,
-                                                                **options)
-        return found
-
-    async def _all(self, collection: str, filter: Doc, **options: Any) -> list[Doc]:
-        cursor = self._db[collection].find(filter, session=self._session, **options)
-        return await cursor.to_list(None)
-
-    async def select_user(self, user_id: str) -> User | None:
-        doc = await self._one("users", {"_id": user_id})
-        return rec.user(doc) if doc else None
-
-    async def select_user_by_email(self, email: str) -> User | None:
-        doc = await self._one("users", {"email_norm": email.casefold()})
-        return rec.user(doc) if doc else None
-
-    async def select_board(self, board_id: str) -> Board | None:
-        doc = await self._one("boards", {"_id": board_id})
-        return rec.board(doc, await self._members([board_id])) if doc else None
-
-    async def select_boards_of_user(self, user_id: str) -> list[Board]:
-        docs = await self._all("boards", {"_id": {"$in": await self._board_ids_of(user_id)}},
-                               sort=[("created_at", 1), ("_id", 1)])
-        members = await self._members([doc["_id"] for doc in docs])
-        return [rec.board(doc, members) for doc in docs]
-
-    async def _board_ids_of(self, user_id: str) -> list[str]:
-        rows = await self._all("members", {"user_id": user_id}, projection={"board_id": 1})
-        return [row["board_id"] for row in rows]
-
-    async def _members(self, board_ids: list[str]) -> dict[str, list[Member]]:
-        found: dict[str, list[Member]] = {board_id: [] for board_id in board_ids}
-        if not board_ids:
-            return found
-        rows = await self._all("members", {"board_id": {"$in": board_ids}},
-                               sort=[("added_at", 1), ("user_id", 1)])
-        user_ids = list({row["user_id"] for row in rows})
-        users = {doc["_id"]: doc for doc in await self._all(
-            "users", {"_id": {"$in": user_ids}}, projection={"name": 1, "email": 1})}
-        for row in rows:
-            if (person := users.get(row["user_id"])) is not None:
-                found[row["board_id"]].append(Member(user_id=row["user_id"], name=person["name"],
-                                                     email=person["email"], role=row["role"]))
-        return found
-
-    async def select_board_seqs_of_user(self, user_id: str) -> list[tuple[str, int]]:
-        docs = await self._all("boards", {"_id": {"$in": await self._board_ids_of(user_id)}},
-                               projection={"seq": 1}, sort=[("_id", 1)])
-        return [(doc["_id"], doc["seq"]) for doc in docs]
-
-    async def select_board_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
-        ids = {"$in": list(board_ids)}
-        docs = await self._all("boards", {"_id": ids}, projection={"seq": 1})
-        docs += await self._all("deleted_boards", {"_id": ids}, projection={"seq": 1})
-        return {doc["_id"]: doc["seq"] for doc in docs}
-
-    async def select_task(self, task_id: str) -> Task | None:
-        doc = await self._one("tasks", {"_id": task_id})
-        return rec.task(doc) if doc else None
-
-    async def select_tasks(self, query: TaskQuery) -> list[Task]:
-        if not query.board_ids or query.limit <= 0:  # find()'s limit 0 means "no limit"
-            return []
-        docs = await self._all("tasks", rec.task_filter(query), sort=rec.task_order(query.sort),
-                               limit=query.limit)
-        return [rec.task(doc) for doc in docs]
-
-    async def select_column(self, board_id: str, status: str) -> list[Task]:
-        docs = await self._all("tasks", {"board_id": board_id, "status": status},
-                               sort=[("position", 1), ("_id", 1)])
-        return [rec.task(doc) for doc in docs]
-
-    async def select_column_end(self, board_id: str, status: str) -> float | None:
-        doc = await self._one("tasks", {"board_id": board_id, "status": status},
-                              sort=[("position", -1)], projection={"position": 1})
-        return None if doc is None else float(doc["position"])
-
-    async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
-        column = {"board_id": task.board_id, "status": task.status}
-        before = await self._one("tasks", {**column, "$or": [
-            {"position": {"$lt": task.position}},
-            {"position": task.position, "_id": {"$lt": task.id}}]},
-            sort=[("position", -1), ("_id", -1)])
-        after = await self._one("tasks", {**column, "$or": [
-            {"position": {"$gt": task.position}},
-            {"position": task.position, "_id": {"$gt": task.id}}]},
-            sort=[("position", 1), ("_id", 1)])
-        return (rec.task(before) if before else None, rec.task(after) if after else None)
-
-    async def select_comment(self, comment_id: str) -> Comment | None:
-        doc = await self._one("comments", {"_id": comment_id})
-        return rec.comment(doc) if doc else None
-
-    async def select_comments(
-        self, task_id: str, *, limit: int, after: tuple[str, str] | None
-    ) -> list[Comment]:
-        if limit <= 0:
-            return []
-        filter: Doc = {"task_id": task_id}
-        if after is not None:
-            at = rec.cursor_time(after[0])
-            filter["$or"] = [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": after[1]}}]
-        docs = await self._all("comments", filter, sort=[("created_at", 1), ("_id", 1)], limit=limit)
-        return [rec.comment(doc) for doc in docs]
-
-    async def select_events(self, board_id: str, *, since: int, limit: int) -> list[Event]:
-        if limit <= 0:
-            return []
-        docs = await self._all("events", {"board_id": board_id, "seq": {"$gt": since}},
-                               sort=[("seq", 1)], limit=limit)
-        return [rec.event(doc) for doc in docs]
-
-    async def select_oldest_event_seq(self, board_id: str) -> int | None:
-        doc = await self._one("events", {"board_id": board_id}, projection={"seq": 1},
-                              sort=[("seq", 1)])
-        return int(doc["seq"]) if doc else None
-
-    async def compute_stats(self, board_ids: Sequence[str], now: datetime) -> Stats:
-        def count(*conditions: Doc) -> Doc:
-            return {"$sum": {"$cond": [{"$and": list(conditions)}, 1, 0]}}
-
-        # BSON orders null below every date: "has a due date" is spelled out, as SQL's NULL
-        # comparisons are false by themselves.
-        is_open, dated = {"$ne": ["$status", "done"]}, {"$ne": ["$due_date", None]}
-        group: Doc = {
-            "_id": None,
-            "total": {"$sum": 1},
-            **{status: count({"$eq": ["$status", status]}) for status in ("todo", "in_progress", "done")},
-            "overdue": count(is_open, dated, {"$lt": ["$due_date", now]}),
-            "due_soon": count(is_open, dated, {"$gte": ["$due_date", now]},
-                              {"$lte": ["$due_date", now + timedelta(hours=48)]}),
-            "completed": count({"$eq": ["$status", "done"]}, {"$ne": ["$completed_at", None]},
-                               {"$gte": ["$completed_at", now - timedelta(days=7)]}),
-        }
-        pipeline: list[Doc] = [{"$match": {"board_id": {"$in": list(board_ids)}}}, {"$group": group}]
-        cursor = await self._db["tasks"].aggregate(pipeline, session=self._session)
-        rows = await cursor.to_list(None)
-        row = rows[0] if rows else {}
-        return Stats(
-            total=row.get("total", 0),
-            by_status={status: row.get(status, 0) for status in ("todo", "in_progress", "done")},
-            overdue=row.get("overdue", 0),
-            due_soon=row.get("due_soon", 0),
-            completed_last_7_days=row.get("completed", 0),
-        )
-
-    async def select_attachment(self, attachment_id: str) -> Attachment | None:
-        doc = await self._one("attachments", {"_id": attachment_id})
-        return rec.attachment(doc) if doc else None
-
-    async def select_attachments(self, task_id: str) -> list[Attachment]:
-        docs = await self._all("attachments", {"task_id": task_id},
-                               sort=[("created_at", 1), ("_id", 1)])
-        return [rec.attachment(doc) for doc in docs]
-
-    async def select_attachments_of_board(self, board_id: str) -> list[Attachment]:
-        return [rec.attachment(doc) for doc in await self._all("attachments", {"board_id": board_id})]
-
-    async def select_stale_pending_attachments(self, before: datetime) -> list[Attachment]:
-        docs = await self._all("attachments", {"pending": True, "created_at": {"$lt": before}})
-        return [rec.attachment(doc) for doc in docs]
-
-    async def select_live_logins(self, login_ids: Sequence[str]) -> list[str]:
-        docs = await self._all("logins", {"_id": {"$in": list(login_ids)}, "revoked_at": None},
-                               projection={"_id": 1})
-        return [doc["_id"] for doc in docs]
-
-    async def select_login(self, login_id: str) -> Login | None:
-        doc = await self._one("logins", {"_id": login_id})
-        return rec.login(doc) if doc else None
-
-    async def select_refresh_token(self, token_hash: str) -> RefreshToken | None:
-        doc = await self._one("refresh_tokens", {"_id": token_hash})
-        return rec.token(doc) if doc else None
-
-
-class MongoTransaction(_Queries):
+class MongoTransaction(MongoQueries):
     """Writes inside one MongoDB transaction (or, on an allowed standalone server, none)."""
 
     def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None, *,
@@ -270,15 +87,18 @@ class MongoTransaction(_Queries):
         await self._db[collection].delete_many(filter, session=self._session)
 
     async def insert_user(self, user: User) -> None:
-        await self._insert("users", rec.user_doc(user), "That email is already registered")
+        # The email's entry first: its `_id` is what refuses a taken email, on every shard.
+        await self._insert("user_emails", rec.user_email_doc(user), _EMAIL_TAKEN)
+        await self._insert("users", rec.user_doc(user), _EMAIL_TAKEN)
 
     async def update_user(self, user: User) -> None:
         changes = rec.user_doc(user)
         del changes["_id"], changes["created_at"]
-        try:
-            await self._set("users", {"_id": user.id}, changes)
-        except DuplicateKeyError:
-            raise Conflict("That email is already registered") from None
+        old = await self._one("users", {"_id": user.id}, projection={"email_norm": 1})
+        if old is not None and old["email_norm"] != changes["email_norm"]:
+            await self._insert("user_emails", rec.user_email_doc(user), _EMAIL_TAKEN)
+            await self._delete("user_emails", {"_id": old["email_norm"], "user_id": user.id})
+        await self._set("users", {"_id": user.id}, changes)
 
     async def insert_board(self, board: Board) -> None:
         await self._insert("boards", rec.board_doc(board), "That board already exists")
@@ -292,6 +112,9 @@ class MongoTransaction(_Queries):
                         {"name": name, "description": description, "updated_at": updated_at})
 
     async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
+        tasks = await self._all("tasks", {"board_id": board_id}, projection={"_id": 1})
+        if tasks:  # by id, so that each entry's shard is asked, not every shard
+            await self._delete("task_boards", {"_id": {"$in": [doc["_id"] for doc in tasks]}})
         for collection in ("attachments", "comments", "tasks", "members"):
             await self._delete(collection, {"board_id": board_id})
         await self._delete("boards", {"_id": board_id})
@@ -312,41 +135,46 @@ class MongoTransaction(_Queries):
         await self._insert("members", doc, "That user is already a member of this board")
 
     async def update_member(self, board_id: str, user_id: str, role: Role) -> None:
-        await self._set("members", {"_id": rec.member_id(board_id, user_id)}, {"role": role})
+        await self._set("members", _member(board_id, user_id), {"role": role})
 
     async def delete_member(self, board_id: str, user_id: str) -> None:
-        await self._delete("members", {"_id": rec.member_id(board_id, user_id)})
+        await self._delete("members", _member(board_id, user_id))
 
     async def insert_task(self, task: Task) -> None:
+        # The lookup entry first: its `_id`, the shard key, keeps task ids unique cluster-wide.
+        await self._insert("task_boards", {"_id": task.id, "board_id": task.board_id},
+                           "That task already exists")
         await self._insert("tasks", rec.task_doc(task), "That task already exists")
 
     async def update_task(self, task: Task) -> None:
         changes = rec.task_doc(task)
         for fixed in ("_id", "board_id", "created_by", "created_at"):
             del changes[fixed]
-        await self._set("tasks", {"_id": task.id}, changes)
+        await self._set("tasks", {"board_id": task.board_id, "_id": task.id}, changes)
 
-    async def delete_task(self, task_id: str) -> None:
-        await self._delete("attachments", {"task_id": task_id})
-        await self._delete("comments", {"task_id": task_id})
-        await self._delete("tasks", {"_id": task_id})
+    async def delete_task(self, board_id: str, task_id: str) -> None:
+        await self._delete("attachments", {"board_id": board_id, "task_id": task_id})
+        await self._delete("comments", {"board_id": board_id, "task_id": task_id})
+        await self._delete("tasks", {"board_id": board_id, "_id": task_id})
+        await self._delete("task_boards", {"_id": task_id})
 
     async def insert_comment(self, comment: Comment) -> None:
         await self._insert("comments", rec.comment_doc(comment), "That comment already exists")
 
-    async def delete_comment(self, comment_id: str) -> None:
-        await self._delete("comments", {"_id": comment_id})
+    async def delete_comment(self, board_id: str, comment_id: str) -> None:
+        await self._delete("comments", {"board_id": board_id, "_id": comment_id})
 
     async def insert_attachment(self, attachment: Attachment) -> None:
         await self._insert("attachments", rec.attachment_doc(attachment),
                            "That attachment already exists")
 
-    async def confirm_attachment(self, attachment_id: str, *, size: int, at: datetime) -> None:
-        await self._set("attachments", {"_id": attachment_id},
+    async def confirm_attachment(self, board_id: str, attachment_id: str, *, size: int,
+                                 at: datetime) -> None:
+        await self._set("attachments", {"board_id": board_id, "_id": attachment_id},
                         {"pending": False, "size": size, "created_at": at})
 
-    async def delete_attachment(self, attachment_id: str) -> None:
-        await self._delete("attachments", {"_id": attachment_id})
+    async def delete_attachment(self, board_id: str, attachment_id: str) -> None:
+        await self._delete("attachments", {"board_id": board_id, "_id": attachment_id})
 
     async def next_event_seq(self, board_id: str) -> int:
         doc = await self._db["boards"].find_one_and_update(
@@ -377,6 +205,7 @@ class MongoTransaction(_Queries):
         await self._set("logins", {"_id": login_id, "revoked_at": None}, {"revoked_at": at})
 
     async def revoke_logins_of_user(self, user_id: str, at: datetime) -> list[str]:
+        # Logins are sharded by id: this asks every shard (a password change, a token reuse).
         live = {"user_id": user_id, "revoked_at": None}
         ids = [doc["_id"] for doc in await self._all("logins", live, projection={"_id": 1})]
         if ids:
@@ -392,7 +221,7 @@ class MongoTransaction(_Queries):
         return spent == 1
 
 
-class MongoStore(_Queries):
+class MongoStore(MongoQueries):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off
@@ -415,8 +244,9 @@ class MongoStore(_Queries):
         """The store on the URI's database ("taskflow" if it names none).
 
         TLS is as the URI says (tls=true, or any mongodb+srv:// URI). Raises MongoNotReady
-        when the server is unreachable, standalone (unless allowed), or lacks an index
-        (unless `create_indexes`, which creates whatever is missing).
+        when the server is unreachable, standalone (unless allowed), or lacks an index or
+        the current layout (unless `create_indexes`, which creates whatever is missing and,
+        behind a mongos, shards the collections: see mongo_shards.py).
         """
         try:
             client: AsyncMongoClient[Doc] = AsyncMongoClient(
@@ -457,10 +287,15 @@ class MongoStore(_Queries):
         return False
 
     async def check_indexes(self) -> None:
-        """MongoNotReady naming the first missing index (and saying to run `db init`)."""
+        """MongoNotReady naming the first missing index, or an old layout (and saying to run
+        `db init`)."""
         if missing := await missing_indexes(self._db):
             raise MongoNotReady(f"the MongoDB index {missing[0].describe()} is missing "
                                 f"({len(missing)} in all): run `taskflow db init`")
+        if (found := await layout(self._db)) < LAYOUT:
+            raise MongoNotReady(f"the MongoDB data is in layout {found}, this TaskFlow needs "
+                                f"layout {LAYOUT}: run `taskflow db init` (with no older "
+                                "TaskFlow instance writing meanwhile)")
 
     async def transact(self, work: Callable[[MongoTransaction], Awaitable[T]]) -> T:
         if not self.transactions:
@@ -492,8 +327,18 @@ class MongoStore(_Queries):
         raise ServiceUnavailable("The store is busy with conflicting writes; retry shortly")
 
     async def ensure_indexes(self) -> None:
-        """Creates the collections and indexes that are missing (`taskflow db init`)."""
+        """Creates the collections and indexes that are missing and, behind a mongos, shards
+        the collections that are not yet (`taskflow db init`)."""
         await ensure_indexes(self._db)
+        found = await deployment(self._client)
+        if not found.sharded:
+            return
+        try:
+            sharded = await shard_collections(self._client, self._db, found.version)
+        except ShardingError as exc:
+            raise MongoNotReady(str(exc)) from None
+        logger.info("sharded cluster (MongoDB {}): {} collection(s) sharded now, {} already",
+                    ".".join(map(str, found.version)), sharded, len(SHARD_KEYS) - sharded)
 
     async def ping(self) -> None:
         await self._db.command("ping")
@@ -516,3 +361,7 @@ async def _commit(session: AsyncClientSession) -> None:
 async def _abort(session: AsyncClientSession) -> None:
     if session.in_transaction:
         await session.abort_transaction()  # errors are ignored by PyMongo, as the spec says
+
+
+def _member(board_id: str, user_id: str) -> Doc:
+    return {"board_id": board_id, "_id": rec.member_id(board_id, user_id)}

@@ -2,20 +2,29 @@
 
 `taskflow db init` creates them (idempotent); `serve` checks they exist and refuses to start
 without them, since a missing index turns a listing into a collection scan and a missing
-unique index lets a duplicate email or a duplicate event `seq` in.
+unique index lets a duplicate event `seq` in. Uniqueness that must hold on a sharded
+cluster is either an `_id` that is the collection's shard key (emails, through
+`user_emails`) or an index that starts with the shard key (events); see mongo_shards.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid
 
-COLLECTIONS = ("users", "boards", "members", "tasks", "comments", "attachments", "events",
-               "logins", "refresh_tokens", "deleted_boards")
+COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
+               "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta")
+# The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
+# 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
+# by id through `task_boards`.
+LAYOUT = 2
+_BACKFILL_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +40,6 @@ class Index:
 
 
 INDEXES = (
-    # Emails are unique case-insensitively: `email_norm` holds the casefolded email, the same
-    # rule as SQLite's, and plain equality queries use the index without a collation.
-    Index("users", "users_by_email", (("email_norm", 1),), unique=True),
     Index("members", "members_by_user", (("user_id", 1), ("board_id", 1))),
     Index("members", "members_by_board", (("board_id", 1), ("added_at", 1), ("user_id", 1))),
     # Listings: board (+ status) with each sort order; MongoDB merges the per-board ranges.
@@ -49,13 +55,15 @@ INDEXES = (
     Index("tasks", "tasks_by_board_priority", (("board_id", 1), ("priority_rank", 1),
                                                ("_id", 1))),
     Index("tasks", "tasks_by_assignee", (("assignee_id", 1), ("status", 1))),
-    Index("comments", "comments_by_task", (("task_id", 1), ("created_at", 1), ("_id", 1))),
-    Index("comments", "comments_by_board", (("board_id", 1),)),
-    Index("attachments", "attachments_by_task", (("task_id", 1), ("created_at", 1), ("_id", 1))),
-    Index("attachments", "attachments_by_board", (("board_id", 1),)),
+    # Board first: the shard key of comments and attachments is (board_id, task_id).
+    Index("comments", "comments_by_board_task", (("board_id", 1), ("task_id", 1),
+                                                 ("created_at", 1), ("_id", 1))),
+    Index("attachments", "attachments_by_board_task", (("board_id", 1), ("task_id", 1),
+                                                       ("created_at", 1), ("_id", 1))),
     Index("attachments", "attachments_pending", (("pending", 1), ("created_at", 1))),
     Index("deleted_boards", "deleted_boards_by_time", (("deleted_at", 1),)),
     # Unique: the last line of defence of a gap-free, duplicate-free event log.
+    # Also the events' shard key, which is what lets it stay unique on a sharded cluster.
     Index("events", "events_by_board_seq", (("board_id", 1), ("seq", 1)), unique=True),
     Index("logins", "logins_by_user", (("user_id", 1), ("revoked_at", 1))),
 )
@@ -72,6 +80,42 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     for index in INDEXES:
         await db[index.collection].create_index(list(index.keys), name=index.name,
                                                 unique=index.unique)
+    if await layout(db) < LAYOUT:
+        await _upgrade_to_2(db)
+        await db["meta"].update_one({"_id": "layout"}, {"$set": {"version": LAYOUT}}, upsert=True)
+
+
+async def layout(db: AsyncDatabase[dict[str, Any]]) -> int:
+    """The layout `db init` last left (0: never run, or run by a TaskFlow before layout 2)."""
+    doc = await db["meta"].find_one({"_id": "layout"})
+    return int(doc["version"]) if doc else 0
+
+
+async def _upgrade_to_2(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Fills `user_emails` and `task_boards` from existing users and tasks (idempotent), then
+    drops layout 1's unique email index, which a users collection sharded by `_id` can't have."""
+    await _backfill(db, "users", "email_norm", "user_emails",
+                    lambda doc: UpdateOne({"_id": doc["email_norm"]},
+                                          {"$setOnInsert": {"user_id": doc["_id"]}}, upsert=True))
+    await _backfill(db, "tasks", "board_id", "task_boards",
+                    lambda doc: UpdateOne({"_id": doc["_id"]},
+                                          {"$setOnInsert": {"board_id": doc["board_id"]}},
+                                          upsert=True))
+    async for spec in await db["users"].list_indexes():
+        if list(spec["key"]) == ["email_norm"] and spec.get("unique"):
+            await db["users"].drop_index(spec["name"])
+
+
+async def _backfill(db: AsyncDatabase[dict[str, Any]], source: str, field: str, target: str,
+                    upsert: Callable[[dict[str, Any]], UpdateOne]) -> None:
+    batch: list[UpdateOne] = []
+    async for doc in db[source].find({}, projection={field: 1}):
+        batch.append(upsert(doc))
+        if len(batch) == _BACKFILL_BATCH:
+            await db[target].bulk_write(batch, ordered=False)
+            batch = []
+    if batch:
+        await db[target].bulk_write(batch, ordered=False)
 
 
 async def missing_indexes(db: AsyncDatabase[dict[str, Any]]) -> list[Index]:

@@ -49,6 +49,11 @@ def user_doc(user: User) -> Doc:
             "credentials_version": user.credentials_version, "created_at": user.created_at}
 
 
+def user_email_doc(user: User) -> Doc:
+    """The entry that owns a casefolded email: unique as the `_id` of `user_emails`."""
+    return {"_id": user.email.casefold(), "user_id": user.id}
+
+
 def user(doc: Doc) -> User:
     return User(id=doc["_id"], email=doc["email"], name=doc["name"],
                 password_hash=doc["password_hash"], created_at=doc["created_at"],

@@ -150,10 +150,11 @@ class SqliteTransaction(SqliteQueries):
              opt_ts(task.completed_at), task.version, task.id),
         )
 
-    async def delete_task(self, task_id: str) -> None:
-        await self._exec("DELETE FROM attachments WHERE task_id = ?", (task_id,))
-        await self._exec("DELETE FROM comments WHERE task_id = ?", (task_id,))
-        await self._exec("DELETE FROM tasks WHERE id = ?", (task_id,))
+    async def delete_task(self, board_id: str, task_id: str) -> None:
+        key = (board_id, task_id)
+        await self._exec("DELETE FROM attachments WHERE board_id = ? AND task_id = ?", key)
+        await self._exec("DELETE FROM comments WHERE board_id = ? AND task_id = ?", key)
+        await self._exec("DELETE FROM tasks WHERE board_id = ? AND id = ?", key)
 
     async def insert_comment(self, comment: Comment) -> None:
         await self._exec(
@@ -163,8 +164,9 @@ class SqliteTransaction(SqliteQueries):
              to_ts(comment.created_at)),
         )
 
-    async def delete_comment(self, comment_id: str) -> None:
-        await self._exec("DELETE FROM comments WHERE id = ?", (comment_id,))
+    async def delete_comment(self, board_id: str, comment_id: str) -> None:
+        await self._exec("DELETE FROM comments WHERE board_id = ? AND id = ?",
+                         (board_id, comment_id))
 
     async def insert_attachment(self, attachment: Attachment) -> None:
         a = attachment
@@ -175,14 +177,17 @@ class SqliteTransaction(SqliteQueries):
              to_ts(a.created_at), a.storage_key, int(a.pending)),
         )
 
-    async def confirm_attachment(self, attachment_id: str, *, size: int, at: datetime) -> None:
+    async def confirm_attachment(self, board_id: str, attachment_id: str, *, size: int,
+                                 at: datetime) -> None:
         await self._exec(
-            "UPDATE attachments SET pending = 0, size = ?, created_at = ? WHERE id = ?",
-            (size, to_ts(at), attachment_id),
+            "UPDATE attachments SET pending = 0, size = ?, created_at = ?"
+            " WHERE board_id = ? AND id = ?",
+            (size, to_ts(at), board_id, attachment_id),
         )
 
-    async def delete_attachment(self, attachment_id: str) -> None:
-        await self._exec("DELETE FROM attachments WHERE id = ?", (attachment_id,))
+    async def delete_attachment(self, board_id: str, attachment_id: str) -> None:
+        await self._exec("DELETE FROM attachments WHERE board_id = ? AND id = ?",
+                         (board_id, attachment_id))
 
     async def next_event_seq(self, board_id: str) -> int:
         row = await self._row(

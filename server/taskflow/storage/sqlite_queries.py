@@ -193,14 +193,16 @@ class SqliteQueries:
             key)
         return (task_of(before) if before else None, task_of(after) if after else None)
 
-    async def select_comment(self, comment_id: str) -> Comment | None:
-        row = await self._row("SELECT * FROM comments WHERE id = ?", (comment_id,))
+    async def select_comment(self, board_id: str, comment_id: str) -> Comment | None:
+        row = await self._row("SELECT * FROM comments WHERE board_id = ? AND id = ?",
+                              (board_id, comment_id))
         return comment_of(row) if row else None
 
     async def select_comments(
-        self, task_id: str, *, limit: int, after: tuple[str, str] | None
+        self, board_id: str, task_id: str, *, limit: int, after: tuple[str, str] | None
     ) -> list[Comment]:
-        sql, params = "SELECT * FROM comments WHERE task_id = ?", [task_id]
+        sql = "SELECT * FROM comments WHERE board_id = ? AND task_id = ?"
+        params = [board_id, task_id]
         if after is not None:
             sql += " AND (created_at > ? OR (created_at = ? AND id > ?))"
             params.extend([after[0], after[0], after[1]])
@@ -247,13 +249,15 @@ class SqliteQueries:
             completed_last_7_days=row["completed"],
         )
 
-    async def select_attachment(self, attachment_id: str) -> Attachment | None:
-        row = await self._row("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
+    async def select_attachment(self, board_id: str, attachment_id: str) -> Attachment | None:
+        row = await self._row("SELECT * FROM attachments WHERE board_id = ? AND id = ?",
+                              (board_id, attachment_id))
         return attachment_of(row) if row else None
 
-    async def select_attachments(self, task_id: str) -> list[Attachment]:
+    async def select_attachments(self, board_id: str, task_id: str) -> list[Attachment]:
         rows = await self._rows(
-            "SELECT * FROM attachments WHERE task_id = ? ORDER BY created_at, id", (task_id,))
+            "SELECT * FROM attachments WHERE board_id = ? AND task_id = ? ORDER BY created_at, id",
+            (board_id, task_id))
         return [attachment_of(row) for row in rows]
 
     async def select_attachments_of_board(self, board_id: str) -> list[Attachment]:
