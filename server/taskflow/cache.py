@@ -7,8 +7,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from loguru import logger
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from taskflow.redisconn import RedisClient
 
 
 class _Counted:
@@ -59,9 +60,12 @@ class MemoryCache(_Counted):
 
 
 class RedisCache(_Counted):
-    """Shared by every instance; keys are prefixed so one Redis can serve several apps."""
+    """Shared by every instance; keys are prefixed so one Redis can serve several apps.
 
-    def __init__(self, redis: Redis, prefix: str = "taskflow:cache:",
+    No hash tags: each entry lives on its own slot of a cluster, and `delete` of several
+    keys is split per slot by the cluster client (an invalidation needs no atomicity)."""
+
+    def __init__(self, redis: RedisClient, prefix: str = "taskflow:cache:",
                  on_lookup: Callable[[bool], None] | None = None) -> None:
         super().__init__(on_lookup)
         self._redis = redis

@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from loguru import logger
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from taskflow.redisconn import RedisClient
 
 Viewer = dict[str, str]
 Users = dict[str, str]  # user_id -> name
@@ -67,15 +68,19 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """A sorted set per board; members name (user, name, instance), scores are expiry times."""
+    """A sorted set per board; members name (user, name, instance), scores are expiry times.
 
-    def __init__(self, redis: Redis, *, instance_id: str, ttl: int = 45) -> None:
+    The key's hash tag is the board id: on a Redis Cluster every key of one board shares a
+    slot, so `put`'s MULTI (and any later multi-key command on a board) stays on one node;
+    `refresh`'s pipeline spans boards and is not a transaction (split per node)."""
+
+    def __init__(self, redis: RedisClient, *, instance_id: str, ttl: int = 45) -> None:
         self._redis = redis
         self._instance = instance_id
         self._ttl = ttl
 
     def _key(self, board_id: str) -> str:
-        return f"taskflow:presence:{board_id}"
+        return f"taskflow:presence:{{{board_id}}}"
 
     def _member(self, user_id: str, name: str) -> str:
         return json.dumps([user_id, name, self._instance])
