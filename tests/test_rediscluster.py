@@ -247,6 +247,13 @@ async def test_ready_in_cluster_mode(make_settings: Callable[..., Settings],
     async with running(nobody) as app:
         response = await problem(await app.get("/api/v1/ready"), 503, "service_unavailable")
         assert response["checks"]["redis"].startswith("down"), response
+        # No node answers: the cluster client raises RedisClusterUnreachableError, which is
+        # no RedisError; the cache must still take it as a miss, the limiter let requests by.
+        ada = await register(app, name="Ada")
+        board = await (await app.post("/api/v1/boards", json={"name": "B"},
+                                      headers=ada.headers)).get_json()
+        stats = await app.get(f"/api/v1/boards/{board['id']}/stats", headers=ada.headers)
+        assert stats.status_code == 200, await stats.get_data(as_text=True)
 
 
 # --- failover (last: they change which node is master) -------------------------------------

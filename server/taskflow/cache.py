@@ -7,9 +7,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from loguru import logger
-from redis.exceptions import RedisError
 
-from taskflow.redisconn import RedisClient
+from taskflow.redisconn import REDIS_ERRORS, RedisClient
 
 
 class _Counted:
@@ -74,7 +73,7 @@ class RedisCache(_Counted):
     async def get(self, key: str) -> bytes | None:
         try:
             value = await self._redis.get(self._prefix + key)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("cache get failed, treating as a miss: {}", exc)
             value = None
         if not isinstance(value, bytes):
@@ -85,7 +84,7 @@ class RedisCache(_Counted):
     async def set(self, key: str, value: bytes, ttl: int) -> None:
         try:
             await self._redis.set(self._prefix + key, value, ex=ttl)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("cache set failed: {}", exc)
 
     async def delete(self, *keys: str) -> None:
@@ -93,5 +92,5 @@ class RedisCache(_Counted):
             return
         try:
             await self._redis.delete(*(self._prefix + key for key in keys))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("cache delete failed: {}", exc)

@@ -14,13 +14,18 @@ instance starts while Redis is down, as readiness then reports.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
-from taskflow.config import Settings
+if TYPE_CHECKING:  # the cache and the limiter import this module: no import of the wiring
+    from taskflow.config import Settings
 
 RedisClient: TypeAlias = Redis | RedisCluster
+# What a Redis outage raises: the cluster client also raises RedisClusterException, which is
+# no RedisError (RedisClusterUnreachableError when no node answers, SlotNotCoveredError).
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
 
 
 def redis_client(settings: Settings) -> RedisClient | None:

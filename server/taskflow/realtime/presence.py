@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from loguru import logger
-from redis.exceptions import RedisError
 
-from taskflow.redisconn import RedisClient
+from taskflow.redisconn import REDIS_ERRORS, RedisClient
 
 Viewer = dict[str, str]
 Users = dict[str, str]  # user_id -> name
@@ -186,7 +185,7 @@ class Presence:
     async def viewers(self, board_id: str) -> list[Viewer]:
         try:
             return await self.store.viewers(board_id)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("presence read failed: {}", exc)
             return _distinct(list(self.local_users(board_id).items()))
 
@@ -195,7 +194,7 @@ class Presence:
         (the viewers of a dead instance expire)."""
         try:
             await self.store.refresh({b: self.local_users(b) for b in self._local})
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("presence refresh failed: {}", exc)
             return
         for board_id in self._failed:
@@ -236,7 +235,7 @@ class Presence:
                 try:
                     await self.store.put(board_id, self.local_users(board_id))
                     viewers = await self.store.viewers(board_id)
-                except RedisError as exc:
+                except REDIS_ERRORS as exc:
                     logger.warning("presence update of board {} failed: {}", board_id, exc)
                     self._failed.add(board_id)  # retried by the next refresh
                     self._wrote(board_id, upto, None)
