@@ -237,15 +237,18 @@ cluster_replica_of() { # PORT MASTER_PORT
                   if (f[4] == id && f[3] ~ /slave/ && f[3] !~ /fail/) { print f[1]; exit } } }'
 }
 
-# Waits until every node port given says cluster_state:ok and sees 3 live masters.
+# Waits until every node port given says cluster_state:ok and sees 3 live masters, and every
+# replica among them has synced with its master (a replica that never synced can't be promoted).
 wait_cluster_ok() { # TIMEOUT PORT...
-    local deadline=$((SECONDS + $1)) p ok
+    local deadline=$((SECONDS + $1)) p ok repl
     shift
     while ((SECONDS < deadline)); do
         ok=1
         for p in "$@"; do
             [[ $(redis_cluster_state "$(node_url "$p")") == ok ]] || { ok=0; break; }
             (($(cluster_masters "$p" | wc -l) == 3)) || { ok=0; break; }
+            repl=$(timeout 3 redis-cli -p "$p" info replication 2>/dev/null | tr -d '\r') || { ok=0; break; }
+            if [[ $repl == *role:slave* && $repl != *master_link_status:up* ]]; then ok=0; break; fi
         done
         ((ok)) && return 0
         sleep 0.2
@@ -266,7 +269,8 @@ start_redis_cluster() {
         echo "$p" >"$STATE/redis-node-$i.port"
         start_bg "$STATE/redis-node-$i.log" redis-server --bind 127.0.0.1 --port "$p" \
             --cluster-enabled yes --cluster-port "$bus" --cluster-config-file "$STATE/redis-nodes-$p.conf" \
-            --cluster-node-timeout 2000 --save "" --appendonly no --dir "$STATE" \
+            --cluster-node-timeout 2000 --repl-diskless-sync-delay 0 \
+            --save "" --appendonly no --dir "$STATE" \
             --daemonize no --protected-mode yes
         echo "$LAST_PID" >"$STATE/redis-node-$i.pid"
         REDIS_CLUSTER_PORTS+=("$p")

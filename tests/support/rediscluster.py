@@ -120,7 +120,8 @@ class RedisClusterServer:
                 [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port),
                  "--cluster-enabled", "yes", "--cluster-port", str(bus),
                  "--cluster-config-file", f"nodes-{port}.conf",
-                 "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no",
+                 "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0",
+                 "--save", "", "--appendonly", "no",
                  "--dir", str(self.workdir), "--daemonize", "no"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env=clean_env({}))
@@ -152,6 +153,11 @@ class RedisClusterServer:
                 masters = [n for n in self.nodes(port)
                            if "master" in n["flags"] and "fail" not in n["flags"]]
                 if len(masters) != MASTERS:  # replica roles spread by gossip after a create
+                    return False
+                # A replica that never synced with its master can't be promoted.
+                replication = _command(port, "INFO", "replication")
+                if _info_field(replication, "role") == "slave" and \
+                        _info_field(replication, "master_link_status") != "up":
                     return False
             return True
         self._wait(settled, timeout, "cluster_state:ok on every node")
