@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local multi-instance TaskFlow cluster: N `taskflow serve` instances behind nginx with
 # sticky Socket.IO sessions, sharing one data dir (SQLite, or MongoDB when MONGODB_URI is
-# set) and one Redis.
+# set) and one Redis, or one Redis Cluster (TASKFLOW_REDIS_MODE=cluster).
 #
 #   loadtests/cluster.sh up N [PORT]              start N instances + nginx on 127.0.0.1:PORT
 #   loadtests/cluster.sh down [PORT]              stop what `up` started (by recorded pid)
@@ -9,6 +9,10 @@
 #   loadtests/cluster.sh kill-instance K [PORT]   SIGKILL instance K (fault tests)
 #   loadtests/cluster.sh stop-instance K [PORT]   SIGTERM instance K (graceful)
 #   loadtests/cluster.sh restart-instance K [PORT] (re)start instance K on its port
+#   loadtests/cluster.sh redis-failover [PORT]    private Redis Cluster: CLUSTER FAILOVER on a
+#                                                 replica of the master of slot 0 (planned)
+#   loadtests/cluster.sh redis-kill-master K [PORT] private Redis Cluster: SIGKILL master K (by
+#                                                 port order); waits for its replica's promotion
 #   loadtests/cluster.sh purge [PORT]             down, then delete the state dir
 #
 # PORT defaults to 18080. State (pids, ports, logs, rendered nginx.conf, data) lives in
@@ -20,6 +24,14 @@
 #   REDIS_URL            Redis to share; when unset, redis://127.0.0.1:6379/0 if it answers
 #                        PING. When nothing answers, a private redis-server (--save "") is
 #                        started on a free port and stopped by `down`.
+#   TASKFLOW_REDIS_MODE  single (default) or cluster. With cluster, REDIS_URL names a node of
+#                        a Redis Cluster to share (it must say cluster_state:ok); when unset or
+#                        not answering, a private cluster is started: 6 redis-server nodes
+#                        (3 masters, 3 replicas; --cluster-enabled yes, --save "", node and bus
+#                        ports free ones, config files in the state dir) joined by
+#                        `redis-cli --cluster create --cluster-replicas 1`, stopped by `down`.
+#                        The machine's Redis on 6379 is never used in cluster mode. Instances
+#                        get REDIS_URL=redis://127.0.0.1:<first node>/0 and the mode.
 #   MONGODB_*, CORS_ORIGINS, S3_*, TASKFLOW_* (rate limits, live tuning, TASKFLOW_SERVER...)
 #                        passed through to every instance when set
 #   TASKFLOW_DATA_DIR    shared data dir (default <state>/data)
@@ -46,13 +58,14 @@ STATE=
 LAST_PID=
 UP_OK=0
 # Set by load_state from <state>/cluster.env:
-CLUSTER_N=0 CLUSTER_URL='' CLUSTER_REDIS_URL='' CLUSTER_REDIS_OWN=0
+CLUSTER_N=0 CLUSTER_URL='' CLUSTER_REDIS_URL='' CLUSTER_REDIS_OWN=0 CLUSTER_REDIS_MODE=single
+CLUSTER_REDIS_NODES=''
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 note() { echo "cluster.sh: $*" >&2; }
 
 usage() {
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -190,6 +203,90 @@ redis_ping() { # URL
     command -v redis-cli >/dev/null || return 1
     out=$(timeout 3 redis-cli -u "$1" ping 2>/dev/null) || return 1
     [[ $out == PONG ]]
+}
+
+# CLUSTER INFO's cluster_state of the node at URL ("" when it does not answer).
+redis_cluster_state() { # URL
+    local out
+    out=$(timeout 3 redis-cli -u "$1" cluster info 2>/dev/null) || return 0
+    out=$(tr -d '\r' <<<"$out" | awk -F: '$1 == "cluster_state" { print $2 }')
+    echo "$out"
+}
+
+node_url() { echo "redis://127.0.0.1:$1/0"; }
+
+# CLUSTER NODES as node PORT sees it, one line per node: "PORT ID FLAGS MASTER_ID SLOTS...".
+cluster_nodes() { # PORT
+    timeout 3 redis-cli -p "$1" cluster nodes 2>/dev/null | tr -d '\r' |
+        awk '{ split($2, a, "@"); n = split(a[1], hp, ":"); s = "";
+               for (i = 9; i <= NF; i++) s = s " " $i;
+               print hp[n], $1, $3, $4 s }'
+}
+
+# Ports of the live masters, ascending, as node PORT sees them.
+cluster_masters() { # PORT
+    cluster_nodes "$1" | awk '$3 ~ /master/ && $3 !~ /fail/ { print $1 }' | sort -n
+}
+
+# Port of a live replica of the master on MASTER_PORT, as node PORT sees it.
+cluster_replica_of() { # PORT MASTER_PORT
+    cluster_nodes "$1" | awk -v m="$2" '
+        { port[$2] = $1; line[NR] = $0 }
+        $1 == m { id = $2 }
+        END { for (i = 1; i <= NR; i++) { split(line[i], f, " ");
+                  if (f[4] == id && f[3] ~ /slave/ && f[3] !~ /fail/) { print f[1]; exit } } }'
+}
+
+# Waits until every node port given says cluster_state:ok and sees 3 live masters, and every
+# replica among them has synced with its master (a replica that never synced can't be promoted).
+wait_cluster_ok() { # TIMEOUT PORT...
+    local deadline=$((SECONDS + $1)) p ok repl
+    shift
+    while ((SECONDS < deadline)); do
+        ok=1
+        for p in "$@"; do
+            [[ $(redis_cluster_state "$(node_url "$p")") == ok ]] || { ok=0; break; }
+            (($(cluster_masters "$p" | wc -l) == 3)) || { ok=0; break; }
+            repl=$(timeout 3 redis-cli -p "$p" info replication 2>/dev/null | tr -d '\r') || { ok=0; break; }
+            if [[ $repl == *role:slave* && $repl != *master_link_status:up* ]]; then ok=0; break; fi
+        done
+        ((ok)) && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# Starts 6 cluster-enabled redis-server nodes on free ports and makes them one cluster of 3
+# masters with a replica each; sets REDIS_CLUSTER_PORTS.
+start_redis_cluster() {
+    local -a picked
+    local i p bus
+    read -r -a picked <<<"$(pick_ports 0 0 0 0 0 0 0 0 0 0 0 0)"
+    rm -f "$STATE"/redis-nodes-*.conf "$STATE"/redis-node-*.pid "$STATE"/redis-node-*.port
+    REDIS_CLUSTER_PORTS=()
+    for ((i = 1; i <= 6; i++)); do
+        p=${picked[i - 1]} bus=${picked[i + 5]}
+        echo "$p" >"$STATE/redis-node-$i.port"
+        start_bg "$STATE/redis-node-$i.log" redis-server --bind 127.0.0.1 --port "$p" \
+            --cluster-enabled yes --cluster-port "$bus" --cluster-config-file "$STATE/redis-nodes-$p.conf" \
+            --cluster-node-timeout 2000 --repl-diskless-sync-delay 0 \
+            --save "" --appendonly no --dir "$STATE" \
+            --daemonize no --protected-mode yes
+        echo "$LAST_PID" >"$STATE/redis-node-$i.pid"
+        REDIS_CLUSTER_PORTS+=("$p")
+    done
+    for ((i = 1; i <= 6; i++)); do
+        p=${REDIS_CLUSTER_PORTS[i - 1]}
+        local j
+        for ((j = 0; j < 100; j++)); do redis_ping "$(node_url "$p")" && break; sleep 0.1; done
+        redis_ping "$(node_url "$p")" || { tail -n 20 "$STATE/redis-node-$i.log" >&2; die "redis cluster node $i (port $p) did not start"; }
+    done
+    local -a addrs=()
+    for p in "${REDIS_CLUSTER_PORTS[@]}"; do addrs+=("127.0.0.1:$p"); done
+    local out
+    out=$(timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes 2>&1) ||
+        { echo "$out" >&2; die "redis-cli --cluster create failed"; }
+    wait_cluster_ok 60 "${REDIS_CLUSTER_PORTS[@]}" || die "the private Redis Cluster did not reach cluster_state:ok"
 }
 
 # ---- nginx config ---------------------------------------------------------------------
@@ -357,9 +454,22 @@ cmd_up() {
     done
 
     # Redis: the given or local one when it answers, else our own.
+    local redis_mode=${TASKFLOW_REDIS_MODE:-single}
+    [[ $redis_mode == single || $redis_mode == cluster ]] || die "TASKFLOW_REDIS_MODE must be single or cluster, got '$redis_mode'"
     local redis_url=${REDIS_URL:-redis://127.0.0.1:6379/0} redis_own=0
     command -v redis-cli >/dev/null || die "redis-cli not found: run scripts/bootstrap-system.sh"
-    if ! redis_ping "$redis_url"; then
+    local -a REDIS_CLUSTER_PORTS=()
+    if [[ $redis_mode == cluster ]]; then
+        if [[ -n ${REDIS_URL:-} ]] && redis_ping "$REDIS_URL"; then
+            [[ $(redis_cluster_state "$REDIS_URL") == ok ]] || die "REDIS_URL=$REDIS_URL answers but is no Redis Cluster in cluster_state:ok"
+        else
+            command -v redis-server >/dev/null || die "TASKFLOW_REDIS_MODE=cluster: no cluster answers and redis-server is not installed"
+            [[ -n ${REDIS_URL:-} ]] && note "no Redis answers at REDIS_URL=$REDIS_URL: starting a private Redis Cluster"
+            start_redis_cluster
+            redis_url=$(node_url "${REDIS_CLUSTER_PORTS[0]}")
+            redis_own=1
+        fi
+    elif ! redis_ping "$redis_url"; then
         command -v redis-server >/dev/null || die "no Redis answers at $redis_url and redis-server is not installed"
         [[ -n ${REDIS_URL:-} ]] && note "no Redis answers at REDIS_URL=$REDIS_URL: starting a private one"
         local rport
@@ -385,13 +495,14 @@ cmd_up() {
             printf 'JWT_SECRET=%q\n' "$secret"
             printf 'TASKFLOW_DATA_DIR=%q\n' "$data_dir"
             printf 'REDIS_URL=%q\n' "$redis_url"
+            printf 'TASKFLOW_REDIS_MODE=%q\n' "$redis_mode"
             printf 'TASKFLOW_TRUSTED_PROXIES=%q\n' "${TASKFLOW_TRUSTED_PROXIES:-127.0.0.1/32}"
             local v
             # Every other TaskFlow setting given to `up` reaches the instances (limits,
             # live-channel tuning, the server choice...); the ones above are the cluster's.
             for v in CORS_ORIGINS S3_BUCKET S3_ENDPOINT_URL S3_REGION \
                      $(compgen -e | grep -E '^(TASKFLOW|MONGODB)_' | grep -vE \
-                       '^TASKFLOW_(DATA_DIR|TRUSTED_PROXIES|INSTANCE_ID|CLUSTER_.*|BIN)$'); do
+                       '^TASKFLOW_(DATA_DIR|TRUSTED_PROXIES|INSTANCE_ID|REDIS_MODE|CLUSTER_.*|BIN)$'); do
                 [[ -n ${!v:-} ]] && printf '%s=%q\n' "$v" "${!v}"
             done
             true
@@ -410,6 +521,8 @@ cmd_up() {
         printf 'INSTANCE_PORTS=%q\n' "${ports[*]}"
         printf 'CLUSTER_REDIS_URL=%q\n' "$redis_url"
         printf 'CLUSTER_REDIS_OWN=%q\n' "$redis_own"
+        printf 'CLUSTER_REDIS_MODE=%q\n' "$redis_mode"
+        printf 'CLUSTER_REDIS_NODES=%q\n' "${REDIS_CLUSTER_PORTS[*]}"
         printf 'CLUSTER_DATA_DIR=%q\n' "$data_dir"
         printf 'NGINX_TMP=%q\n' "$ngx_tmp"
     } >"$STATE/cluster.env"
@@ -442,7 +555,9 @@ cmd_up() {
     for ((k = 1; k <= n; k++)); do
         echo "  i$k      pid $(read_pid "i$k")  http://127.0.0.1:${ports[k - 1]}  log $STATE/i$k.log"
     done
-    if ((redis_own)); then
+    if ((redis_own)) && [[ $redis_mode == cluster ]]; then
+        echo "  redis   cluster of 6 nodes on ${REDIS_CLUSTER_PORTS[*]}, $redis_url (private, stopped by down)"
+    elif ((redis_own)); then
         echo "  redis   pid $(read_pid redis)  $redis_url (private, stopped by down)"
     else
         echo "  redis   $redis_url (external, not managed)"
@@ -503,6 +618,12 @@ cmd_down_inner() {
     pid=$(read_pid redis)
     [[ -n $pid ]] && { stop_group "$pid" TERM 10 || rc=1; }
     rm -f "$STATE/redis.pid"
+    for pidfile in "$STATE"/redis-node-*.pid; do
+        [[ -f $pidfile ]] || continue
+        pid=$(<"$pidfile")
+        [[ -n $pid ]] && { stop_group "$pid" TERM 10 || rc=1; }
+        rm -f "$pidfile"
+    done
     local tmp=
     if [[ -f $STATE/cluster.env ]]; then
         tmp=$(
@@ -552,8 +673,23 @@ cmd_status() {
         fi
         echo "i$k      pid ${pid:--}  http://127.0.0.1:$port  $state"
     done
-    if redis_ping "$CLUSTER_REDIS_URL"; then state="up"; else state="DOWN"; bad=1; fi
-    if ((CLUSTER_REDIS_OWN)); then
+    if [[ $CLUSTER_REDIS_MODE == cluster ]]; then
+        state=$(redis_cluster_state "$CLUSTER_REDIS_URL")
+        if [[ $state == ok ]]; then state="up (cluster_state:ok)"; else state="DOWN (cluster_state:${state:-no answer})"; bad=1; fi
+        local i=0 p role
+        for p in $CLUSTER_REDIS_NODES; do
+            i=$((i + 1))
+            if redis_ping "$(node_url "$p")"; then
+                role=$(timeout 3 redis-cli -p "$p" role 2>/dev/null | head -n 1) || role='?'
+                echo "redis   node $i pid $(read_pid "redis-node-$i")  port $p  $role"
+            else
+                echo "redis   node $i pid $(read_pid "redis-node-$i")  port $p  DOWN"
+            fi
+        done
+    elif redis_ping "$CLUSTER_REDIS_URL"; then state="up"; else state="DOWN"; bad=1; fi
+    if [[ $CLUSTER_REDIS_MODE == cluster ]]; then
+        echo "redis   cluster $CLUSTER_REDIS_URL ($( ((CLUSTER_REDIS_OWN)) && echo private || echo external))  $state"
+    elif ((CLUSTER_REDIS_OWN)); then
         echo "redis   pid $(read_pid redis)  $CLUSTER_REDIS_URL (private)  $state"
     else
         echo "redis   $CLUSTER_REDIS_URL (external)  $state"
@@ -594,6 +730,66 @@ cmd_restart_instance() { # K [PORT]
     echo "i$k restarted: pid $pid  http://127.0.0.1:$port"
 }
 
+private_cluster() { # PORT -> sets STATE, loads state; dies unless we started a Redis Cluster
+    set_state "${1:-$DEFAULT_PORT}"
+    load_state
+    [[ $CLUSTER_REDIS_MODE == cluster && $CLUSTER_REDIS_OWN == 1 ]] ||
+        die "no private Redis Cluster in $STATE (only one started by 'TASKFLOW_REDIS_MODE=cluster up' is touched)"
+}
+
+live_nodes() { local p; for p in $CLUSTER_REDIS_NODES; do redis_ping "$(node_url "$p")" && echo "$p"; done; true; }
+
+cmd_redis_failover() { # [PORT]
+    private_cluster "${1:-}"
+    local -a live
+    read -r -a live <<<"$(live_nodes | tr '\n' ' ')"
+    ((${#live[@]})) || die "no node of the Redis Cluster answers"
+    local master replica
+    master=$(cluster_nodes "${live[0]}" | awk '$3 ~ /master/ && $3 !~ /fail/ {
+        for (i = 5; i <= NF; i++) if ($i == "0" || $i ~ /^0-/) { print $1; exit } }')
+    [[ -n $master ]] || die "no live master serves slot 0"
+    replica=$(cluster_replica_of "${live[0]}" "$master")
+    [[ -n $replica ]] || die "the master on $master has no live replica"
+    [[ $(timeout 5 redis-cli -p "$replica" cluster failover 2>&1) == OK ]] || die "CLUSTER FAILOVER on $replica refused"
+    local deadline=$((SECONDS + 30))
+    until cluster_masters "${live[0]}" | grep -qx "$replica" && ! cluster_masters "${live[0]}" | grep -qx "$master"; do
+        ((SECONDS < deadline)) || die "$replica did not replace $master as master within 30s"
+        sleep 0.2
+    done
+    wait_cluster_ok 30 "${live[@]}" || die "the Redis Cluster did not settle after the failover"
+    echo "redis failover: master of slot 0 moved from port $master to port $replica"
+}
+
+cmd_redis_kill_master() { # K [PORT]
+    local k=$1
+    is_uint "$k" || die "bad master number: $k"
+    private_cluster "${2:-}"
+    local -a live masters
+    read -r -a live <<<"$(live_nodes | tr '\n' ' ')"
+    ((${#live[@]})) || die "no node of the Redis Cluster answers"
+    read -r -a masters <<<"$(cluster_masters "${live[0]}" | tr '\n' ' ')"
+    ((k >= 1 && k <= ${#masters[@]})) || die "master $k out of range 1..${#masters[@]}"
+    local victim=${masters[k - 1]} replica i pid=
+    replica=$(cluster_replica_of "${live[0]}" "$victim")
+    [[ -n $replica ]] || die "the master on $victim has no live replica: killing it would lose its slots"
+    i=0
+    for p in $CLUSTER_REDIS_NODES; do
+        i=$((i + 1))
+        [[ $p == "$victim" ]] && pid=$(read_pid "redis-node-$i")
+    done
+    if [[ -z $pid ]] || ! group_alive "$pid"; then die "master on port $victim is not a node this script started"; fi
+    stop_group "$pid" KILL 5
+    local -a rest=()
+    for p in "${live[@]}"; do [[ $p == "$victim" ]] || rest+=("$p"); done
+    local deadline=$((SECONDS + 30))
+    until cluster_masters "${rest[0]}" | grep -qx "$replica"; do
+        ((SECONDS < deadline)) || die "$replica was not promoted within 30s"
+        sleep 0.2
+    done
+    wait_cluster_ok 30 "${rest[@]}" || die "the Redis Cluster did not reach cluster_state:ok after the kill"
+    echo "redis master on port $victim killed (pid $pid); its replica on port $replica took over"
+}
+
 main() {
     local cmd=${1:-}
     (($#)) && shift
@@ -605,6 +801,8 @@ main() {
         kill-instance) (($# >= 1)) || usage; cmd_signal_instance KILL "$@" ;;
         stop-instance) (($# >= 1)) || usage; cmd_signal_instance TERM "$@" ;;
         restart-instance) (($# >= 1)) || usage; cmd_restart_instance "$@" ;;
+        redis-failover) cmd_redis_failover "$@" ;;
+        redis-kill-master) (($# >= 1)) || usage; cmd_redis_kill_master "$@" ;;
         -h | --help | help) usage ;;
         *) usage ;;
     esac

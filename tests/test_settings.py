@@ -38,6 +38,12 @@ BAD_ENVIRONMENTS = [
                  id="production-short-secret"),
     pytest.param({"JWT_PREVIOUS_SECRET": "short"}, "JWT_PREVIOUS_SECRET", id="short-previous"),
     pytest.param({"REDIS_URL": "http://x"}, "REDIS_URL", id="redis-url-scheme"),
+    pytest.param({"TASKFLOW_REDIS_MODE": "sentinel", "REDIS_URL": "redis://127.0.0.1:1/0"},
+                 "TASKFLOW_REDIS_MODE", id="redis-mode-unknown"),
+    pytest.param({"TASKFLOW_REDIS_MODE": "cluster"}, "TASKFLOW_REDIS_MODE",
+                 id="redis-cluster-without-url"),
+    pytest.param({"TASKFLOW_REDIS_MODE": "cluster", "REDIS_URL": "redis://127.0.0.1:1/3"},
+                 "TASKFLOW_REDIS_MODE", id="redis-cluster-database"),
     pytest.param({"TASKFLOW_RATE_LIMIT_API": "nonsense"}, "TASKFLOW_RATE_LIMIT_API",
                  id="rate-limit-notation"),
     pytest.param({"TASKFLOW_RATE_LIMITS": "maybe"}, "TASKFLOW_RATE_LIMITS", id="rate-limit-switch"),
@@ -180,6 +186,7 @@ def test_defaults() -> None:
     assert s.access_token_ttl == 900
     assert s.refresh_token_ttl == 30 * 24 * 3600
     assert s.redis_url is None
+    assert s.redis_mode == "single"
     assert s.mongodb_uri is None
     assert s.cors_origins == ()
     assert s.rate_limits == RateLimits()
@@ -201,7 +208,8 @@ def test_every_setting_is_read() -> None:
         "JWT_PREVIOUS_SECRET": STRONG[::-1],
         "TASKFLOW_ACCESS_TOKEN_TTL": "300",
         "TASKFLOW_REFRESH_TOKEN_TTL": "3600",
-        "REDIS_URL": " rediss://cache.internal:6380/2 ",
+        "REDIS_URL": " rediss://cache.internal:6380/0 ",
+        "TASKFLOW_REDIS_MODE": " Cluster ",
         "MONGODB_URI": "mongodb+srv://db.example/taskflow",
         "MONGODB_MAX_POOL_SIZE": "20",
         "CORS_ORIGINS": "https://app.example.com/, http://localhost:5173",
@@ -222,7 +230,8 @@ def test_every_setting_is_read() -> None:
     assert s.jwt_secret == STRONG
     assert s.jwt_previous_secret == STRONG[::-1]
     assert (s.access_token_ttl, s.refresh_token_ttl) == (300, 3600)
-    assert s.redis_url == "rediss://cache.internal:6380/2"
+    assert s.redis_url == "rediss://cache.internal:6380/0"
+    assert s.redis_mode == "cluster"
     assert s.mongodb_uri == "mongodb+srv://db.example/taskflow"
     assert s.mongodb_max_pool_size == 20
     assert s.cors_origins == ("https://app.example.com", "http://localhost:5173")
@@ -285,6 +294,8 @@ def test_secret_length_counts_bytes_not_characters() -> None:
     ("TASKFLOW_RATE_LIMIT_AUTH_ADDRESS", ""),
     ("TASKFLOW_INSTANCE_ID", "x" * 17),
     ("TASKFLOW_INSTANCE_ID", ""),
+    ("TASKFLOW_REDIS_MODE", "cluster"),  # without REDIS_URL
+    ("TASKFLOW_REDIS_MODE", "replicated"),
 ])
 def test_invalid_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError) as caught:
@@ -292,6 +303,22 @@ def test_invalid_values_are_refused(name: str, value: str) -> None:
     message = str(caught.value)
     assert "\n" not in message
     assert name in message
+
+
+@pytest.mark.parametrize("url", ["redis://node:7000", "redis://node:7000/", "redis://node:7000/0",
+                                 "rediss://:pw@node:7000/0"])
+def test_cluster_mode_takes_a_node_url_of_database_0(url: str) -> None:
+    s = Settings.from_environ({"REDIS_URL": url, "TASKFLOW_REDIS_MODE": "cluster"})
+    assert (s.redis_url, s.redis_mode) == (url, "cluster")
+
+
+@pytest.mark.parametrize("url", ["redis://node:7000/1", "unix:///run/redis.sock"])
+def test_cluster_mode_refuses_what_a_cluster_cannot_be(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environ({"REDIS_URL": url, "TASKFLOW_REDIS_MODE": "cluster"})
+    assert "TASKFLOW_REDIS_MODE" in str(caught.value) and "\n" not in str(caught.value)
+    # The same URL is fine for a single server.
+    assert Settings.from_environ({"REDIS_URL": url}).redis_mode == "single"
 
 
 def test_generated_secret_is_kept_in_the_data_dir(tmp_path: Path) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+from functools import partial
 from typing import cast
 
 from loguru import logger
 from quart import Quart
 from quart_schema import QuartSchema
-from redis.asyncio import Redis
 from socketio import ASGIApp
 
 from taskflow import __version__
@@ -27,6 +27,8 @@ from taskflow.observability import Metrics
 from taskflow.ratelimit import RateLimiter
 from taskflow.realtime.channel import LiveChannel
 from taskflow.realtime.publisher import LivePublisher
+from taskflow.redisconn import ping as redis_ping
+from taskflow.redisconn import redis_client
 from taskflow.security.passwords import BcryptHasher
 from taskflow.security.tokens import TokenIssuer
 from taskflow.services.container import Services
@@ -114,7 +116,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
 
     @app.while_serving
     async def lifespan() -> AsyncGenerator[None, None]:
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = redis_client(settings)
         store = await open_store(settings)
         store = cast(Store, TimedStore(store, rt.metrics.store_latency))
         counted = rt.metrics.cache_requests
@@ -126,7 +128,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
                         else MemoryCache(on_lookup=on_lookup))
         rt.store, rt.cache = store, cache
         rt.limiter = RateLimiter(redis=redis, enabled=settings.rate_limits.enabled)
-        rt.redis_ping = redis.ping if redis else None
+        rt.redis_ping = partial(redis_ping, redis) if redis else None
         rt.services_ = Services.build(
             store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),
             tokens=tokens, blobs=open_blobs(settings), refresh_ttl=settings.refresh_token_ttl,
@@ -136,7 +138,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         chores = asyncio.create_task(_chores(rt.services_))
         logger.info("taskflow {} serving on {} (instance {}, store {}, redis {})", __version__,
                     settings.server, settings.instance_id, type(store).__name__,
-                    "on" if redis else "off")
+                    settings.redis_mode if redis else "off")
         try:
             yield
         finally:

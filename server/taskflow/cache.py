@@ -7,8 +7,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from loguru import logger
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from taskflow.redisconn import REDIS_ERRORS, RedisClient
 
 
 class _Counted:
@@ -59,9 +59,12 @@ class MemoryCache(_Counted):
 
 
 class RedisCache(_Counted):
-    """Shared by every instance; keys are prefixed so one Redis can serve several apps."""
+    """Shared by every instance; keys are prefixed so one Redis can serve several apps.
 
-    def __init__(self, redis: Redis, prefix: str = "taskflow:cache:",
+    No hash tags: each entry lives on its own slot of a cluster, and `delete` of several
+    keys is split per slot by the cluster client (an invalidation needs no atomicity)."""
+
+    def __init__(self, redis: RedisClient, prefix: str = "taskflow:cache:",
                  on_lookup: Callable[[bool], None] | None = None) -> None:
         super().__init__(on_lookup)
         self._redis = redis
@@ -70,7 +73,7 @@ class RedisCache(_Counted):
     async def get(self, key: str) -> bytes | None:
         try:
             value = await self._redis.get(self._prefix + key)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("cache get failed, treating as a miss: {}", exc)
             value = None
         if not isinstance(value, bytes):
@@ -81,7 +84,7 @@ class RedisCache(_Counted):
     async def set(self, key: str, value: bytes, ttl: int) -> None:
         try:
             await self._redis.set(self._prefix + key, value, ex=ttl)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("cache set failed: {}", exc)
 
     async def delete(self, *keys: str) -> None:
@@ -89,5 +92,5 @@ class RedisCache(_Counted):
             return
         try:
             await self._redis.delete(*(self._prefix + key for key in keys))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("cache delete failed: {}", exc)

@@ -51,6 +51,8 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
     redis_url: str | None = None
+    # "cluster": REDIS_URL names any node of a Redis Cluster (redisconn.py).
+    redis_mode: Literal["single", "cluster"] = "single"
     mongodb_uri: str | None = None
     mongodb_max_pool_size: int = 10
     mongodb_server_selection_timeout_ms: int = 5000
@@ -114,6 +116,8 @@ class Settings:
         if allow_standalone and mode == "production":
             raise SettingsError("TASKFLOW_MONGODB_ALLOW_STANDALONE is for emulators and tests only "
                                 "(writes are then not atomic); it can't be set in production")
+        redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"))
+        redis_mode = _redis_mode(env, redis_url)
         settings = cls(
             env=mode,
             data_dir=data_dir,
@@ -121,7 +125,8 @@ class Settings:
             jwt_previous_secret=previous,
             access_token_ttl=_int(env, "TASKFLOW_ACCESS_TOKEN_TTL", 900, low=10, high=900),
             refresh_token_ttl=_int(env, "TASKFLOW_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
-            redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+            redis_url=redis_url,
+            redis_mode=redis_mode,  # type: ignore[arg-type]
             mongodb_uri=_url(env, "MONGODB_URI", ("mongodb", "mongodb+srv")),
             mongodb_max_pool_size=_int(env, "MONGODB_MAX_POOL_SIZE", 10, low=1),
             mongodb_server_selection_timeout_ms=_int(
@@ -329,6 +334,22 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
     except ValueError:
         raise SettingsError(f"{name} must look like '30/second', got {value!r}") from None
     return value
+
+
+def _redis_mode(env: Mapping[str, str], url: str | None) -> str:
+    mode = _choice(env, "TASKFLOW_REDIS_MODE", ("single", "cluster"), "single")
+    if mode != "cluster":
+        return mode
+    if url is None:
+        raise SettingsError("TASKFLOW_REDIS_MODE=cluster needs REDIS_URL (any node of the cluster)")
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        raise SettingsError("TASKFLOW_REDIS_MODE=cluster needs a redis:// or rediss:// REDIS_URL, "
+                            "not a unix socket")
+    if parts.path.strip("/") not in ("", "0"):
+        raise SettingsError("TASKFLOW_REDIS_MODE=cluster: a Redis Cluster has only database 0, "
+                            f"REDIS_URL names {parts.path.strip('/')!r}")
+    return mode
 
 
 def _log_level(raw: str) -> str:

@@ -1,9 +1,14 @@
-"""Fixtures for the cluster tests: one real cluster per module (3 instances + nginx + a private
-Redis, via loadtests/cluster.sh), users registered once per module, live clients of both kinds
-closed after each test, and the cluster's logs printed when a test fails."""
+"""Fixtures for the cluster tests: one real cluster per module and Redis mode (3 instances +
+nginx + a private Redis, via loadtests/cluster.sh), users registered once per module, live
+clients of both kinds closed after each test, and the cluster's logs printed when a test fails.
+
+Every module runs twice: on a single redis-server ([single]) and on a Redis Cluster of 3
+masters + 3 replicas with TASKFLOW_REDIS_MODE=cluster ([cluster]); both are our own, on free
+ports. TASKFLOW_TEST_REDIS_MODES (comma-separated) narrows that, e.g. to `cluster`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +19,7 @@ import pytest
 
 from tests.support.cluster import Cluster, RedisServer
 from tests.support.live import DEFAULT, WEBSOCKET, Activity, JsHub, LiveClient, PyLiveClient
+from tests.support.rediscluster import RedisClusterServer
 from tests.support.restclient import Person, Rest, register
 
 INSTANCES = 3
@@ -36,15 +42,35 @@ def cluster_env() -> dict[str, str]:
     return {}
 
 
+def _redis_modes() -> list[str]:
+    wanted = os.environ.get("TASKFLOW_TEST_REDIS_MODES", "single,cluster")
+    modes = [m.strip() for m in wanted.split(",") if m.strip()]
+    unknown = set(modes) - {"single", "cluster"}
+    assert modes and not unknown, f"TASKFLOW_TEST_REDIS_MODES: {wanted!r}"
+    return modes
+
+
+@pytest.fixture(scope="module", params=_redis_modes())
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    """TASKFLOW_REDIS_MODE of the module's cluster: single or cluster."""
+    mode: str = request.param
+    return mode
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, cluster_env: dict[str, str]) -> Iterator[Cluster]:
-    for tool in ("nginx", "redis-server", "node"):
+def cluster(tmp_path_factory: pytest.TempPathFactory, cluster_env: dict[str, str],
+            redis_mode: str) -> Iterator[Cluster]:
+    for tool in ("nginx", "redis-server", "redis-cli", "node"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             pytest.fail(f"{tool} is needed for the cluster tests (scripts/bootstrap.sh test)")
-    workdir = tmp_path_factory.mktemp("cluster")
-    redis = RedisServer(workdir / "redis").start()
+    workdir = tmp_path_factory.mktemp(f"cluster-{redis_mode}")
+    redis: RedisServer | RedisClusterServer = (
+        RedisClusterServer(workdir / "redis") if redis_mode == "cluster"
+        else RedisServer(workdir / "redis"))
+    redis.start()
     try:
-        running = Cluster.up(INSTANCES, workdir / "state", redis=redis, env=cluster_env)
+        running = Cluster.up(INSTANCES, workdir / "state", redis=redis,
+                             env={"TASKFLOW_REDIS_MODE": redis_mode, **cluster_env})
         try:
             yield running
         finally:

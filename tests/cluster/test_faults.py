@@ -18,6 +18,7 @@ import pytest
 from tests.cluster.conftest import KINDS, LiveClients
 from tests.support.cluster import Cluster
 from tests.support.live import Activity, LiveClient
+from tests.support.rediscluster import RedisClusterServer
 from tests.support.restclient import Person, Rest, TaskWriter
 
 pytestmark = pytest.mark.cluster
@@ -204,3 +205,52 @@ async def test_board_deleted_while_redis_is_down_ends_with_its_board_deleted(
         assert isinstance(deleted["at"], str) and deleted["at"].endswith("Z"), (client.label, deleted)
         # Every acknowledged change before it, in order.
         assert log.applied == [*items, deleted], (client.label, log.received_types())
+
+
+async def test_redis_cluster_failovers_lose_no_acknowledged_event(
+        cluster: Cluster, redis_mode: str, people: dict[str, Person], rest: Rest,
+        live: LiveClients, activity: Activity) -> None:
+    """Redis Cluster only: a planned failover of the node REDIS_URL names (it becomes a
+    replica; python-socketio's pub/sub connection stays on it), then a crash of another
+    master, while a writer runs. Writes keep being acknowledged, every client ends up with
+    the log, and pub/sub still carries task:editing across instances."""
+    if redis_mode != "cluster":
+        pytest.skip("a failover needs a Redis Cluster")
+    redis = cluster.redis
+    assert isinstance(redis, RedisClusterServer) and redis.running
+    ada, bob = people["Ada"], people["Bob"]
+    board_id = (await rest.new_board(ada, {"editor": bob}))["id"]
+    clients = [await live.connect(kind, tr, who, on=1 + n % cluster.size)
+               for n, (kind, tr, who) in enumerate((k, t, w) for k, t in KINDS for w in (ada, bob))]
+    await _joined(clients, board_id)
+
+    writer = TaskWriter(rest, bob, board_id, activity, routes=(None,), pace=0.1).start()
+    try:
+        await writer.wait_acked(5, timeout=15, what="before the failover")
+        promoted = await asyncio.to_thread(redis.failover, redis.port)
+        await writer.wait_acked(len(writer.acked) + 5, timeout=15, what="after the failover")
+        victim = next(p for p in redis.masters() if p not in (redis.port, promoted))
+        await asyncio.to_thread(redis.kill_master, victim)
+        await writer.wait_acked(len(writer.acked) + 5, timeout=30, what="after a master's crash")
+    finally:
+        await writer.stop()
+    took = await _all_hold_the_log(rest, activity, bob, board_id, clients, writer)
+
+    sender, viewer = clients[0], clients[1]
+    assert (sender.instance, viewer.instance) == ("i1", "i2")
+    task_id = writer.acked[-1]["id"]
+
+    async def editing() -> None:
+        ack = await sender.emit("task:editing", {"task_id": task_id, "editing": True})
+        assert ack["ok"] is True, ack
+
+    relayed = await activity.retry(
+        editing, lambda: any(e["task_id"] == task_id for e in viewer.named("task:editing")),
+        every=0.5, timeout=30, what="task:editing to cross instances after the failovers")
+    for k in range(1, cluster.size + 1):
+        ready = await rest.http.get(f"{cluster.instance_url(k)}/api/v1/ready")
+        assert ready.status_code == 200, (k, ready.text)
+    print(f"\nRedis Cluster failovers: writes acked {len(writer.acked)}, failed "
+          f"{len(writer.failures)}; clients complete {took:.2f}s after the last write; "
+          f"task:editing relayed after {relayed:.2f}s")
+    assert writer.failures == [], writer.failures[:5]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.processes import clean_env, free_port, http_request
+from tests.support.rediscluster import RedisClusterServer
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SH = REPO / "loadtests" / "cluster.sh"
@@ -115,7 +116,7 @@ class Cluster:
     env: dict[str, str]
     port: int = 0
     instance_ports: list[int] = field(default_factory=list)
-    redis: RedisServer | None = None
+    redis: RedisServer | RedisClusterServer | None = None
 
     @property
     def url(self) -> str:
@@ -139,7 +140,7 @@ class Cluster:
         return result
 
     @classmethod
-    def up(cls, n: int, state_dir: Path, *, redis: RedisServer,
+    def up(cls, n: int, state_dir: Path, *, redis: RedisServer | RedisClusterServer,
            env: Mapping[str, str] | None = None) -> Cluster:
         """Starts N instances + nginx sharing `redis`; returns once all answer health."""
         passed = {k: os.environ[k] for k in ("TASKFLOW_BIN",) if k in os.environ}

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from loguru import logger
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from taskflow.redisconn import REDIS_ERRORS, RedisClient
 
 Viewer = dict[str, str]
 Users = dict[str, str]  # user_id -> name
@@ -67,15 +67,19 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """A sorted set per board; members name (user, name, instance), scores are expiry times."""
+    """A sorted set per board; members name (user, name, instance), scores are expiry times.
 
-    def __init__(self, redis: Redis, *, instance_id: str, ttl: int = 45) -> None:
+    The key's hash tag is the board id: on a Redis Cluster every key of one board shares a
+    slot, so `put`'s MULTI (and any later multi-key command on a board) stays on one node;
+    `refresh`'s pipeline spans boards and is not a transaction (split per node)."""
+
+    def __init__(self, redis: RedisClient, *, instance_id: str, ttl: int = 45) -> None:
         self._redis = redis
         self._instance = instance_id
         self._ttl = ttl
 
     def _key(self, board_id: str) -> str:
-        return f"taskflow:presence:{board_id}"
+        return f"taskflow:presence:{{{board_id}}}"
 
     def _member(self, user_id: str, name: str) -> str:
         return json.dumps([user_id, name, self._instance])
@@ -181,7 +185,7 @@ class Presence:
     async def viewers(self, board_id: str) -> list[Viewer]:
         try:
             return await self.store.viewers(board_id)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("presence read failed: {}", exc)
             return _distinct(list(self.local_users(board_id).items()))
 
@@ -190,7 +194,7 @@ class Presence:
         (the viewers of a dead instance expire)."""
         try:
             await self.store.refresh({b: self.local_users(b) for b in self._local})
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("presence refresh failed: {}", exc)
             return
         for board_id in self._failed:
@@ -231,7 +235,7 @@ class Presence:
                 try:
                     await self.store.put(board_id, self.local_users(board_id))
                     viewers = await self.store.viewers(board_id)
-                except RedisError as exc:
+                except REDIS_ERRORS as exc:
                     logger.warning("presence update of board {} failed: {}", board_id, exc)
                     self._failed.add(board_id)  # retried by the next refresh
                     self._wrote(board_id, upto, None)
