@@ -32,7 +32,10 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
-POLL_SECONDS = 1.0  # how long one read waits for a message (lets subscribes interleave)
+POLL_SECONDS = 1.0  # how long one read waits for a message (single Redis)
+# On a cluster a read holds its node's connection, so a subscribe there waits for it to end.
+NODE_POLL_SECONDS = 0.1
+NODES_CHECK_SECONDS = 1.0  # how often the cluster reader looks for nodes to read
 RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0)  # pauses between attempts while Redis is unreachable
 
 
@@ -161,29 +164,9 @@ class Bus:
 
     async def messages(self) -> AsyncIterator[bytes]:
         """Every message of the subscribed channels, as Redis delivers them."""
-        failures = 0
         await self._asked.wait()  # reading needs the connection the first SSUBSCRIBE opens
-        while True:
-            try:
-                if self._cluster:
-                    message = await self._pubsub.get_sharded_message(timeout=POLL_SECONDS)
-                else:
-                    message = await self._pubsub.get_message(timeout=POLL_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self._healthy:
-                    logger.warning("live bus: Redis unreachable, retrying: {}", exc)
-                self._unhealthy()
-                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
-                failures += 1
-                continue
-            failures = 0
-            if not self._healthy:
-                self._healthy = True
-                logger.info("live bus: Redis reachable again")
-            if message is None:
-                continue
+        read = self._read_cluster() if self._cluster else self._read_single()
+        async for message in read:
             kind = _text(message["type"])
             channel = _text(message["channel"])
             if kind == "smessage":
@@ -193,6 +176,72 @@ class Bus:
             elif kind == "ssubscribe":
                 self._confirm(channel)
 
+    async def _read_single(self) -> AsyncIterator[dict[str, Any]]:
+        failures = 0
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._unhealthy(exc, set(self._confirmed), first=failures == 0)
+                await _pause(failures)
+                failures += 1
+                continue
+            failures = 0
+            self._recovered()
+            if message is not None:
+                yield message
+
+    async def _read_cluster(self) -> AsyncIterator[dict[str, Any]]:
+        """One reader per node that holds subscriptions: a message on one node never waits
+        out a poll of another (redis-py's own reader polls the nodes in turn)."""
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        readers: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                for name in list(self._pubsub.node_pubsub_mapping):
+                    reader = readers.get(name)
+                    if reader is None or reader.done():
+                        readers[name] = asyncio.create_task(self._read_node(name, inbox))
+                try:
+                    yield await asyncio.wait_for(inbox.get(), NODES_CHECK_SECONDS)
+                except TimeoutError:
+                    continue  # look for nodes that took channels over (failover, migration)
+        finally:
+            for reader in readers.values():
+                reader.cancel()
+
+    async def _read_node(self, name: str, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+        failures = 0
+        while name in self._pubsub.node_pubsub_mapping:
+            node = self._redis.get_node(node_name=name)  # type: ignore[union-attr]
+            if node is None:
+                return
+            try:
+                # Bounded: a subscribe on this node waits for the poll to end.
+                message = await self._pubsub.get_sharded_message(timeout=NODE_POLL_SECONDS,
+                                                                 target_node=node)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                pubsub = self._pubsub.node_pubsub_mapping.get(name)
+                lost = {_text(c) for c in pubsub.shard_channels} if pubsub is not None else set()
+                self._unhealthy(exc, lost, first=failures == 0)
+                with contextlib.suppress(Exception):
+                    # redis-py's own pass over the nodes asks for a topology refresh when a
+                    # node can't be reached, which moves its channels to the new owner.
+                    other = await self._pubsub.get_sharded_message(timeout=0.0)
+                    if other is not None:
+                        inbox.put_nowait(other)
+                await _pause(failures)
+                failures += 1
+                continue
+            failures = 0
+            self._recovered()
+            if message is not None:
+                inbox.put_nowait(message)
+
     def _confirm(self, channel: str) -> None:
         if channel not in self._subscribed:
             return  # dropped meanwhile
@@ -201,10 +250,22 @@ class Bus:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _unhealthy(self) -> None:
-        """Nothing counts as confirmed until Redis says so again (after re-subscribing)."""
-        self._healthy = False
-        self._confirmed.clear()
+    def _unhealthy(self, exc: Exception, lost: set[str], *, first: bool) -> None:
+        """Channels on an unreachable connection count as unconfirmed until Redis confirms
+        them again (redis-py re-subscribes on reconnect and after a failover)."""
+        if first:
+            logger.warning("live bus: Redis unreachable, retrying: {}", exc)
+        self._healthy = self._cluster  # on a cluster, the other nodes may be fine
+        self._confirmed.difference_update(lost)
+
+    def _recovered(self) -> None:
+        if not self._healthy:
+            self._healthy = True
+            logger.info("live bus: Redis reachable again")
+
+
+async def _pause(failures: int) -> None:
+    await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
 
 
 def _text(value: Any) -> str:
