@@ -37,8 +37,10 @@ class PresenceStore(Protocol):
 
     async def viewers(self, board_id: str) -> list[Viewer]: ...
 
-    async def refresh(self, entries: dict[str, Users]) -> None:
-        """Extends this instance's entries: board -> user_id -> name."""
+    async def refresh(self, entries: dict[str, Users]) -> set[str]:
+        """Extends those of this instance's entries (board -> user_id -> name) that the store
+        still holds, and never adds one (that is the worker's `put`, whose removals a refresh
+        must not undo); returns the boards where some were missing (the store lost them)."""
         ...
 
 
@@ -62,8 +64,8 @@ class MemoryPresence:
     async def viewers(self, board_id: str) -> list[Viewer]:
         return _distinct(list(self._boards.get(board_id, {}).items()))
 
-    async def refresh(self, entries: dict[str, Users]) -> None:
-        return None
+    async def refresh(self, entries: dict[str, Users]) -> set[str]:
+        return set()
 
 
 class RedisPresence:
@@ -104,16 +106,25 @@ class RedisPresence:
         decoded = [json.loads(m) for m in members]
         return _distinct([(d[0], d[1]) for d in decoded])
 
-    async def refresh(self, entries: dict[str, Users]) -> None:
+    async def refresh(self, entries: dict[str, Users]) -> set[str]:
         expiry = time.time() + self._ttl
+        asked: list[str] = []
         async with self._redis.pipeline(transaction=False) as pipe:
             for board_id, users in entries.items():
                 key = self._key(board_id)
                 pipe.zremrangebyscore(key, "-inf", time.time())
                 if users:
-                    pipe.zadd(key, {self._member(u, n): expiry for u, n in users.items()})
+                    members = [self._member(u, n) for u, n in users.items()]
+                    # XX: extend, never add. A snapshot taken before a socket left would
+                    # otherwise list its user again after the worker removed it.
+                    pipe.zadd(key, dict.fromkeys(members, expiry), xx=True)
                     pipe.expire(key, self._ttl * 2)
-            await pipe.execute()
+                    pipe.zmscore(key, members)
+                    asked.append(board_id)
+            results = await pipe.execute()
+        scores = [r for r in results if isinstance(r, list)]
+        return {board_id for board_id, found in zip(asked, scores, strict=True)
+                if any(score is None for score in found)}
 
 
 class Presence:
@@ -193,11 +204,13 @@ class Presence:
         """Extends this instance's entries; tells viewers of boards whose set changed
         (the viewers of a dead instance expire)."""
         try:
-            await self.store.refresh({b: self.local_users(b) for b in self._local})
+            missing = await self.store.refresh({b: self.local_users(b) for b in self._local})
         except REDIS_ERRORS as exc:
             logger.warning("presence refresh failed: {}", exc)
             return
-        for board_id in self._failed:
+        # Boards the store lost entries of (a Redis restart) are written again by the worker,
+        # with the local state as it is then, like those whose last write failed.
+        for board_id in self._failed | missing:
             self._touch(board_id)
         self._failed.clear()
         for board_id in list(self._local):
