@@ -177,6 +177,9 @@ async def test_redis_restart_loses_no_acknowledged_event(
         await asyncio.to_thread(redis.stop, signal.SIGKILL)
         await writer.wait_acked(len(writer.acked) + 10, timeout=30, what="while Redis is down")
         await asyncio.to_thread(redis.start)
+        # Every instance hears the board on the bus again, not only through the sweep.
+        bus_again = await _bus_resumed(rest, cluster, await _bus_counts(rest, cluster),
+                                       timeout=10)
         await writer.wait_acked(len(writer.acked) + 5, timeout=15, what="after Redis is back")
     finally:
         await writer.stop()
@@ -197,6 +200,7 @@ async def test_redis_restart_loses_no_acknowledged_event(
         editing, lambda: any(e["task_id"] == task_id for e in viewer.named("task:editing")),
         every=0.5, timeout=30, what="task:editing to cross instances after the Redis restart")
     print(f"\nRedis restart: writes acked {len(writer.acked)}, failed {len(writer.failures)}; "
+          f"every instance heard the board on the bus {bus_again:.2f}s after Redis was back; "
           f"clients complete {took:.2f}s after the last write; task:editing relayed again "
           f"after {relayed:.2f}s of retries")
     assert writer.failures == [], writer.failures[:5]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -218,6 +219,7 @@ class Bus:
             node = self._redis.get_node(node_name=name)  # type: ignore[union-attr]
             if node is None:
                 return
+            started = time.monotonic()
             try:
                 # Bounded: a subscribe on this node waits for the poll to end.
                 message = await self._pubsub.get_sharded_message(timeout=NODE_POLL_SECONDS,
@@ -241,6 +243,11 @@ class Bus:
             self._recovered()
             if message is not None:
                 inbox.put_nowait(message)
+            elif time.monotonic() - started < NODE_POLL_SECONDS / 2:
+                # An empty answer without the wait: the node's pubsub has no connection
+                # (after a restart, until a subscribe opens one). Polling again at once
+                # would never give the event loop back.
+                await asyncio.sleep(NODE_POLL_SECONDS)
 
     def _confirm(self, channel: str) -> None:
         if channel not in self._subscribed:
