@@ -37,6 +37,7 @@ POLL_SECONDS = 1.0  # how long one read waits for a message (single Redis)
 # On a cluster a read holds its node's connection, so a subscribe there waits for it to end.
 NODE_POLL_SECONDS = 0.1
 NODES_CHECK_SECONDS = 1.0  # how often the cluster reader looks for nodes to read
+RESTART_AFTER_FAILURES = 3  # failed reads of a node (~0.35 s) before subscribing afresh
 RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0)  # pauses between attempts while Redis is unreachable
 
 
@@ -57,6 +58,7 @@ class Bus:
         self._asked = asyncio.Event()  # set once a first SSUBSCRIBE went out
         self._healthy = True
         self._syncer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     # --- names ---------------------------------------------------------------------------
     def board(self, board_id: str) -> str:
@@ -198,13 +200,17 @@ class Bus:
         """One reader per node that holds subscriptions: a message on one node never waits
         out a poll of another (redis-py's own reader polls the nodes in turn)."""
         inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        readers: dict[str, asyncio.Task[None]] = {}
+        readers: dict[tuple[int, str], asyncio.Task[None]] = {}
         try:
             while True:
-                for name in list(self._pubsub.node_pubsub_mapping):
-                    reader = readers.get(name)
+                pubsub = self._pubsub
+                for name in list(pubsub.node_pubsub_mapping):
+                    reader = readers.get((id(pubsub), name))
                     if reader is None or reader.done():
-                        readers[name] = asyncio.create_task(self._read_node(name, inbox))
+                        readers[(id(pubsub), name)] = asyncio.create_task(
+                            self._read_node(pubsub, name, inbox))
+                for key in [k for k, r in readers.items() if r.done()]:
+                    del readers[key]
                 try:
                     yield await asyncio.wait_for(inbox.get(), NODES_CHECK_SECONDS)
                 except TimeoutError:
@@ -213,31 +219,29 @@ class Bus:
             for reader in readers.values():
                 reader.cancel()
 
-    async def _read_node(self, name: str, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _read_node(self, pubsub: Any, name: str,
+                         inbox: asyncio.Queue[dict[str, Any]]) -> None:
         failures = 0
-        while name in self._pubsub.node_pubsub_mapping:
+        while self._pubsub is pubsub and name in pubsub.node_pubsub_mapping:
             node = self._redis.get_node(node_name=name)  # type: ignore[union-attr]
             if node is None:
                 return
             started = time.monotonic()
             try:
                 # Bounded: a subscribe on this node waits for the poll to end.
-                message = await self._pubsub.get_sharded_message(timeout=NODE_POLL_SECONDS,
-                                                                 target_node=node)
+                message = await pubsub.get_sharded_message(timeout=NODE_POLL_SECONDS,
+                                                           target_node=node)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                pubsub = self._pubsub.node_pubsub_mapping.get(name)
-                lost = {_text(c) for c in pubsub.shard_channels} if pubsub is not None else set()
+                held = pubsub.node_pubsub_mapping.get(name)
+                lost = {_text(c) for c in held.shard_channels} if held is not None else set()
                 self._unhealthy(exc, lost, first=failures == 0)
-                with contextlib.suppress(Exception):
-                    # redis-py's own pass over the nodes asks for a topology refresh when a
-                    # node can't be reached, which moves its channels to the new owner.
-                    other = await self._pubsub.get_sharded_message(timeout=0.0)
-                    if other is not None:
-                        inbox.put_nowait(other)
-                await _pause(failures)
                 failures += 1
+                if failures >= RESTART_AFTER_FAILURES:
+                    self._restart(pubsub)
+                    return
+                await _pause(failures - 1)
                 continue
             failures = 0
             self._recovered()
@@ -248,6 +252,25 @@ class Bus:
                 # (after a restart, until a subscribe opens one). Polling again at once
                 # would never give the event loop back.
                 await asyncio.sleep(NODE_POLL_SECONDS)
+
+    def _restart(self, pubsub: Any) -> None:
+        """A node holding subscriptions stays unreachable (a crashed master): start over with
+        a new pub/sub, whose subscriptions go where the client's slot map says now (it is
+        refreshed as commands meet the failover). redis-py's own repair first unsubscribes
+        on the dead node, and waits for the next topology refresh when it can't."""
+        if self._pubsub is not pubsub:
+            return  # already restarted
+        logger.warning("live bus: a Redis node stays unreachable; subscribing afresh")
+        self._pubsub = self._redis.pubsub()
+        self._subscribed.clear()
+        self._confirmed.clear()
+        self._wake.set()
+        if self._closing is None or self._closing.done():
+            self._closing = asyncio.create_task(self._close_quietly(pubsub))
+
+    async def _close_quietly(self, pubsub: Any) -> None:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
 
     def _confirm(self, channel: str) -> None:
         if channel not in self._subscribed:
