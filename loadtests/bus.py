@@ -118,10 +118,15 @@ def server_of(ref: str | None) -> Iterator[str]:
 @contextlib.contextmanager
 def cluster(instances: int, redis_url: str, server: str) -> Iterator[Path]:
     state = Path(tempfile.mkdtemp(prefix="taskflow-bus-cluster-"))
+    data = Path(tempfile.mkdtemp(prefix="taskflow-bus-data-"))
     port = free_port()
     env = {**os.environ, "TASKFLOW_CLUSTER_DIR": str(state), "REDIS_URL": redis_url,
-           "TASKFLOW_BIN": server, "TASKFLOW_ENV": "test"}
+           "TASKFLOW_BIN": server, "TASKFLOW_ENV": "test", "TASKFLOW_DATA_DIR": str(data)}
     try:
+        # The schema first, once: instances starting together on a new SQLite file can
+        # collide while creating it ("database is locked", seen on a loaded machine).
+        subprocess.run([server, "db", "init"], env=env, capture_output=True, text=True,
+                       timeout=120, check=True)
         up = subprocess.run(["bash", str(CLUSTER), "up", str(instances), str(port)], env=env,
                             capture_output=True, text=True, timeout=120, check=False)
         if up.returncode != 0:
@@ -133,6 +138,7 @@ def cluster(instances: int, redis_url: str, server: str) -> Iterator[Path]:
         subprocess.run(["bash", str(CLUSTER), "down", str(port)], env=env, capture_output=True,
                        timeout=300)
         shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def cpu_seconds(pid: int) -> float:
