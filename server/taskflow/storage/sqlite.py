@@ -318,15 +318,35 @@ class SqliteStore(SqliteQueries):
 async def _connect(path: Path, busy_timeout_ms: int = 10_000) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    # WAL lets readers run beside the one writer; FULL makes a commit survive power loss,
-    # not just a killed process.
-    for pragma in ("journal_mode = WAL", "synchronous = FULL", f"busy_timeout = {busy_timeout_ms}",
-                   "foreign_keys = ON"):
+    # busy_timeout first, so that every lock taken from here on waits for another instance
+    # starting beside this one rather than failing "database is locked".
+    await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    await _use_wal(conn, busy_timeout_ms)
+    # FULL makes a commit survive power loss, not just a killed process.
+    for pragma in ("synchronous = FULL", "foreign_keys = ON"):
         await conn.execute(f"PRAGMA {pragma}")
     return conn
 
 
+async def _use_wal(conn: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+    """WAL lets readers run beside the one writer. Switching a new file to it needs an
+    exclusive lock, and SQLite refuses that at once, without its busy handler, while another
+    connection (an instance starting at the same moment) holds a shared one: retried here
+    until the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.005)  # back-off before asking for the lock again
+
+
 async def _migrate(conn: aiosqlite.Connection) -> None:
+    # The write lock is taken before user_version is read, so of several instances starting
+    # together one migrates and the others, waiting on the lock, then find nothing left to do.
     await conn.execute("BEGIN IMMEDIATE")
     try:
         rows = list(await conn.execute_fetchall("PRAGMA user_version"))
