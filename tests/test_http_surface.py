@@ -259,6 +259,14 @@ async def test_request_id_is_echoed_or_generated(client: TestClientProtocol) -> 
         assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", got)
 
 
+async def test_generated_request_ids_are_unique_across_instances(settings: Settings) -> None:
+    seen: list[str] = []
+    for _ in range(2):  # two instances of the app, as behind a load balancer
+        async with running(settings) as client:
+            seen += [(await client.get("/api/v1/health")).headers["X-Request-ID"] for _ in range(50)]
+    assert len(set(seen)) == len(seen) == 100
+
+
 # --- CORS -----------------------------------------------------------------------------------
 def _preflight(origin: str, method: str = "PATCH") -> dict[str, str]:
     return {"Origin": origin, "Access-Control-Request-Method": method,
