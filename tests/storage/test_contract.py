@@ -572,3 +572,36 @@ async def test_priority_rank_is_stored_for_sorting(store: Any) -> None:
         await tx(store, "insert_task", task)
     listed = await store.select_tasks(TaskQuery(board_ids=(board.id,), sort="-priority", limit=10))
     assert [t.priority for t in listed] == ["urgent", "high", "medium", "low"]
+
+
+async def test_a_failing_write_fails_its_transaction_and_rolls_it_back(store: Any) -> None:
+    """A write may reach the store with a later call (SQLite sends an insert with the next
+    statement or the commit): its failure still fails the transaction, and nothing stays."""
+    (ada,), board = await seed(store)
+    task = make_task(board)
+    await tx(store, "insert_task", task)
+    again = make_task(board, id=task.id, title="same id")
+
+    async def work(t: Any) -> None:
+        await t.append_event(board.id, type="task:created", actor_id=ada.id, at=T0, data={})
+        await t.insert_task(again)  # the same id: refused by the store, here or at commit
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 - each store raises its own error
+        await store.transact(work)
+    assert (await store.select_task(task.id)).title == task.title
+    assert await store.select_events(board.id, since=0, limit=10) == []
+
+
+async def test_a_board_read_in_a_transaction_sees_its_earlier_writes(store: Any) -> None:
+    (ada,), board = await seed(store)
+    task = make_task(board)
+    await tx(store, "insert_task", task)
+
+    async def work(t: Any) -> tuple[int, str]:
+        await t.select_task(task.id)
+        await t.update_board(board.id, name="renamed", description="", updated_at=T0)
+        await t.append_event(board.id, type="board:updated", actor_id=ada.id, at=T0, data={})
+        seen = await t.select_board(board.id)
+        return seen.seq, seen.name
+
+    assert await store.transact(work) == (1, "renamed")

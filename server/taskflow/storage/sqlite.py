@@ -31,8 +31,8 @@ from taskflow.domain import (
     User,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
-from taskflow.storage.sqlite_queries import SqliteQueries, transient_as_unavailable
-from taskflow.storage.sqlite_rows import opt_ts
+from taskflow.storage.sqlite_queries import SqliteQueries, members_of
+from taskflow.storage.sqlite_rows import board_of, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
 from taskflow.timefmt import to_ts
@@ -43,37 +43,77 @@ _PRUNE_EVERY = 500
 
 
 class SqliteTransaction(SqliteQueries):
-    """Writes inside one BEGIN IMMEDIATE transaction.
-
-    The transaction begins with its first statement, in the same trip to the SQLite thread."""
+    """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
+    the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
+    for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
+    board comes with the task (the board is what authorizes the next call)."""
 
     def __init__(self, conn: SqliteThread, *, events_kept: int = EVENTS_KEPT,
                  begin: Sequence[str] = ("BEGIN IMMEDIATE",)) -> None:
         super().__init__(conn)
         self._events_kept = events_kept
         self._begin: Sequence[str] | None = begin
+        self._pending: list[tuple[str, Sequence[Any]]] = []
+        # Boards read along with a task, until the transaction writes anything.
+        self._boards: dict[str, Board | None] = {}
 
     @property
     def begun(self) -> bool:
         return self._begin is None
 
     async def _run(self, function: Callable[[sqlite3.Connection], T]) -> T:
-        begin = self._begin
-        if begin is None:
+        begin, pending = self._begin or (), self._pending
+        if not begin and not pending:
             return await super()._run(function)
-        self._begin = None
+        self._begin, self._pending = None, []
 
         def first(conn: sqlite3.Connection) -> T:
             for statement in begin:
                 conn.execute(statement)
+            for sql, params in pending:
+                conn.execute(sql, params)
             return function(conn)
 
         return await super()._run(first)
 
+    def _later(self, sql: str, params: Sequence[Any]) -> None:
+        """A write sent with the next statement (or COMMIT): its errors surface there, still
+        inside this transaction, which then rolls back."""
+        self._boards.clear()
+        self._pending.append((sql, params))
+
+    async def commit(self) -> None:
+        """Sends what is still pending, and COMMIT (nothing when nothing was sent)."""
+        if self._begin is not None and not self._pending:
+            return
+        await self._run(_commit)
+
+    async def select_task(self, task_id: str) -> Task | None:
+        def read(conn: sqlite3.Connection) -> tuple[Task | None, Board | None]:
+            row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None:
+                return None, None
+            board_id = row["board_id"]
+            board = conn.execute("SELECT * FROM boards WHERE id = ?", (board_id,)).fetchone()
+            return task_of(row), (board_of(board, members_of(conn, [board_id])) if board else None)
+
+        task, board = await self._run(read)
+        if task is not None:
+            self._boards = {task.board_id: board}
+        return task
+
+    async def select_board(self, board_id: str) -> Board | None:
+        if board_id in self._boards:
+            return self._boards[board_id]
+        return await super().select_board(board_id)
+
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._boards.clear()
         return await self._run(lambda conn: conn.execute(sql, params).rowcount)
 
     async def _exec_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self._boards.clear()
+
         def run(conn: sqlite3.Connection) -> None:
             for sql, params in statements:
                 conn.execute(sql, params)
@@ -156,7 +196,7 @@ class SqliteTransaction(SqliteQueries):
         await self._exec("DELETE FROM members WHERE board_id = ? AND user_id = ?", (board_id, user_id))
 
     async def insert_task(self, task: Task) -> None:
-        await self._exec(
+        self._later(
             "INSERT INTO tasks (id, board_id, title, description, status, priority, priority_rank,"
             " due_date, assignee_id, tags, position, created_by, created_at, updated_at,"
             " completed_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -167,7 +207,7 @@ class SqliteTransaction(SqliteQueries):
         )
 
     async def update_task(self, task: Task) -> None:
-        await self._exec(
+        self._later(
             "UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,"
             " priority_rank = ?, due_date = ?, assignee_id = ?, tags = ?, position = ?,"
             " updated_at = ?, completed_at = ?, version = ? WHERE id = ?",
@@ -219,11 +259,13 @@ class SqliteTransaction(SqliteQueries):
                          (board_id, attachment_id))
 
     async def next_event_seq(self, board_id: str) -> int:
+        self._boards.clear()
         return await self._run(partial(_next_seq, board_id=board_id))
 
     async def append_event(
         self, board_id: str, *, type: str, actor_id: str, at: datetime, data: dict[str, Any]
     ) -> Event:
+        self._boards.clear()
         kept = self._events_kept
         stamp, text = to_ts(at), json.dumps(data, separators=(",", ":"))
 
@@ -332,9 +374,7 @@ class SqliteStore(SqliteQueries):
             tx = SqliteTransaction(self._writer, events_kept=self.events_kept, begin=begin)
             try:
                 result = await work(tx)
-                if tx.begun:
-                    with transient_as_unavailable():
-                        await self._writer.run(_commit)
+                await tx.commit()
             except BaseException:
                 await self._writer.run(_rollback)
                 raise

@@ -92,7 +92,7 @@ class SqliteQueries:
     async def select_board(self, board_id: str) -> Board | None:
         def read(conn: sqlite3.Connection) -> Board | None:
             row = conn.execute("SELECT * FROM boards WHERE id = ?", (board_id,)).fetchone()
-            return board_of(row, _members(conn, [board_id])) if row is not None else None
+            return board_of(row, members_of(conn, [board_id])) if row is not None else None
 
         return await self._run(read)
 
@@ -103,7 +103,7 @@ class SqliteQueries:
                 "WHERE m.user_id = ? ORDER BY b.created_at, b.id",
                 (user_id,),
             ).fetchall()
-            members = _members(conn, [row["id"] for row in rows])
+            members = members_of(conn, [row["id"] for row in rows])
             return [board_of(row, members) for row in rows]
 
         return await self._run(read)
@@ -301,7 +301,7 @@ class SqliteQueries:
         )
 
 
-def _members(conn: sqlite3.Connection, board_ids: list[str]) -> dict[str, list[Member]]:
+def members_of(conn: sqlite3.Connection, board_ids: list[str]) -> dict[str, list[Member]]:
     found: dict[str, list[Member]] = {board_id: [] for board_id in board_ids}
     if not board_ids:
         return found
