@@ -21,10 +21,13 @@ from taskflow.domain import (
     Stats,
     Task,
     TaskQuery,
+    row_of_task,
     sort_values,
+    task_of_row,
 )
 from taskflow.errors import Conflict
 from taskflow.ids import new_id
+from taskflow.services.views import task_row_view, task_view
 from taskflow.timefmt import to_ts
 from tests.storage.conftest import T0, Stores, make_board, make_task, make_user, seed
 
@@ -268,6 +271,11 @@ async def test_every_sort_both_ways_and_keyset_pages(store: Any, sort: str) -> N
             break
         after = sort_values(page[-1], sort)
     assert [t.id for t in pages] == [t.id for t in full]
+    # rows (what listings read) are the same tasks, in the same order
+    rows = await store.select_task_rows(query)
+    assert rows == [row_of_task(t) for t in full]
+    assert [task_of_row(row) for row in rows] == full
+    assert [task_row_view(row) for row in rows] == [task_view(t) for t in full]
 
 
 async def test_each_filter(store: Any) -> None:

@@ -57,7 +57,7 @@ async def list_tasks(query_args: TaskArgs, actor: Actor) -> dict[str, Any]:
         priority=a.priority, text=a.q, due_before=a.due_before, sort=a.sort, limit=a.limit,
         cursor=a.cursor,
     )
-    return {"items": [task_view(t) for t in page.items], "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @blueprint.post("/tasks")

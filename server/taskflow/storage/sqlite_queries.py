@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from taskflow.domain import (
     Stats,
     Task,
     TaskQuery,
+    TaskRow,
     User,
 )
 from taskflow.errors import ServiceUnavailable
@@ -61,6 +63,53 @@ def _keyset(order: list[tuple[str, bool]], after: Sequence[Any]) -> tuple[str, l
         alternatives.append(f"({clause})")
         params.extend([*after[:i], after[i]])
     return "(" + " OR ".join(alternatives) + ")", params
+
+
+def _task_query(query: TaskQuery, columns: str) -> tuple[str, list[Any]]:
+    """The SELECT of a task listing."""
+    marks = ",".join("?" * len(query.board_ids))
+    where, params = [f"board_id IN ({marks})"], list(query.board_ids)
+    for column, value in (
+        ("status", query.status),
+        ("assignee_id", query.assignee_id),
+        ("priority", query.priority),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.due_before is not None:
+        where.append("due_date IS NOT NULL AND due_date < ?")
+        params.append(to_ts(query.due_before))
+    if query.text:
+        pattern = f"%{_escape_like(query.text)}%"
+        where.append("(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    order = _order(query.sort)
+    if query.after is not None:
+        clause, values = _keyset(order, query.after)
+        where.append(clause)
+        params.extend(values)
+    order_by = ", ".join(f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in order)
+    sql = f"SELECT {columns} FROM tasks WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?"
+    return sql, [*params, query.limit]
+
+
+_ROW_NAMES = ("id", "board_id", "title", "description", "status", "priority", "due_date",
+              "assignee_id", "tags", "position", "created_by", "created_at", "updated_at",
+              "completed_at", "version")
+_ROW_COLUMNS = ", ".join(_ROW_NAMES)
+
+
+def _task_rows(conn: sqlite3.Connection, *, sql: str, params: Sequence[Any]) -> list[TaskRow]:
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples, zipped with the names once
+    rows = []
+    loads = json.loads
+    for values in cursor.execute(sql, params):
+        row = dict(zip(_ROW_NAMES, values, strict=True))
+        row["tags"] = loads(row["tags"])
+        rows.append(row)
+    return rows
 
 
 class SqliteQueries:
@@ -136,31 +185,14 @@ class SqliteQueries:
     async def select_tasks(self, query: TaskQuery) -> list[Task]:
         if not query.board_ids:
             return []
-        marks = ",".join("?" * len(query.board_ids))
-        where, params = [f"board_id IN ({marks})"], list(query.board_ids)
-        for column, value in (
-            ("status", query.status),
-            ("assignee_id", query.assignee_id),
-            ("priority", query.priority),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.due_before is not None:
-            where.append("due_date IS NOT NULL AND due_date < ?")
-            params.append(to_ts(query.due_before))
-        if query.text:
-            pattern = f"%{_escape_like(query.text)}%"
-            where.append("(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            params.extend([pattern, pattern])
-        order = _order(query.sort)
-        if query.after is not None:
-            clause, values = _keyset(order, query.after)
-            where.append(clause)
-            params.extend(values)
-        order_by = ", ".join(f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in order)
-        sql = f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?"
-        return [task_of(row) for row in await self._rows(sql, [*params, query.limit])]
+        sql, params = _task_query(query, "*")
+        return [task_of(row) for row in await self._rows(sql, params)]
+
+    async def select_task_rows(self, query: TaskQuery) -> list[TaskRow]:
+        if not query.board_ids:
+            return []
+        sql, params = _task_query(query, _ROW_COLUMNS)
+        return await self._run(partial(_task_rows, sql=sql, params=params))
 
     async def select_column(self, board_id: str, status: str) -> list[Task]:
         rows = await self._rows(
