@@ -8,11 +8,10 @@ import secrets
 import time
 from functools import lru_cache
 
-from loguru import logger
 from quart import Quart, Response, g, request
 
 from taskflow.http.runtime import Runtime, runtime
-from taskflow.observability import request_id_var
+from taskflow.observability import log_access, request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -108,5 +107,5 @@ def register(app: Quart) -> None:
         status = response.status_code
         rt.metrics.requests.labels(request.method, route, str(status)).inc()
         rt.metrics.latency.labels(request.method, route).observe(elapsed)
-        logger.info("{} {} {} {:.1f}ms", request.method, path, status, elapsed * 1000)
+        log_access(g.get("request_id", "-"), f"{request.method} {path} {status} {elapsed * 1000:.1f}ms")
         return response
