@@ -233,9 +233,15 @@ async def prepare(url: str, big_column: int) -> dict[str, Any]:
                 nonlocal last
                 while queue:
                     n = queue.pop()
-                    r = await client.post("/api/v1/tasks", headers=auth, json={
-                        "board_id": board_id, "title": f"task {n}", "tags": ["a", "b"],
-                        "description": "x" * 80, "priority": "high"})
+                    body = {"board_id": board_id, "title": f"task {n}", "tags": ["a", "b"],
+                            "description": "x" * 80, "priority": "high"}
+                    for attempt in range(3):  # a kept-alive connection the server just closed
+                        try:
+                            r = await client.post("/api/v1/tasks", headers=auth, json=body)
+                            break
+                        except (httpx.ReadError, httpx.RemoteProtocolError):
+                            if attempt == 2:
+                                raise
                     r.raise_for_status()
                     last = r.json()["id"]
 
