@@ -42,12 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from local import REPO, free_port, private_redis, server_of
 from redis.asyncio import Redis
 
-REPO = Path(__file__).resolve().parent.parent
 CLUSTER = REPO / "loadtests" / "cluster.sh"
 PEERS = REPO / "loadtests" / "peers"
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PASSWORD = "bus benchmark password"
 SHARED_CHANNEL = b"taskflow:live"  # python-socketio's channel (the manager's default name here)
 
@@ -63,56 +62,9 @@ class Side:
     seconds: float = 0.0
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def address(n: int) -> str:
     """A distinct client address per user or socket (198.18.0.0/15, the benchmark range)."""
     return f"198.18.{n // 250}.{n % 250 + 1}"
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                             text=True).stdout.strip() != "PONG":
-            if time.monotonic() > deadline:
-                raise SystemExit("bus: the private redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@contextlib.contextmanager
-def server_of(ref: str | None) -> Iterator[str]:
-    """The server command: this checkout's, or REF's sources on this checkout's virtualenv."""
-    if ref is None:
-        yield str(REPO / ".venv" / "bin" / "taskflow")
-        return
-    tree = Path(tempfile.mkdtemp(prefix="taskflow-bus-ref-"))
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref],
-                   check=True, capture_output=True)
-    try:
-        wrapper = tree / "taskflow-bin"
-        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{tree}/server" exec "{VENV_PYTHON}" '
-                           f'-m taskflow "$@"\n')
-        wrapper.chmod(0o755)
-        yield str(wrapper)
-    finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
-                       capture_output=True)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from tests.support.cluster import Cluster
 from tests.support.live import Activity, LiveClient
 from tests.support.rediscluster import RedisClusterServer
 from tests.support.restclient import Person, Rest, TaskWriter
+from tests.support.spine import gauges
 
 pytestmark = pytest.mark.cluster
 
@@ -79,13 +80,8 @@ def _slot_owner(redis: RedisClusterServer, key: str) -> int:
 
 async def _bus_counts(rest: Rest, cluster: Cluster) -> dict[int, float]:
     """taskflow_live_bus_messages_total of every instance."""
-    counts = {}
-    for k in range(1, cluster.size + 1):
-        r = await rest.http.get(f"{cluster.instance_url(k)}/metrics")
-        line = next(x for x in r.text.splitlines()
-                    if x.startswith("taskflow_live_bus_messages_total "))
-        counts[k] = float(line.split()[1])
-    return counts
+    return {k: (await gauges(rest.http, cluster.instance_url(k)))[
+        "taskflow_live_bus_messages_total"] for k in range(1, cluster.size + 1)}
 
 
 async def _bus_resumed(rest: Rest, cluster: Cluster, before: dict[int, float], *,
