@@ -36,16 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from local import REPO, free_port, private_redis, server_of
+from local import REPO, address, cluster, private_redis, server_of
 from redis.asyncio import Redis
 
-CLUSTER = REPO / "loadtests" / "cluster.sh"
 PEERS = REPO / "loadtests" / "peers"
 PASSWORD = "bus benchmark password"
 SHARED_CHANNEL = b"taskflow:live"  # python-socketio's channel (the manager's default name here)
@@ -60,37 +58,6 @@ class Side:
     expected: int = 0
     strays: int = 0
     seconds: float = 0.0
-
-
-def address(n: int) -> str:
-    """A distinct client address per user or socket (198.18.0.0/15, the benchmark range)."""
-    return f"198.18.{n // 250}.{n % 250 + 1}"
-
-
-@contextlib.contextmanager
-def cluster(instances: int, redis_url: str, server: str) -> Iterator[Path]:
-    state = Path(tempfile.mkdtemp(prefix="taskflow-bus-cluster-"))
-    data = Path(tempfile.mkdtemp(prefix="taskflow-bus-data-"))
-    port = free_port()
-    env = {**os.environ, "TASKFLOW_CLUSTER_DIR": str(state), "REDIS_URL": redis_url,
-           "TASKFLOW_BIN": server, "TASKFLOW_ENV": "test", "TASKFLOW_DATA_DIR": str(data)}
-    try:
-        # The schema first, once: instances starting together on a new SQLite file can
-        # collide while creating it ("database is locked", seen on a loaded machine).
-        subprocess.run([server, "db", "init"], env=env, capture_output=True, text=True,
-                       timeout=120, check=True)
-        up = subprocess.run(["bash", str(CLUSTER), "up", str(instances), str(port)], env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-        if up.returncode != 0:
-            raise SystemExit(f"bus: cluster.sh up failed ({up.returncode}):\n"
-                             + "\n".join((up.stdout + up.stderr).splitlines()[-30:]))
-        yield state
-    finally:
-        # `down` gives each instance 15 s to stop before SIGKILL.
-        subprocess.run(["bash", str(CLUSTER), "down", str(port)], env=env, capture_output=True,
-                       timeout=300)
-        shutil.rmtree(state, ignore_errors=True)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def cpu_seconds(pid: int) -> float:

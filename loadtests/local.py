@@ -6,6 +6,7 @@ Imported by the scripts beside it (`python loadtests/X.py` puts this directory o
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+CLUSTER_SH = REPO / "loadtests" / "cluster.sh"
 
 
 def free_port() -> int:
@@ -85,3 +87,42 @@ def server_of(ref: str | None) -> Iterator[str]:
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
                        capture_output=True, check=False)
+
+
+def address(n: int) -> str:
+    """A distinct client address per user or socket (198.18.0.0/15, the benchmark range),
+    sent as X-Forwarded-For: the cluster trusts it from nginx's 127.0.0.1, so each simulated
+    client has rate limits of its own."""
+    return f"198.18.{n // 250}.{n % 250 + 1}"
+
+
+@contextlib.contextmanager
+def cluster(instances: int, redis_url: str, server: str,
+            env: dict[str, str] | None = None) -> Iterator[Path]:
+    """loadtests/cluster.sh with INSTANCES instances behind nginx on a free port, sharing
+    `redis_url` and a new SQLite file; yields its state directory (cluster.env, i<k>.pid,
+    i<k>.port, the logs); stopped and removed afterwards."""
+    state = Path(tempfile.mkdtemp(prefix="taskflow-cluster-state-"))
+    data = Path(tempfile.mkdtemp(prefix="taskflow-cluster-data-"))
+    port = free_port()
+    run_env = {**os.environ, "TASKFLOW_CLUSTER_DIR": str(state), "REDIS_URL": redis_url,
+               "TASKFLOW_BIN": server, "TASKFLOW_ENV": "test", "TASKFLOW_DATA_DIR": str(data),
+               **(env or {})}
+    try:
+        # The schema first, once: instances starting together on a new SQLite file can
+        # collide while creating it ("database is locked", seen on a loaded machine).
+        subprocess.run([server, "db", "init"], env=run_env, capture_output=True, text=True,
+                       timeout=120, check=True)
+        up = subprocess.run(["bash", str(CLUSTER_SH), "up", str(instances), str(port)],
+                            env=run_env, capture_output=True, text=True, timeout=120,
+                            check=False)
+        if up.returncode != 0:
+            raise SystemExit(f"cluster.sh up failed ({up.returncode}):\n"
+                             + "\n".join((up.stdout + up.stderr).splitlines()[-30:]))
+        yield state
+    finally:
+        # `down` gives each instance 15 s to stop before SIGKILL.
+        subprocess.run(["bash", str(CLUSTER_SH), "down", str(port)], env=run_env,
+                       capture_output=True, timeout=300, check=False)
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -19,6 +20,13 @@ from prometheus_client import (
 )
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+def _asyncio_tasks() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped with no loop running (a test of the registry alone)
+        return 0
 
 
 class LogQuota:
@@ -114,6 +122,10 @@ class Metrics:
         )
         uptime = Gauge("taskflow_uptime_seconds", "Seconds since start", registry=self.registry)
         uptime.set_function(lambda: time.time() - self.started)
+        tasks = Gauge("taskflow_asyncio_tasks", "asyncio tasks alive on the event loop "
+                      "(steady under a steady load; loadtests/soak.py watches it)",
+                      registry=self.registry)
+        tasks.set_function(_asyncio_tasks)
         self.live_connections = Gauge("taskflow_live_connections",
                                       "Socket.IO connections on this instance",
                                       registry=self.registry)
