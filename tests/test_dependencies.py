@@ -29,11 +29,14 @@ def _applies(req: Requirement) -> bool:
 
 
 def _pins(lock: Path) -> dict[str, str]:
+    """Name -> pinned version, of the pins whose marker holds here (the locks are universal:
+    `pywin32==312 ; sys_platform == 'win32'`)."""
     pins = {}
     for line in lock.read_text().splitlines():
         if "==" in line and not line.startswith((" ", "#")):
-            name, _, version = line.split(" ")[0].partition("==")
-            pins[canonicalize_name(name)] = version
+            req = Requirement(line.rstrip(" \\"))
+            if req.marker is None or req.marker.evaluate():
+                pins[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
     return pins
 
 
