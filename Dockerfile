@@ -16,7 +16,9 @@
 #
 # Build arguments:
 #   VITE_API_URL     origin of the API baked into the web client ("" = same origin)
-#   TASKFLOW_EXTRAS  pip extras of the taskflow package to install too (default: none)
+#
+# The Python packages are exactly those of requirements/run.lock (versions and hashes), the
+# same the two commands install; scripts/lock.sh rewrites it from pyproject.toml.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG NODE_IMAGE=node:22-bookworm-slim
@@ -37,11 +39,12 @@ FROM ${PYTHON_IMAGE} AS python
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/taskflow
+COPY requirements/run.lock /src/requirements/
+RUN /opt/taskflow/bin/pip install --require-hashes -r /src/requirements/run.lock
 COPY pyproject.toml README.md /src/
 COPY server/ /src/server/
-ARG TASKFLOW_EXTRAS=""
 # hadolint ignore=DL3013
-RUN /opt/taskflow/bin/pip install "/src${TASKFLOW_EXTRAS:+[$TASKFLOW_EXTRAS]}" \
+RUN /opt/taskflow/bin/pip install --no-deps /src \
  && /opt/taskflow/bin/taskflow --version
 
 # ---- 3. edge: nginx with the built client and the repository's nginx.conf ----------------

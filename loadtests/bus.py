@@ -36,18 +36,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from local import REPO, address, cluster, private_redis, server_of
 from redis.asyncio import Redis
 
-REPO = Path(__file__).resolve().parent.parent
-CLUSTER = REPO / "loadtests" / "cluster.sh"
 PEERS = REPO / "loadtests" / "peers"
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PASSWORD = "bus benchmark password"
 SHARED_CHANNEL = b"taskflow:live"  # python-socketio's channel (the manager's default name here)
 
@@ -61,84 +58,6 @@ class Side:
     expected: int = 0
     strays: int = 0
     seconds: float = 0.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def address(n: int) -> str:
-    """A distinct client address per user or socket (198.18.0.0/15, the benchmark range)."""
-    return f"198.18.{n // 250}.{n % 250 + 1}"
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                             text=True).stdout.strip() != "PONG":
-            if time.monotonic() > deadline:
-                raise SystemExit("bus: the private redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@contextlib.contextmanager
-def server_of(ref: str | None) -> Iterator[str]:
-    """The server command: this checkout's, or REF's sources on this checkout's virtualenv."""
-    if ref is None:
-        yield str(REPO / ".venv" / "bin" / "taskflow")
-        return
-    tree = Path(tempfile.mkdtemp(prefix="taskflow-bus-ref-"))
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref],
-                   check=True, capture_output=True)
-    try:
-        wrapper = tree / "taskflow-bin"
-        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{tree}/server" exec "{VENV_PYTHON}" '
-                           f'-m taskflow "$@"\n')
-        wrapper.chmod(0o755)
-        yield str(wrapper)
-    finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
-                       capture_output=True)
-
-
-@contextlib.contextmanager
-def cluster(instances: int, redis_url: str, server: str) -> Iterator[Path]:
-    state = Path(tempfile.mkdtemp(prefix="taskflow-bus-cluster-"))
-    data = Path(tempfile.mkdtemp(prefix="taskflow-bus-data-"))
-    port = free_port()
-    env = {**os.environ, "TASKFLOW_CLUSTER_DIR": str(state), "REDIS_URL": redis_url,
-           "TASKFLOW_BIN": server, "TASKFLOW_ENV": "test", "TASKFLOW_DATA_DIR": str(data)}
-    try:
-        # The schema first, once: instances starting together on a new SQLite file can
-        # collide while creating it ("database is locked", seen on a loaded machine).
-        subprocess.run([server, "db", "init"], env=env, capture_output=True, text=True,
-                       timeout=120, check=True)
-        up = subprocess.run(["bash", str(CLUSTER), "up", str(instances), str(port)], env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-        if up.returncode != 0:
-            raise SystemExit(f"bus: cluster.sh up failed ({up.returncode}):\n"
-                             + "\n".join((up.stdout + up.stderr).splitlines()[-30:]))
-        yield state
-    finally:
-        # `down` gives each instance 15 s to stop before SIGKILL.
-        subprocess.run(["bash", str(CLUSTER), "down", str(port)], env=env, capture_output=True,
-                       timeout=300)
-        shutil.rmtree(state, ignore_errors=True)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -44,7 +44,6 @@ import secrets
 import selectors
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from local import free_port, redis_ping, redis_server_args
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -119,13 +120,6 @@ class BenchError(RuntimeError):
 
 
 # ---- processes and /proc --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _children() -> dict[int, list[int]]:
@@ -271,12 +265,6 @@ def http_json(port: int, method: str, path: str, body: Any = None, token: str | 
 
 def healthy(port: int, path: str) -> bool:
     return http_json(port, "GET", path, timeout=2.0)[0] == 200
-
-
-def redis_ping(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-        s.sendall(b"PING\r\n")
-        return s.recv(64).startswith(b"+PONG")
 
 
 # ---- servers --------------------------------------------------------------------------------
@@ -558,9 +546,7 @@ def redis_for(bench: Bench) -> Iterator[str]:
         yield url
         return
     port = free_port()
-    proc = bench.start("redis", [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                 "--appendonly", "no", "--protected-mode", "yes", "--dir", str(bench.work)],
-                       base_env())
+    proc = bench.start("redis", redis_server_args(port, bench.work), base_env())
     wait_until(lambda: redis_ping(port), 30, "private redis-server start", proc)
     try:
         yield f"redis://127.0.0.1:{port}/0"

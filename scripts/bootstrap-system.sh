@@ -12,6 +12,11 @@
 #   curl           health checks in cluster.sh
 #   ShellCheck     (package shellcheck) lint for the shell scripts
 #   util-linux     setsid (cluster.sh); python3 for free-port lookup is assumed present
+#   podman, runc, uidmap, mmdebstrap
+#                  deploy/containers.sh (tests/containers/): podman runs the images, with
+#                  runc as its runtime (deploy/podman/containers.conf); mmdebstrap builds
+#                  stand-in base images from Debian packages where no image registry answers.
+#                  podman-compose comes from PyPI with the test extras (pyproject.toml).
 set -euo pipefail
 
 PATH=$PATH:/usr/sbin:/sbin
@@ -27,6 +32,10 @@ have redis-cli || missing+=(redis-tools)
 have curl || missing+=(curl)
 have shellcheck || missing+=(shellcheck)
 have setsid || missing+=(util-linux)
+have podman || missing+=(podman)
+have runc || missing+=(runc)
+have newuidmap || missing+=(uidmap)
+have mmdebstrap || missing+=(mmdebstrap)
 
 ((${#missing[@]})) || exit 0
 
@@ -66,7 +75,7 @@ done
 "${sudo[@]}" apt-get install -y -q "${missing[@]}" >>"$log" 2>&1 ||
     fail "apt-get install ${missing[*]} failed (log: $log)"
 
-for cmd in nginx redis-server redis-cli curl shellcheck setsid; do
+for cmd in nginx redis-server redis-cli curl shellcheck setsid podman runc newuidmap mmdebstrap; do
     have "$cmd" || fail "$cmd still missing after installing ${missing[*]} (log: $log)"
 done
 have chromium || have chromium-browser || fail "chromium still missing after install (log: $log)"

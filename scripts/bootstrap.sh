@@ -14,18 +14,25 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-extras=""
-[ "$mode" = test ] && extras="[test]"
-stamp=".venv/.taskflow-installed$extras"
-digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# The exact versions (and hashes) of requirements/*.lock, made from pyproject.toml by
+# scripts/lock.sh; then TaskFlow itself, editable, without resolving anything again.
+lock=requirements/run.lock
+[ "$mode" = test ] && lock=requirements/test.lock
+stamp=".venv/.taskflow-installed-$(basename "$lock" .lock)"
+digest=$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-  echo "bootstrap: installing Python packages into .venv" >&2
+  echo "bootstrap: installing Python packages into .venv ($lock)" >&2
   # swagger-ui-bundle (Swagger UI 4, no OpenAPI 3.1) and its successor share a module name.
   if .venv/bin/python -m pip show -q swagger-ui-bundle >/dev/null 2>&1; then
     .venv/bin/python -m pip uninstall -y -q swagger-ui-bundle >&2
   fi
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras" 2>&1 \
-    | grep -v "is ignored" >&2 || true
+  pip_install() {
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+      | { grep -v "is ignored" || true; } >&2
+    return "${PIPESTATUS[0]}"
+  }
+  pip_install --require-hashes -r "$lock" || { echo "bootstrap: pip install -r $lock failed" >&2; exit 1; }
+  pip_install --no-deps -e . || { echo "bootstrap: pip install -e . failed" >&2; exit 1; }
   .venv/bin/python -c "import taskflow" || { echo "bootstrap: pip install failed" >&2; exit 1; }
   echo "$digest" > "$stamp"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: lint, types, the Python suites (real Redis, nginx, server
-# processes), the web client's unit tests and its end-to-end tests in headless Chromium.
+# processes; the images and stacks on podman through deploy/containers.sh, tests/containers/),
+# the web client's unit tests and its end-to-end tests in headless Chromium.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k auth).
 set -euo pipefail
 cd "$(dirname "$0")/.."

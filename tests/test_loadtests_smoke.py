@@ -128,3 +128,34 @@ def test_rest_benchmark_measures_every_endpoint_beside_an_older_commit(tmp_path:
         for result in round_[side].values():
             assert result["rps"] > 0 and result["paced_rps"] > 0
             assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+@pytest.mark.timeout(300)
+def test_soak_runs_a_mixed_workload_and_samples_every_instance(tmp_path: Path) -> None:
+    """loadtests/soak.py, shortened to 30 s: the workload runs without an error and every
+    series is sampled on every instance. (Whether something grows is what the 20-minute run
+    in the README is for: 30 s is all warm-up.)"""
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(LOADTESTS / "soak.py"),
+                           "--minutes", "0.5", "--interval", "6", "--users", "4",
+                           "--rest-workers", "2", "--live-users", "6", "--hop-every", "1,2",
+                           "--reconnect-every", "8,12", "--login-pause", "3"],
+                          env=clean_env({}, tmp_path), capture_output=True, text=True,
+                          timeout=240, check=False)
+    assert done.returncode in (0, 1), _tail(done.stdout + done.stderr)
+    report = Path(done.stdout.split("report: ", 1)[1].splitlines()[0])
+    try:
+        result = json.loads(report.read_text())
+    finally:
+        report.unlink()
+    counts = result["counts"]
+    assert counts["errors"] == [], counts["errors"]
+    assert counts["requests"] > 50 and counts["joins"] > 10 and counts["logins"] >= 1, counts
+    assert counts["reconnects"] >= 6, counts
+    assert len(result["samples"]) >= 5, len(result["samples"])
+    series = {r["series"] for r in result["verdict"]}
+    for k in (1, 2, 3):
+        for name in ("rss_mb", "fds", "asyncio_tasks", "live_streams", "live_sockets"):
+            assert f"i{k}.{name}" in series, series
+    assert {"redis.redis_keys", "redis.presence_entries"} <= series, series
+    assert all(s["i1"]["asyncio_tasks"] > 0 and s["i1"]["rss_mb"] > 10
+               for s in result["samples"]), result["samples"][0]

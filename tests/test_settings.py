@@ -193,6 +193,7 @@ def test_defaults() -> None:
     assert s.rate_limits.enabled
     assert s.trusted_proxies == ("127.0.0.1/32", "::1/128")
     assert s.max_body_bytes == 1024 * 1024
+    assert s.max_header_bytes == 16 * 1024
     assert s.log_json is False
     assert s.log_level == "INFO"
     assert s.web_dist is None
@@ -219,6 +220,7 @@ def test_every_setting_is_read() -> None:
         "TASKFLOW_RATE_LIMIT_API": "100/second",
         "TASKFLOW_TRUSTED_PROXIES": "10.1.2.3/8, ::1",
         "TASKFLOW_MAX_BODY_BYTES": "2048",
+        "TASKFLOW_MAX_HEADER_BYTES": "8192",
         "TASKFLOW_LOG_JSON": "yes",
         "TASKFLOW_LOG_LEVEL": "debug",
         "TASKFLOW_INSTANCE_ID": "web2",
@@ -240,6 +242,7 @@ def test_every_setting_is_read() -> None:
                                        api_per_user="100/second")
     assert s.trusted_proxies == ("10.0.0.0/8", "::1/128")
     assert s.max_body_bytes == 2048
+    assert s.max_header_bytes == 8192
     assert s.log_json is True
     assert s.log_level == "DEBUG"
     assert s.instance_id == "web2"
@@ -283,6 +286,9 @@ def test_secret_length_counts_bytes_not_characters() -> None:
     ("TASKFLOW_ACCESS_TOKEN_TTL", "1.5"),
     ("TASKFLOW_REFRESH_TOKEN_TTL", "59"),
     ("TASKFLOW_MAX_BODY_BYTES", "1023"),
+    ("TASKFLOW_MAX_HEADER_BYTES", "1023"),
+    ("TASKFLOW_MAX_HEADER_BYTES", "1048577"),
+    ("TASKFLOW_MAX_HEADER_BYTES", "16k"),
     ("TASKFLOW_STATS_TTL", "0"),
     ("TASKFLOW_STATS_TTL", "61"),
     ("MONGODB_MAX_POOL_SIZE", "0"),

@@ -64,6 +64,7 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 16 * 1024
     log_json: bool = False
     log_level: str = "INFO"
     log_dir: Path | None = None
@@ -138,6 +139,8 @@ class Settings:
             rate_limits=_rate_limits(env),
             trusted_proxies=_networks(env.get("TASKFLOW_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")),
             max_body_bytes=_int(env, "TASKFLOW_MAX_BODY_BYTES", 1024 * 1024, low=1024),
+            max_header_bytes=_int(env, "TASKFLOW_MAX_HEADER_BYTES", 16 * 1024, low=1024,
+                                  high=1024 * 1024),
             log_json=_bool(env, "TASKFLOW_LOG_JSON", False),
             log_level=_log_level(env.get("TASKFLOW_LOG_LEVEL", "INFO")),
             log_dir=Path(env["TASKFLOW_LOG_DIR"]) if env.get("TASKFLOW_LOG_DIR") else None,

@@ -23,6 +23,39 @@ from prometheus_client import (
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 
+def _asyncio_tasks() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped with no loop running (a test of the registry alone)
+        return 0
+
+
+class LogQuota:
+    """At most `lines` log lines per `window` seconds for one kind of client-caused event
+    (a flood of them must not flood the log); the lines left out are counted, and the next
+    line that passes says how many."""
+
+    def __init__(self, lines: int = 10, window: float = 60.0) -> None:
+        self.lines = lines
+        self.window = window
+        self._started = -window
+        self._used = 0
+        self.left_out = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._started >= self.window:
+            self._started, self._used = now, 0
+        if self._used >= self.lines:
+            self.left_out += 1
+            return
+        self._used += 1
+        if self.left_out:
+            message += f" (and {self.left_out} more like it not logged)"
+            self.left_out = 0
+        logger.opt(depth=1).warning(message, *args)
+
+
 def _add_request_id(record: Any) -> None:
     record["extra"].setdefault("request_id", request_id_var.get())
 
@@ -142,6 +175,10 @@ class Metrics:
         )
         uptime = Gauge("taskflow_uptime_seconds", "Seconds since start", registry=self.registry)
         uptime.set_function(lambda: time.time() - self.started)
+        tasks = Gauge("taskflow_asyncio_tasks", "asyncio tasks alive on the event loop "
+                      "(steady under a steady load; loadtests/soak.py watches it)",
+                      registry=self.registry)
+        tasks.set_function(_asyncio_tasks)
         self.live_connections = Gauge("taskflow_live_connections",
                                       "Socket.IO connections on this instance",
                                       registry=self.registry)
@@ -162,6 +199,10 @@ class Metrics:
         self.live_bus_messages = Counter(
             "taskflow_live_bus_messages_total",
             "Board messages (events, presence, editing) this instance received from Redis",
+            registry=self.registry)
+        self.live_malformed = Counter(
+            "taskflow_live_malformed_packets_total",
+            "Packets from clients that did not decode (each sender was disconnected)",
             registry=self.registry)
         self.live_bus_subscriptions = Gauge(
             "taskflow_live_bus_subscriptions", "Board channels this instance subscribes to now",

@@ -12,6 +12,7 @@ import signal
 from typing import Any
 
 from taskflow.config import Settings
+from taskflow.httpprotocol import DEFAULT_MAX_HEAD_BYTES, BoundedHttpToolsProtocol
 
 GRACE_SECONDS = 10
 
@@ -22,18 +23,20 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     await preflight(settings)
     app = asgi_app(create_app(settings))
     if settings.server == "uvicorn":
-        await _uvicorn(app, host, port)
+        await _uvicorn(app, host, port, settings.max_header_bytes)
     else:
-        await _hypercorn(app, host, port)
+        await _hypercorn(app, host, port, settings.max_header_bytes)
 
 
-def uvicorn_config(app: Any, host: str, port: int) -> Any:
+def uvicorn_config(app: Any, host: str, port: int,
+                   max_header_bytes: int = DEFAULT_MAX_HEAD_BYTES) -> Any:
     """How TaskFlow runs Uvicorn (loadtests/connmem.py measures this same configuration)."""
     import uvicorn
 
     return uvicorn.Config(
         app, host=host, port=port, lifespan="on", log_config=None, access_log=False,
-        http="httptools", loop="none",
+        # httptools, with a bounded request head and problem+json for what it refuses.
+        http=BoundedHttpToolsProtocol.limited_to(max_header_bytes), loop="none",
         # websockets' sans-IO implementation; no permessage-deflate: compressing every
         # frame for every subscriber cost a quarter of a broadcast's CPU and ~90 kB a socket.
         ws="websockets-sansio", ws_per_message_deflate=False,
@@ -44,10 +47,10 @@ def uvicorn_config(app: Any, host: str, port: int) -> Any:
     )
 
 
-async def _uvicorn(app: Any, host: str, port: int) -> None:
+async def _uvicorn(app: Any, host: str, port: int, max_header_bytes: int) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn_config(app, host, port))
+    server = uvicorn.Server(uvicorn_config(app, host, port, max_header_bytes))
     # Uvicorn re-raises the signal that stopped it to the handler it found installed; a
     # graceful stop on SIGTERM is a clean exit (status 0), as with Hypercorn.
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
@@ -59,7 +62,7 @@ async def _uvicorn(app: Any, host: str, port: int) -> None:
         raise RuntimeError("the server did not start (see the log above)")
 
 
-async def _hypercorn(app: Any, host: str, port: int) -> None:
+async def _hypercorn(app: Any, host: str, port: int, max_header_bytes: int) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
@@ -70,6 +73,7 @@ async def _hypercorn(app: Any, host: str, port: int) -> None:
     config.graceful_timeout = GRACE_SECONDS
     config.backlog = 1024
     config.include_server_header = False
+    config.h11_max_incomplete_size = max_header_bytes  # its bound on a request head
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

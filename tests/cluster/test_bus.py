@@ -25,11 +25,7 @@ SUBSCRIPTIONS = "taskflow_live_bus_subscriptions"
 
 
 async def _metrics(http: httpx.AsyncClient, cluster: Cluster) -> dict[int, dict[str, float]]:
-    values = {}
-    for k in (1, 2, 3):
-        http.base_url = httpx.URL(cluster.instance_url(k))
-        values[k] = await gauges(http)
-    return values
+    return {k: await gauges(http, cluster.instance_url(k)) for k in (1, 2, 3)}
 
 
 async def test_an_instance_hears_none_of_the_events_of_boards_it_does_not_serve(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,14 +107,60 @@ def test_inputs_that_cost_work_are_bounded(api: Api, world: World, method: str, 
     assert_problem(response, 422, "validation_failed")
 
 
-@pytest.mark.xfail(strict=True, reason="server change S7 (SECURITY.md, Known gaps): Uvicorn with "
-                   "httptools sets no limit on request header size; nginx bounds it in production")
-def test_oversized_request_headers_are_refused(target: TaskflowServer) -> None:
-    with socket.create_connection(("127.0.0.1", target.port), timeout=10) as sock:
-        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (1024 * 1024)
-                     + b"\r\n\r\n")
-        status_line = sock.recv(64).split(b"\r\n", 1)[0]
-    assert status_line.split(b" ")[1] in (b"400", b"413", b"431"), status_line
+def _raw(port: int, request: bytes, *, parts: int = 1) -> tuple[int, dict[str, str], Any]:
+    """Sends `request` (in `parts` writes) on a new connection and reads the answer until
+    the server closes it: (status, headers, JSON body or text)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        size = -(-len(request) // parts)
+        with contextlib.suppress(ConnectionError):  # the server may answer and close early
+            for start in range(0, len(request), size):
+                sock.sendall(request[start:start + size])
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
+    parsed = json.loads(body) if headers.get("content-type") == "application/problem+json" \
+        else body.decode("latin-1")
+    return int(status_line.split(" ")[1]), headers, parsed
+
+
+@pytest.mark.parametrize("head", [
+    b"X-Big: " + b"a" * (1024 * 1024) + b"\r\n",  # one huge header
+    b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 1000) for n in range(20)),  # many that add up
+])
+def test_oversized_request_headers_are_refused(target: TaskflowServer, head: bytes) -> None:
+    """Above TASKFLOW_MAX_HEADER_BYTES (16 KiB by default): 431 problem+json, and the
+    connection is closed (S7 in SECURITY.md, closed)."""
+    status, headers, body = _raw(target.port, b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\n"
+                                 + head + b"\r\n", parts=8)
+    assert status == 431, (status, body)
+    assert headers["content-type"] == "application/problem+json", headers
+    assert body["code"] == "headers_too_large" and body["status"] == 431, body
+    assert headers.get("x-content-type-options") == "nosniff", headers
+
+
+def test_a_request_head_that_never_ends_is_cut_off(target: TaskflowServer) -> None:
+    """Headers that keep coming without the blank line that ends them: refused once they
+    pass the limit, without waiting for an end that never comes."""
+    status, _, body = _raw(target.port, b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\nX-Slow: "
+                           + b"s" * (64 * 1024), parts=64)
+    assert status == 431, (status, body)
+
+
+def test_a_head_within_the_limit_is_served(target: TaskflowServer) -> None:
+    head = b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 1000) for n in range(14))  # ~14 KiB
+    status, _, _ = _raw(target.port, b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\n"
+                        b"Connection: close\r\n" + head + b"\r\n")
+    assert status == 200
+
+
+def test_what_is_not_http_gets_a_problem_not_plain_text(target: TaskflowServer) -> None:
+    status, headers, body = _raw(target.port, b"GARBAGE\x01 / HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert status == 400, (status, body)
+    assert headers["content-type"] == "application/problem+json", (headers, body)
+    assert body["code"] == "bad_request", body
 
 
 async def test_oversized_live_message_closes_only_that_connection(

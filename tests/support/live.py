@@ -75,7 +75,9 @@ class Activity:
                 return time.monotonic() - start
             except AssertionError:
                 if time.monotonic() - start >= timeout:
-                    raise
+                    detail = what() if callable(what) else what
+                    raise AssertionError(f"timed out after {timeout}s (an attempt every "
+                                         f"{every}s) waiting for {detail}") from None
 
 
 @dataclass

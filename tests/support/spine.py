@@ -35,9 +35,10 @@ def spine_server(base_env: dict[str, str], workdir: Path) -> Iterator[TaskflowSe
         yield running
 
 
-async def gauges(http: httpx.AsyncClient) -> dict[str, float]:
-    """Every unlabelled sample of GET /metrics, by name."""
-    r = await http.get("/metrics")
+async def gauges(http: httpx.AsyncClient, base: str = "") -> dict[str, float]:
+    """Every unlabelled sample of GET /metrics (of the server at `base`, else the client's
+    base URL), by name."""
+    r = await http.get(f"{base}/metrics")
     assert r.status_code == 200, r.status_code
     values: dict[str, float] = {}
     for line in r.text.splitlines():

@@ -17,7 +17,10 @@ Subscriptions are counted (`want`, `drop`) and applied by one task that batches 
 knowing that every event committed after the read will reach it on the bus. While Redis is
 unreachable nothing is confirmed and `ready` answers at once (False): the router's sweep
 and gap fill, which read the event log, are what delivers then. redis-py re-subscribes on
-reconnect, and follows slot moves and failovers on a cluster.
+reconnect. When a channel's slot leaves a node (a failover demotes it, a resharding moves the
+slot), Redis ends the subscription itself with a `sunsubscribe` that redis-py does not take
+for one (it still counts the channel as subscribed): the bus subscribes to it again, on the
+node the client's slot map names now.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from loguru import logger
@@ -53,6 +56,8 @@ class Bus:
         self._wanted: dict[str, int] = {}
         self._subscribed: set[str] = set()  # asked of Redis
         self._confirmed: set[str] = set()  # confirmed by Redis
+        self._board_prefix = f"{prefix}:board:"
+        self._confirmed_boards = 0  # board channels in _confirmed (a /metrics gauge)
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._wake = asyncio.Event()
         self._asked = asyncio.Event()  # set once a first SSUBSCRIBE went out
@@ -72,8 +77,7 @@ class Bus:
 
     @property
     def board_subscriptions(self) -> int:
-        board = f"{self._prefix}:board:"
-        return sum(1 for channel in self._confirmed if channel.startswith(board))
+        return self._confirmed_boards
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -139,7 +143,7 @@ class Bus:
             # command's call returns.
             self._subscribed.update(add)
             self._subscribed.difference_update(remove)
-            self._confirmed.difference_update(remove)
+            self._unconfirm(remove)
             try:
                 if add:
                     await self._pubsub.ssubscribe(*add)
@@ -178,6 +182,8 @@ class Bus:
                 yield message["data"]
             elif kind == "ssubscribe":
                 self._confirm(channel)
+            elif kind == "sunsubscribe":
+                self._ended_by_redis(channel)
 
     async def _read_single(self) -> AsyncIterator[dict[str, Any]]:
         failures = 0
@@ -187,7 +193,7 @@ class Bus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._unhealthy(exc, set(self._confirmed), first=failures == 0)
+                self._unhealthy(exc, list(self._confirmed), first=failures == 0)
                 await _pause(failures)
                 failures += 1
                 continue
@@ -200,17 +206,22 @@ class Bus:
         """One reader per node that holds subscriptions: a message on one node never waits
         out a poll of another (redis-py's own reader polls the nodes in turn)."""
         inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        readers: dict[tuple[int, str], asyncio.Task[None]] = {}
+        readers: dict[str, asyncio.Task[None]] = {}
+        read_from: Any = None
         try:
             while True:
                 pubsub = self._pubsub
+                if pubsub is not read_from:  # subscribed afresh: the old readers are done
+                    for task in readers.values():
+                        task.cancel()
+                    readers.clear()
+                    read_from = pubsub
                 for name in list(pubsub.node_pubsub_mapping):
-                    reader = readers.get((id(pubsub), name))
+                    reader = readers.get(name)
                     if reader is None or reader.done():
-                        readers[(id(pubsub), name)] = asyncio.create_task(
-                            self._read_node(pubsub, name, inbox))
-                for key in [k for k, r in readers.items() if r.done()]:
-                    del readers[key]
+                        readers[name] = asyncio.create_task(self._read_node(pubsub, name, inbox))
+                for name in [n for n, r in readers.items() if r.done()]:
+                    del readers[name]
                 try:
                     yield await asyncio.wait_for(inbox.get(), NODES_CHECK_SECONDS)
                 except TimeoutError:
@@ -235,7 +246,7 @@ class Bus:
                 raise
             except Exception as exc:
                 held = pubsub.node_pubsub_mapping.get(name)
-                lost = {_text(c) for c in held.shard_channels} if held is not None else set()
+                lost = [_text(c) for c in held.shard_channels] if held is not None else []
                 self._unhealthy(exc, lost, first=failures == 0)
                 failures += 1
                 if failures >= RESTART_AFTER_FAILURES:
@@ -263,7 +274,7 @@ class Bus:
         logger.warning("live bus: a Redis node stays unreachable; subscribing afresh")
         self._pubsub = self._redis.pubsub()
         self._subscribed.clear()
-        self._confirmed.clear()
+        self._unconfirm(list(self._confirmed))
         self._wake.set()
         if self._closing is None or self._closing.done():
             self._closing = asyncio.create_task(self._close_quietly(pubsub))
@@ -273,20 +284,41 @@ class Bus:
             await pubsub.aclose()
 
     def _confirm(self, channel: str) -> None:
-        if channel not in self._subscribed:
-            return  # dropped meanwhile
+        if channel not in self._subscribed or channel in self._confirmed:
+            return  # dropped meanwhile, or confirmed again (asked twice)
         self._confirmed.add(channel)
+        if channel.startswith(self._board_prefix):
+            self._confirmed_boards += 1
         for waiter in self._waiters.get(channel, []):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _unhealthy(self, exc: Exception, lost: set[str], *, first: bool) -> None:
+    def _unconfirm(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            if channel in self._confirmed:
+                self._confirmed.remove(channel)
+                if channel.startswith(self._board_prefix):
+                    self._confirmed_boards -= 1
+
+    def _ended_by_redis(self, channel: str) -> None:
+        """A `sunsubscribe` the bus didn't ask for (its own leave `_subscribed` first): the
+        channel's slot left that node, so it is asked for again, where the slot is now (a
+        replica of the slot serves sharded subscribers too)."""
+        if channel not in self._subscribed or channel not in self._wanted:
+            return
+        logger.info("live bus: Redis ended the subscription to {} (its slot moved); "
+                    "subscribing again", channel)
+        self._subscribed.discard(channel)
+        self._unconfirm([channel])
+        self._wake.set()
+
+    def _unhealthy(self, exc: Exception, lost: Iterable[str], *, first: bool) -> None:
         """Channels on an unreachable connection count as unconfirmed until Redis confirms
         them again (redis-py re-subscribes on reconnect and after a failover)."""
         if first:
             logger.warning("live bus: Redis unreachable, retrying: {}", exc)
         self._healthy = self._cluster  # on a cluster, the other nodes may be fine
-        self._confirmed.difference_update(lost)
+        self._unconfirm(lost)
 
     def _recovered(self) -> None:
         if not self._healthy:

@@ -19,7 +19,7 @@ import socketio
 from loguru import logger
 
 from taskflow.config import Settings
-from taskflow.observability import Metrics
+from taskflow.observability import LogQuota, Metrics
 from taskflow.ratelimit import RateLimiter
 from taskflow.realtime.bus import Bus
 from taskflow.realtime.connections import Connection, Connections
@@ -55,7 +55,9 @@ class LiveChannel:
             max_http_buffer_size=settings.live_max_message_bytes,
             logger=False,
             engineio_logger=False,
+            refused=self._malformed,
         )
+        self._malformed_log = LogQuota(lines=10, window=60.0)
         self.engine = self.sio.engine
         self.engine.instance_id = settings.instance_id
         self.connections = Connections()
@@ -170,6 +172,12 @@ class LiveChannel:
         if isinstance(at, str):
             delay = time.time() - datetime.fromisoformat(at).timestamp()
             self.metrics.live_delivery.observe(max(delay, 0.0))
+
+    def _malformed(self, eio_sid: str, what: str) -> None:
+        """A client sent a packet that doesn't decode (the server disconnected it)."""
+        self.metrics.live_malformed.inc()
+        self._malformed_log.warning("live: disconnected {} for a malformed packet: {}",
+                                    eio_sid, what[:200])
 
     # --- the router's outlet -------------------------------------------------------------
     def frame(self, event: str, data: Any) -> Any:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import engineio
@@ -419,9 +419,63 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         return task
 
 
+class MalformedPacket(ValueError):
+    """A Socket.IO packet from a client that doesn't decode, or that no client may send."""
+
+
+_FROM_CLIENTS = frozenset({sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT,
+                           sio_packet.ACK})
+
+
+class ClientPacket(sio_packet.Packet):  # type: ignore[misc]
+    """python-socketio's packet, except that decoding what a client sent raises
+    MalformedPacket for anything wrong with it; upstream raises whatever its parse hit
+    (ValueError, IndexError, JSONDecodeError...) and python-engineio logs a traceback for
+    each, so a client sending garbage could write megabytes of log a second. TaskFlow's
+    events are JSON: binary packets are refused too."""
+
+    def __init__(self, packet_type: int = sio_packet.EVENT, data: Any = None,
+                 namespace: str | None = None, id: int | None = None,
+                 binary: bool | None = None, encoded_packet: Any = None) -> None:
+        if encoded_packet is None:
+            super().__init__(packet_type, data, namespace, id, binary)
+            return
+        if not isinstance(encoded_packet, str):
+            raise MalformedPacket("a binary message (TaskFlow's events are JSON)")
+        try:
+            super().__init__(encoded_packet=encoded_packet)
+        except Exception as exc:
+            raise MalformedPacket(f"{type(exc).__name__}: {exc}") from None
+        if self.packet_type not in _FROM_CLIENTS:
+            raise MalformedPacket(f"packet type {self.packet_type} is not accepted from clients")
+        if self.packet_type == sio_packet.EVENT and not (
+                isinstance(self.data, list) and self.data and isinstance(self.data[0], str)):
+            raise MalformedPacket("an event is a list that starts with its name")
+        if self.packet_type == sio_packet.ACK and not isinstance(self.data, list):
+            raise MalformedPacket("an acknowledgement's arguments are a list")
+
+
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server on TaskFlow's engine. A client that sends a packet that
+    doesn't decode is disconnected at once, as socket.io's own server does ("parse error"),
+    and `refused` (if set) is told, with the engine.io session id and what was wrong."""
+
+    def __init__(self, *args: Any, refused: Callable[[str, str], None] | None = None,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("serializer", ClientPacket)
+        super().__init__(*args, **kwargs)
+        self.refused = refused
+
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return Engine
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except MalformedPacket as exc:
+            self.engine.abort(eio_sid, "parse error")
+            if self.refused is not None:
+                self.refused(eio_sid, str(exc))
 
     @property
     def engine(self) -> Engine:
