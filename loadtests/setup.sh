@@ -2,7 +2,8 @@
 # Installs the load-test kit's tools, skipping what is already there:
 #   loadtests/setup.sh          Locust's environment, loadtests/.venv (from requirements.txt)
 #   loadtests/setup.sh node     the Node reference server and generator (npm ci in loadtests/peers)
-#   loadtests/setup.sh all      both
+#   loadtests/setup.sh wrk      wrk, for rest_bench.py (Debian's package, through apt-get)
+#   loadtests/setup.sh all      all of them
 # Nothing here touches the server's own environment (.venv at the repository root).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,9 +40,20 @@ node_env() {
   fi
 }
 
+wrk_tool() {
+  command -v wrk >/dev/null && return
+  command -v apt-get >/dev/null || { echo "setup.sh: wrk not found and no apt-get to install it" >&2; exit 1; }
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "setup.sh: installing wrk (apt-get)" >&2
+  $sudo apt-get install -y -q wrk >&2 || { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q wrk >&2; } \
+    || { echo "setup.sh: apt-get could not install wrk" >&2; exit 1; }
+}
+
 case $what in
   python) python_env ;;
   node) node_env ;;
-  all) python_env; node_env ;;
-  *) echo "usage: loadtests/setup.sh [python|node|all]" >&2; exit 2 ;;
+  wrk) wrk_tool ;;
+  all) python_env; node_env; wrk_tool ;;
+  *) echo "usage: loadtests/setup.sh [python|node|wrk|all]" >&2; exit 2 ;;
 esac

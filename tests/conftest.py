@@ -15,8 +15,15 @@ from taskflow.app import create_app
 from taskflow.config import RateLimits, Settings
 from taskflow.domain import Event
 from taskflow.realtime.local import LocalPublisher
+from tests.support.schemas import SchemaCheckingClient
 
 TEST_SECRET = secrets.token_urlsafe(48)
+
+
+@pytest.fixture(autouse=True)
+def _check_response_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test client checks the bodies it receives against their documented schemas."""
+    monkeypatch.setattr(Quart, "test_client_class", SchemaCheckingClient)
 
 
 @pytest.fixture

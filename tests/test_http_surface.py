@@ -19,6 +19,7 @@ from tests.support.api import Account, make_board, make_task, problem, register
 from tests.support.processes import free_port
 
 if TYPE_CHECKING:
+    from quart import Quart
     from quart.typing import TestClientProtocol
 
 ORIGIN = "https://app.example.com"
@@ -258,6 +259,14 @@ async def test_request_id_is_echoed_or_generated(client: TestClientProtocol) -> 
         assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", got)
 
 
+async def test_generated_request_ids_are_unique_across_instances(settings: Settings) -> None:
+    seen: list[str] = []
+    for _ in range(2):  # two instances of the app, as behind a load balancer
+        async with running(settings) as client:
+            seen += [(await client.get("/api/v1/health")).headers["X-Request-ID"] for _ in range(50)]
+    assert len(set(seen)) == len(seen) == 100
+
+
 # --- CORS -----------------------------------------------------------------------------------
 def _preflight(origin: str, method: str = "PATCH") -> dict[str, str]:
     return {"Origin": origin, "Access-Control-Request-Method": method,
@@ -470,3 +479,28 @@ async def test_docs_are_served_from_this_server(client: TestClientProtocol) -> N
 async def test_docs_assets_stay_in_their_directory(client: TestClientProtocol) -> None:
     for path in ("/docs/assets/../ops.py", "/docs/assets/..%2Fops.py", "/docs/assets/no-such.js"):
         await problem(await client.get(path), 404)
+
+
+async def test_every_body_is_checked_against_its_documented_schema(app: Quart,
+                                                                  client: TestClientProtocol) -> None:
+    from tests.support.schemas import check_body
+
+    account = await register(client)
+    board = await make_board(client, account)
+    task = await make_task(client, account, board["id"])
+    body = json.dumps(task).encode()
+    check_body(app, "GET", f"/api/v1/tasks/{task['id']}", 200, "application/json", body)
+    for drifted in ({k: v for k, v in task.items() if k != "version"},  # a field missing
+                    {**task, "secret": 1},                              # a field not documented
+                    {**task, "version": "1"}):                           # a field mistyped
+        with pytest.raises(AssertionError):
+            check_body(app, "GET", f"/api/v1/tasks/{task['id']}", 200, "application/json",
+                       json.dumps(drifted).encode())
+
+
+def test_json_bodies_are_encoded_as_quart_encoded_them() -> None:
+    from taskflow.http.responses import encode
+
+    for value in ({"b": 1, "a": [1.5, None, True], "position": 1024.0},
+                  {"title": "caf\u00e9 \u2603 \U0001f600", "tags": ["\u00fc"]}):
+        assert encode(value) == json.dumps(value, sort_keys=True, separators=(",", ":")).encode()

@@ -106,6 +106,30 @@ def test_bus_benchmark_runs_and_counts_what_each_instance_hears(tmp_path: Path) 
     assert rows["events of other boards"] == ["0"], done.stdout
 
 
+@pytest.mark.timeout(400)
+def test_rest_benchmark_measures_every_endpoint_beside_an_older_commit(tmp_path: Path) -> None:
+    """loadtests/rest_bench.py, briefly: every endpoint answers 2xx under wrk (any other
+    answer fails the run), on this checkout and on a git revision, with latency figures."""
+    setup = subprocess.run(["bash", str(LOADTESTS / "setup.sh"), "wrk"], env=clean_env({}, tmp_path),
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert setup.returncode == 0, _tail(setup.stdout + setup.stderr)
+    figures = tmp_path / "figures.json"
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(LOADTESTS / "rest_bench.py"),
+                           "--duration", "1", "--big-column", "40", "--rounds", "1", "--src", "HEAD",
+                           "--json", str(figures)],
+                          env=clean_env({}, tmp_path), capture_output=True, text=True,
+                          timeout=360, check=False)
+    assert done.returncode == 0, _tail(done.stdout + done.stderr, 60)
+    (round_,) = json.loads(figures.read_text())
+    assert round_["bare"]["rps"] > 0
+    names = {"health", "board", "list50", "list200", "create", "create@10k", "update"}
+    for side in ("this", "HEAD"):
+        assert set(round_[side]) == names, round_
+        for result in round_[side].values():
+            assert result["rps"] > 0 and result["paced_rps"] > 0
+            assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
 @pytest.mark.timeout(300)
 def test_soak_runs_a_mixed_workload_and_samples_every_instance(tmp_path: Path) -> None:
     """loadtests/soak.py, shortened to 30 s: the workload runs without an error and every

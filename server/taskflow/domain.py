@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from taskflow.timefmt import to_ts
+from taskflow.timefmt import from_ts, to_ts
 
 T = TypeVar("T")
 
@@ -91,6 +91,31 @@ class Task:
     updated_at: datetime
     completed_at: datetime | None
     version: int
+
+
+# A task as a listing reads it: Task's fields, its timestamps as timefmt.to_ts text and its
+# tags a list. A page of tasks is only ever serialized: building a Task of each row and
+# formatting its datetimes again was a third of a list request.
+TaskRow = dict[str, Any]
+_TASK_TIMES = ("due_date", "created_at", "updated_at", "completed_at")
+
+
+def row_of_task(task: Task) -> TaskRow:
+    """The row of a Task (what a store that reads Tasks returns as rows)."""
+    row: TaskRow = {name: getattr(task, name) for name in Task.__slots__}
+    for name in _TASK_TIMES:
+        row[name] = to_ts(row[name]) if row[name] is not None else None
+    row["tags"] = list(task.tags)
+    return row
+
+
+def task_of_row(row: TaskRow) -> Task:
+    """The Task of a row."""
+    values = dict(row)
+    for name in _TASK_TIMES:
+        values[name] = from_ts(values[name]) if values[name] is not None else None
+    values["tags"] = tuple(values["tags"])
+    return Task(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
-from typing import Any
+from datetime import datetime
+from typing import Any, TextIO
 
 from loguru import logger
 from prometheus_client import (
@@ -87,8 +88,58 @@ class _NoConnectionLines(logging.Filter):
 _CONNECTION_LINES = frozenset({"connection open", "connection closed"})
 
 
+class _PlainAccessLines:
+    """Access lines written the way the stdout sink below would write them, without loguru.
+
+    Through loguru an access line cost ~30 microseconds (a record, a frame lookup, two
+    formattings, a write), a tenth of a small request. Used only when the log is plain text
+    on stdout alone; the lines of one turn of the event loop go out in one write, in that
+    same turn, so every request is still logged, in order, at once."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lines: list[str] = []
+        self._second = -1
+        self._prefix = ""
+        self._offset = ""
+
+    def write(self, request_id: str, message: str) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            stamp = datetime.fromtimestamp(second).astimezone()
+            self._second, self._prefix = second, stamp.strftime("%Y-%m-%dT%H:%M:%S")
+            self._offset = stamp.strftime("%z")
+            self._offset = f"{self._offset[:3]}:{self._offset[3:]}"
+        millis = int((now - second) * 1000)
+        self._lines.append(f"{self._prefix}.{millis:03d}{self._offset} INFO    [{request_id}] "
+                           f"{message}\n")
+        if len(self._lines) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop: write at once
+                self.flush()
+
+    def flush(self) -> None:
+        lines, self._lines = self._lines, []
+        self._stream.write("".join(lines))
+        self._stream.flush()
+
+
+_access_lines: _PlainAccessLines | None = None
+
+
+def log_access(request_id: str, message: str) -> None:
+    """One request's access line (INFO)."""
+    if _access_lines is not None:
+        _access_lines.write(request_id, message)
+    else:
+        logger.info(message)
+
+
 def configure_logging(*, json_lines: bool, level: str, log_dir: str | None = None) -> None:
     """Logs to stdout (JSON lines when asked), optionally also error.log / combined.log."""
+    global _access_lines
     logger.remove()
     logger.configure(patcher=_add_request_id)
     fmt = "{time:YYYY-MM-DDTHH:mm:ss.SSSZ} {level: <7} [{extra[request_id]}] {message}"
@@ -97,6 +148,8 @@ def configure_logging(*, json_lines: bool, level: str, log_dir: str | None = Non
     if log_dir:
         logger.add(f"{log_dir}/error.log", level="ERROR", serialize=True, rotation="50 MB", diagnose=False)
         logger.add(f"{log_dir}/combined.log", level=level, serialize=True, rotation="100 MB", diagnose=False)
+    plain_info = not json_lines and not log_dir and logger.level(level).no <= logger.level("INFO").no
+    _access_lines = _PlainAccessLines(sys.stdout) if plain_info else None
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
     quiet = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _NoConnectionLines) for f in quiet.filters):

@@ -21,10 +21,13 @@ from taskflow.domain import (
     Stats,
     Task,
     TaskQuery,
+    row_of_task,
     sort_values,
+    task_of_row,
 )
 from taskflow.errors import Conflict
 from taskflow.ids import new_id
+from taskflow.services.views import task_row_view, task_view
 from taskflow.timefmt import to_ts
 from tests.storage.conftest import T0, Stores, make_board, make_task, make_user, seed
 
@@ -268,6 +271,11 @@ async def test_every_sort_both_ways_and_keyset_pages(store: Any, sort: str) -> N
             break
         after = sort_values(page[-1], sort)
     assert [t.id for t in pages] == [t.id for t in full]
+    # rows (what listings read) are the same tasks, in the same order
+    rows = await store.select_task_rows(query)
+    assert rows == [row_of_task(t) for t in full]
+    assert [task_of_row(row) for row in rows] == full
+    assert [task_row_view(row) for row in rows] == [task_view(t) for t in full]
 
 
 async def test_each_filter(store: Any) -> None:
@@ -572,3 +580,36 @@ async def test_priority_rank_is_stored_for_sorting(store: Any) -> None:
         await tx(store, "insert_task", task)
     listed = await store.select_tasks(TaskQuery(board_ids=(board.id,), sort="-priority", limit=10))
     assert [t.priority for t in listed] == ["urgent", "high", "medium", "low"]
+
+
+async def test_a_failing_write_fails_its_transaction_and_rolls_it_back(store: Any) -> None:
+    """A write may reach the store with a later call (SQLite sends an insert with the next
+    statement or the commit): its failure still fails the transaction, and nothing stays."""
+    (ada,), board = await seed(store)
+    task = make_task(board)
+    await tx(store, "insert_task", task)
+    again = make_task(board, id=task.id, title="same id")
+
+    async def work(t: Any) -> None:
+        await t.append_event(board.id, type="task:created", actor_id=ada.id, at=T0, data={})
+        await t.insert_task(again)  # the same id: refused by the store, here or at commit
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 - each store raises its own error
+        await store.transact(work)
+    assert (await store.select_task(task.id)).title == task.title
+    assert await store.select_events(board.id, since=0, limit=10) == []
+
+
+async def test_a_board_read_in_a_transaction_sees_its_earlier_writes(store: Any) -> None:
+    (ada,), board = await seed(store)
+    task = make_task(board)
+    await tx(store, "insert_task", task)
+
+    async def work(t: Any) -> tuple[int, str]:
+        await t.select_task(task.id)
+        await t.update_board(board.id, name="renamed", description="", updated_at=T0)
+        await t.append_event(board.id, type="board:updated", actor_id=ada.id, at=T0, data={})
+        seen = await t.select_board(board.id)
+        return seen.seq, seen.name
+
+    assert await store.transact(work) == (1, "renamed")

@@ -132,6 +132,20 @@ class TaskflowServer:
                 self._reap()
         raise ServerFailed(f"{self.name} could not bind a port; last log:\n{last_log}")
 
+    def launch(self) -> None:
+        """Starts the process without waiting for it (see start_together)."""
+        assert not self.running, "already running"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._spawn()
+
+    def wait_ready(self) -> None:
+        """Waits until a launched process answers GET /api/v1/health (ServerFailed if not)."""
+        try:
+            self._wait_healthy()
+        except ServerFailed:
+            self.kill()
+            raise
+
     def _spawn(self) -> None:
         self.starts += 1
         self.port = free_port()
@@ -204,6 +218,24 @@ class TaskflowServer:
 
     def patch(self, path: str, **kwargs: Any) -> HttpResponse:
         return self.request("PATCH", path, **kwargs)
+
+
+@contextmanager
+def start_together(servers: list[TaskflowServer]) -> Iterator[list[TaskflowServer]]:
+    """Launches every server at once (no waiting between them), then waits for each to be
+    healthy; all are stopped on the way out."""
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            if server.running:
+                server.stop()
+            elif server.process is not None and server._log_file is not None:
+                server._reap()
 
 
 @contextmanager

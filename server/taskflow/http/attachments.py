@@ -10,12 +10,12 @@ from quart_schema import (
     document_request,
     tag_blueprint,
     validate_request,
-    validate_response,
 )
 
 from taskflow.blobs import content_disposition
 from taskflow.errors import ValidationFailed
 from taskflow.http.openapi import responds
+from taskflow.http.responses import json_body
 from taskflow.http.runtime import authenticated, runtime
 from taskflow.http.schemas import (
     AttachmentList,
@@ -35,7 +35,7 @@ tag_blueprint(blueprint, ["attachments"])
 @blueprint.post("")
 @authenticated
 @document_request(UploadForm, source=DataSource.FORM_MULTIPART)
-@validate_response(AttachmentOut, 201)
+@json_body(AttachmentOut, 201)
 async def upload(task_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Attach a file (multipart/form-data, field `file`); at most TASKFLOW_MAX_UPLOAD_MB."""
     files = await request.files
@@ -54,7 +54,7 @@ async def upload(task_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 
 @blueprint.get("")
 @authenticated
-@validate_response(AttachmentList, 200)
+@json_body(AttachmentList, 200)
 async def list_attachments(task_id: str, actor: Actor) -> dict[str, Any]:
     items = await runtime().services.attachments.list(actor, task_id)
     return {"items": [attachment_view(a) for a in items], "next_cursor": None}
@@ -89,7 +89,7 @@ async def delete(task_id: str, attachment_id: str, actor: Actor) -> Response:
 
 @blueprint.get("/uploads")
 @authenticated
-@validate_response(UploadOptionsOut, 200)
+@json_body(UploadOptionsOut, 200)
 async def upload_options(task_id: str, actor: Actor) -> dict[str, Any]:
     """How files can be attached to this task: the size limit, and whether direct S3 uploads work."""
     max_bytes, direct = await runtime().services.attachments.upload_options(actor, task_id)
@@ -99,7 +99,7 @@ async def upload_options(task_id: str, actor: Actor) -> dict[str, Any]:
 @blueprint.post("/uploads")
 @authenticated
 @validate_request(DirectUploadIn)
-@validate_response(DirectUploadOut, 201)
+@json_body(DirectUploadOut, 201)
 async def start_direct_upload(task_id: str, data: DirectUploadIn,
                               actor: Actor) -> tuple[dict[str, Any], int]:
     """S3 only: a presigned POST for the bytes; confirm with .../{attachment_id}/complete."""
@@ -112,7 +112,7 @@ async def start_direct_upload(task_id: str, data: DirectUploadIn,
 
 @blueprint.post("/<attachment_id>/complete")
 @authenticated
-@validate_response(AttachmentOut, 201)
+@json_body(AttachmentOut, 201)
 async def complete_direct_upload(task_id: str, attachment_id: str,
                                  actor: Actor) -> tuple[dict[str, Any], int]:
     attachment = await runtime().services.attachments.complete_upload(actor, task_id,

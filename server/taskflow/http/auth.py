@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, after_this_request, request
-from quart_schema import security_scheme, tag_blueprint, validate_request, validate_response
+from quart_schema import security_scheme, tag_blueprint, validate_request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from taskflow.errors import Unauthorized
+from taskflow.http.responses import json_body
 from taskflow.http.runtime import authenticated, client_address, runtime
 from taskflow.http.schemas import (
     LoginIn,
@@ -66,7 +67,7 @@ async def _limit_address() -> None:
 @blueprint.post("/auth/register")
 @security_scheme(PUBLIC)
 @validate_request(RegisterIn)
-@validate_response(SessionOut, 201)
+@json_body(SessionOut, 201)
 async def register(data: RegisterIn) -> tuple[dict[str, object], int]:
     """Create an account (and its personal board); signs in."""
     await _limit_address()
@@ -80,7 +81,7 @@ async def register(data: RegisterIn) -> tuple[dict[str, object], int]:
 @blueprint.post("/auth/login")
 @security_scheme(PUBLIC)
 @validate_request(LoginIn)
-@validate_response(SessionOut, 200)
+@json_body(SessionOut, 200)
 async def login(data: LoginIn) -> dict[str, object]:
     """Sign in; 429 after repeated attempts on one account or from one address."""
     rt = runtime()
@@ -96,7 +97,7 @@ async def login(data: LoginIn) -> dict[str, object]:
 @blueprint.post("/auth/refresh")
 @security_scheme(PUBLIC)
 @validate_request(RefreshIn)
-@validate_response(SessionOut, 200)
+@json_body(SessionOut, 200)
 async def refresh(data: RefreshIn) -> dict[str, object]:
     """Trade a refresh token (body, or the refresh cookie) for new tokens; the old one is spent."""
     await _limit_address()
@@ -122,7 +123,7 @@ async def logout(data: RefreshIn, actor: Actor) -> Response:
 
 @blueprint.get("/users/me")
 @authenticated
-@validate_response(UserOut, 200)
+@json_body(UserOut, 200)
 async def get_me(actor: Actor) -> dict[str, object]:
     return user_view(await runtime().services.auth.me(actor))
 
@@ -130,7 +131,7 @@ async def get_me(actor: Actor) -> dict[str, object]:
 @blueprint.patch("/users/me")
 @authenticated
 @validate_request(ProfilePatch)
-@validate_response(UserOut, 200)
+@json_body(UserOut, 200)
 async def patch_me(data: ProfilePatch, actor: Actor) -> dict[str, object]:
     """Change name, email or password (the last two need current_password)."""
     user = await runtime().services.auth.update_me(

@@ -10,9 +10,9 @@ from quart_schema import (
     tag_blueprint,
     validate_querystring,
     validate_request,
-    validate_response,
 )
 
+from taskflow.http.responses import json_body
 from taskflow.http.runtime import authenticated, runtime
 from taskflow.http.schemas import (
     BoardIn,
@@ -41,7 +41,7 @@ def _view(board: Any, actor: Actor) -> dict[str, Any]:
 @blueprint.get("")
 @authenticated
 @validate_querystring(PageArgs)
-@validate_response(BoardList, 200)
+@json_body(BoardList, 200)
 async def list_boards(query_args: PageArgs, actor: Actor) -> dict[str, Any]:
     """The caller's boards, oldest first."""
     page = await runtime().services.boards.list(actor, limit=query_args.limit,
@@ -52,7 +52,7 @@ async def list_boards(query_args: PageArgs, actor: Actor) -> dict[str, Any]:
 @blueprint.post("")
 @authenticated
 @validate_request(BoardIn)
-@validate_response(BoardOut, 201)
+@json_body(BoardOut, 201)
 async def create_board(data: BoardIn, actor: Actor) -> tuple[dict[str, Any], int]:
     board = await runtime().services.boards.create(actor, name=data.name,
                                                    description=data.description)
@@ -61,7 +61,7 @@ async def create_board(data: BoardIn, actor: Actor) -> tuple[dict[str, Any], int
 
 @blueprint.get("/<board_id>")
 @authenticated
-@validate_response(BoardOut, 200)
+@json_body(BoardOut, 200)
 async def get_board(board_id: str, actor: Actor) -> dict[str, Any]:
     return _view(await runtime().services.boards.get(actor, board_id), actor)
 
@@ -69,7 +69,7 @@ async def get_board(board_id: str, actor: Actor) -> dict[str, Any]:
 @blueprint.patch("/<board_id>")
 @authenticated
 @validate_request(BoardPatch)
-@validate_response(BoardOut, 200)
+@json_body(BoardOut, 200)
 async def patch_board(board_id: str, data: BoardPatch, actor: Actor) -> dict[str, Any]:
     board = await runtime().services.boards.update(actor, board_id, name=data.name,
                                                    description=data.description)
@@ -86,7 +86,7 @@ async def delete_board(board_id: str, actor: Actor) -> Response:
 @blueprint.post("/<board_id>/members")
 @authenticated
 @validate_request(MemberIn)
-@validate_response(MemberOut, 201)
+@json_body(MemberOut, 201)
 async def add_member(board_id: str, data: MemberIn, actor: Actor) -> tuple[dict[str, Any], int]:
     member = await runtime().services.boards.add_member(actor, board_id, email=data.email,
                                                         role=data.role)
@@ -96,7 +96,7 @@ async def add_member(board_id: str, data: MemberIn, actor: Actor) -> tuple[dict[
 @blueprint.patch("/<board_id>/members/<user_id>")
 @authenticated
 @validate_request(MemberPatch)
-@validate_response(MemberOut, 200)
+@json_body(MemberOut, 200)
 async def patch_member(board_id: str, user_id: str, data: MemberPatch,
                        actor: Actor) -> dict[str, Any]:
     member = await runtime().services.boards.update_member(actor, board_id, user_id,
@@ -113,7 +113,7 @@ async def remove_member(board_id: str, user_id: str, actor: Actor) -> Response:
 
 @blueprint.get("/<board_id>/stats")
 @authenticated
-@validate_response(StatsOut, 200)
+@json_body(StatsOut, 200)
 async def board_stats(board_id: str, actor: Actor) -> dict[str, Any]:
     return asdict(await runtime().services.stats.for_board(actor, board_id))
 
@@ -121,7 +121,7 @@ async def board_stats(board_id: str, actor: Actor) -> dict[str, Any]:
 @blueprint.get("/<board_id>/events")
 @authenticated
 @validate_querystring(EventsArgs)
-@validate_response(EventList, 200)
+@json_body(EventList, 200)
 async def board_events(board_id: str, query_args: EventsArgs, actor: Actor) -> dict[str, Any]:
     """Events after `since`, oldest first; 410 events_gone when they are no longer kept."""
     catchup = await runtime().services.events.since(actor, board_id, since=query_args.since,

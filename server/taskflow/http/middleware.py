@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import time
 from functools import lru_cache
 
-from loguru import logger
 from quart import Quart, Response, g, request
 
-from taskflow.http.runtime import runtime
-from taskflow.observability import request_id_var
+from taskflow.http.runtime import Runtime, runtime
+from taskflow.observability import log_access, request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -29,18 +29,51 @@ _CORS_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-Request
 _CORS_EXPOSE = "ETag, Location, Retry-After, X-Request-ID"
 
 
-def _allowed_origin() -> str | None:
-    origin = request.headers.get("Origin")
-    if origin and origin in runtime().settings.cors_origins:
-        return origin
-    return None
+_CORS_PREFLIGHT = [
+    ("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS"),
+    ("Access-Control-Allow-Headers", _CORS_HEADERS),
+    ("Access-Control-Max-Age", "600"),
+]
+
+
+class RequestIds:
+    """Request ids without a random draw per request: a random prefix per process (unique
+    across instances, like the old 16 random hex digits per request were) and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}-{next(self._counter):x}"
+
+
+def _static_headers(rt: Runtime) -> tuple[str, list[tuple[str, str]]]:
+    """The CSP (a response may bring its own) and the headers every response gets, the
+    same for the life of the process."""
+    blob_origins = rt.services_.attachments.browser_origins if rt.services_ else ()
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if rt.settings.production:
+        headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
+    return content_security_policy(blob_origins), headers
 
 
 def register(app: Quart) -> None:
+    ids = RequestIds()
+    # Built on the first response, once the services (and the blob store's origins) exist.
+    static: list[tuple[str, list[tuple[str, str]]]] = []
+
     @app.before_request
     async def _start() -> Response | None:
-        supplied = request.headers.get("X-Request-ID", "")
-        request_id = supplied if _REQUEST_ID.match(supplied) else secrets.token_hex(8)
+        supplied = request.headers.get("X-Request-ID")
+        request_id = supplied if supplied and _REQUEST_ID.match(supplied) else ids.next()
         g.request_id = request_id
         g.started = time.perf_counter()
         request_id_var.set(request_id)
@@ -51,33 +84,28 @@ def register(app: Quart) -> None:
     @app.after_request
     async def _finish(response: Response) -> Response:
         rt = runtime()
+        if not static and rt.services_ is not None:
+            static.append(_static_headers(rt))
+        csp, fixed = static[0] if static else _static_headers(rt)
         headers = response.headers
         headers["X-Request-ID"] = g.get("request_id", "-")
-        blob_origins = rt.services_.attachments.browser_origins if rt.services_ else ()
-        headers.setdefault("Content-Security-Policy", content_security_policy(blob_origins))
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if rt.settings.production:
-            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        if request.path.startswith("/api/"):
+        headers.setdefault("Content-Security-Policy", csp)
+        for name, value in fixed:
+            headers[name] = value
+        path = request.path
+        if path.startswith("/api/"):
             headers.setdefault("Cache-Control", "no-store")
-        origin = _allowed_origin()
-        if origin:
+        origin = request.headers.get("Origin")
+        if origin and origin in rt.settings.cors_origins:
             headers["Access-Control-Allow-Origin"] = origin
             headers["Vary"] = "Origin"
             headers["Access-Control-Expose-Headers"] = _CORS_EXPOSE
             if request.method == "OPTIONS":
-                headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
-                headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
-                headers["Access-Control-Max-Age"] = "600"
+                headers.extend(_CORS_PREFLIGHT)
         route = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        rt.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        status = response.status_code
+        rt.metrics.requests.labels(request.method, route, str(status)).inc()
         rt.metrics.latency.labels(request.method, route).observe(elapsed)
-        logger.info("{} {} {} {:.1f}ms", request.method, request.path, response.status_code,
-                    elapsed * 1000)
+        log_access(g.get("request_id", "-"), f"{request.method} {path} {status} {elapsed * 1000:.1f}ms")
         return response

@@ -12,24 +12,26 @@ from quart import Blueprint, Response, send_from_directory
 from quart_schema import hide
 
 from taskflow.errors import ServiceUnavailable
+from taskflow.http.responses import json_response
 from taskflow.http.runtime import runtime
 
 blueprint = Blueprint("ops", __name__)
 _SWAGGER = Path(swagger_ui_bundle.swagger_ui_path)
 _STATIC = Path(__file__).parent / "static"
 _CHECK_TIMEOUT = 2.0
+_OK = {"status": "ok"}
 
 
 @blueprint.get("/api/v1/health")
 @hide
-async def health() -> dict[str, Any]:
+async def health() -> Response:
     """Liveness: the process answers."""
-    return {"status": "ok"}
+    return json_response(_OK)
 
 
 @blueprint.get("/api/v1/ready")
 @hide
-async def ready() -> dict[str, Any]:
+async def ready() -> Response:
     """Readiness: 503 (problem+json, with each check) while the store or Redis can't answer."""
     rt = runtime()
     checks: dict[str, str] = {}
@@ -49,7 +51,7 @@ async def ready() -> dict[str, Any]:
         await check("redis", rt.redis_ping)
     if any(value != "ok" for value in checks.values()):
         raise ServiceUnavailable("Not ready: a dependency is down", retry_after=5, checks=checks)
-    return {"status": "ready", "checks": checks}
+    return json_response({"status": "ready", "checks": checks})
 
 
 @blueprint.get("/metrics")

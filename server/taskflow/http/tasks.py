@@ -7,9 +7,10 @@ from dataclasses import asdict
 from typing import Any
 
 from quart import Blueprint, Response, request
-from quart_schema import tag_blueprint, validate_querystring, validate_request, validate_response
+from quart_schema import tag_blueprint, validate_querystring, validate_request
 
 from taskflow.errors import PreconditionFailed
+from taskflow.http.responses import json_body, with_etag
 from taskflow.http.runtime import authenticated, runtime
 from taskflow.http.schemas import (
     CommentIn,
@@ -44,15 +45,10 @@ def _if_match() -> int | None:
     return int(match.group(1))
 
 
-def _with_etag(body: dict[str, Any], tag: str, status: int = 200) -> tuple[dict[str, Any], int,
-                                                                            dict[str, str]]:
-    return body, status, {"ETag": tag}
-
-
 @blueprint.get("/tasks")
 @authenticated
 @validate_querystring(TaskArgs)
-@validate_response(TaskList, 200)
+@json_body(TaskList, 200)
 async def list_tasks(query_args: TaskArgs, actor: Actor) -> dict[str, Any]:
     """Tasks on the caller's boards, filtered and sorted; keyset-paginated."""
     a = query_args
@@ -61,40 +57,40 @@ async def list_tasks(query_args: TaskArgs, actor: Actor) -> dict[str, Any]:
         priority=a.priority, text=a.q, due_before=a.due_before, sort=a.sort, limit=a.limit,
         cursor=a.cursor,
     )
-    return {"items": [task_view(t) for t in page.items], "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @blueprint.post("/tasks")
 @authenticated
 @validate_request(TaskIn)
-@validate_response(TaskOut, 201)
-async def create_task(data: TaskIn, actor: Actor) -> tuple[dict[str, Any], int, dict[str, str]]:
+@json_body(TaskOut, 201)
+async def create_task(data: TaskIn, actor: Actor) -> Response:
     fields = data.model_dump(exclude={"board_id"})
     task = await runtime().services.tasks.create(actor, data.board_id, fields)
-    return _with_etag(task_view(task), etag(task), 201)
+    return with_etag(task_view(task), etag(task), 201)
 
 
 @blueprint.get("/tasks/<task_id>")
 @authenticated
-@validate_response(TaskOut, 200)
+@json_body(TaskOut, 200)
 async def get_task(task_id: str, actor: Actor) -> Any:
     task = await runtime().services.tasks.get(actor, task_id)
     if request.headers.get("If-None-Match") == etag(task):
         return Response(status=304, headers={"ETag": etag(task)})
-    return _with_etag(task_view(task), etag(task))
+    return with_etag(task_view(task), etag(task))
 
 
 @blueprint.patch("/tasks/<task_id>")
 @authenticated
 @validate_request(TaskPatch)
-@validate_response(TaskOut, 200)
+@json_body(TaskOut, 200)
 async def patch_task(task_id: str, data: TaskPatch,
-                     actor: Actor) -> tuple[dict[str, Any], int, dict[str, str]]:
+                     actor: Actor) -> Response:
     """Change a task; with a stale If-Match, 412 carries the current task."""
     if_match = _if_match()
     changes = data.model_dump(exclude_unset=True)
     task = await runtime().services.tasks.update(actor, task_id, changes, if_match=if_match)
-    return _with_etag(task_view(task), etag(task))
+    return with_etag(task_view(task), etag(task))
 
 
 @blueprint.delete("/tasks/<task_id>")
@@ -107,7 +103,7 @@ async def delete_task(task_id: str, actor: Actor) -> Response:
 @blueprint.get("/tasks/<task_id>/comments")
 @authenticated
 @validate_querystring(PageArgs)
-@validate_response(CommentList, 200)
+@json_body(CommentList, 200)
 async def list_comments(task_id: str, query_args: PageArgs, actor: Actor) -> dict[str, Any]:
     page = await runtime().services.comments.list(actor, task_id, limit=query_args.limit,
                                                   cursor=query_args.cursor)
@@ -117,7 +113,7 @@ async def list_comments(task_id: str, query_args: PageArgs, actor: Actor) -> dic
 @blueprint.post("/tasks/<task_id>/comments")
 @authenticated
 @validate_request(CommentIn)
-@validate_response(CommentOut, 201)
+@json_body(CommentOut, 201)
 async def create_comment(task_id: str, data: CommentIn,
                          actor: Actor) -> tuple[dict[str, Any], int]:
     comment = await runtime().services.comments.create(actor, task_id, body=data.body)
@@ -133,7 +129,7 @@ async def delete_comment(task_id: str, comment_id: str, actor: Actor) -> Respons
 
 @blueprint.get("/stats")
 @authenticated
-@validate_response(StatsOut, 200)
+@json_body(StatsOut, 200)
 async def my_stats(actor: Actor) -> dict[str, Any]:
     """Stats over every task on every board the caller is a member of."""
     return asdict(await runtime().services.stats.for_user(actor))

@@ -20,6 +20,7 @@ from taskflow.domain import (
     Stats,
     Task,
     TaskQuery,
+    TaskRow,
     User,
 )
 
@@ -45,6 +46,9 @@ class Reader(Protocol):
         ...
     async def select_tasks(self, query: TaskQuery) -> list[Task]:
         """Up to query.limit tasks in query.sort order, strictly after query.after."""
+        ...
+    async def select_task_rows(self, query: TaskQuery) -> list[TaskRow]:
+        """select_tasks, as rows (domain.TaskRow): for listings, which only serialize them."""
         ...
     async def select_column(self, board_id: str, status: str) -> list[Task]:
         """Every task of one status column of a board, by position."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery
+from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery, task_of_row
 from taskflow.errors import PreconditionFailed, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for, task_for
@@ -15,7 +15,7 @@ from taskflow.services.attachments import blob_keys_of_task, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_task_cursor, encode_task_cursor
 from taskflow.services.ports import BlobStore, Store
-from taskflow.services.views import task_view
+from taskflow.services.views import task_row_view, task_view
 
 WRITABLE = frozenset({"title", "description", "status", "priority", "due_date", "assignee_id",
                       "tags", "position"})
@@ -38,8 +38,8 @@ class TaskService:
                    status: Status | None = None, assignee_id: str | None = None,
                    priority: Priority | None = None, text: str | None = None,
                    due_before: datetime | None = None, sort: str = "-created_at",
-                   limit: int = 50, cursor: str | None = None) -> Page[Task]:
-        """Tasks on the actor's boards; keyset pagination (the cursor names the last row)."""
+                   limit: int = 50, cursor: str | None = None) -> Page[dict[str, Any]]:
+        """Views of tasks on the actor's boards; keyset pagination (the cursor names the last row)."""
         if board_id is not None:
             board_ids: tuple[str, ...] = ((await board_for(self._store, board_id, actor)).id,)
         else:
@@ -48,9 +48,10 @@ class TaskService:
         query = TaskQuery(board_ids=board_ids, status=status, assignee_id=assignee_id,
                           priority=priority, text=text or None, due_before=due_before, sort=sort,
                           limit=limit + 1, after=after)
-        tasks = await self._store.select_tasks(query)
-        next_cursor = encode_task_cursor(tasks[limit - 1], sort) if len(tasks) > limit else None
-        return Page(items=tasks[:limit], next_cursor=next_cursor)
+        rows = await self._store.select_task_rows(query)
+        next_cursor = (encode_task_cursor(task_of_row(rows[limit - 1]), sort)
+                       if len(rows) > limit else None)
+        return Page(items=[task_row_view(row) for row in rows[:limit]], next_cursor=next_cursor)
 
     async def get(self, actor: Actor, task_id: str) -> Task:
         task, _ = await task_for(self._store, task_id, actor)

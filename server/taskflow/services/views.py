@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from taskflow.domain import Attachment, Board, Comment, Event, Member, Role, Task, User
+from taskflow.domain import Attachment, Board, Comment, Event, Member, Role, Task, TaskRow, User
+from taskflow.timefmt import from_ts
 
 
 def rfc3339(value: datetime | None) -> str | None:
@@ -60,6 +61,23 @@ def task_view(task: Task) -> dict[str, Any]:
         "completed_at": rfc3339(task.completed_at),
         "version": task.version,
     }
+
+
+def _stored_rfc3339(text: str | None) -> str | None:
+    """rfc3339() of a stored timestamp (timefmt.to_ts text), cut from the text itself."""
+    if text is None:
+        return None
+    if len(text) == 27:  # YYYY-MM-DDTHH:MM:SS.ffffffZ: keep the milliseconds, as rfc3339 does
+        return text[:23] + "Z"
+    return rfc3339(from_ts(text))
+
+
+def task_row_view(row: TaskRow) -> dict[str, Any]:
+    """task_view() of a stored row (domain.TaskRow), without building the Task."""
+    view = dict(row)
+    for name in ("due_date", "created_at", "updated_at", "completed_at"):
+        view[name] = _stored_rfc3339(view[name])
+    return view
 
 
 def comment_view(comment: Comment) -> dict[str, Any]:

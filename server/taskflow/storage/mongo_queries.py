@@ -27,7 +27,9 @@ from taskflow.domain import (
     Stats,
     Task,
     TaskQuery,
+    TaskRow,
     User,
+    row_of_task,
 )
 from taskflow.storage import mongo_records as rec
 from taskflow.storage.mongo_records import Doc
@@ -113,6 +115,9 @@ class MongoQueries:
         if entry is None and self._session is not None:
             entry = await lookup.find_one({"_id": task_id}, session=self._session)
         return None if entry is None else str(entry["board_id"])
+
+    async def select_task_rows(self, query: TaskQuery) -> list[TaskRow]:
+        return [row_of_task(task) for task in await self.select_tasks(query)]
 
     async def select_tasks(self, query: TaskQuery) -> list[Task]:
         if not query.board_ids or query.limit <= 0:  # find()'s limit 0 means "no limit"

@@ -13,10 +13,9 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from taskflow.domain import (
     PRIORITY_RANK,
@@ -32,9 +31,10 @@ from taskflow.domain import (
     User,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
-from taskflow.storage.sqlite_queries import SqliteQueries, transient_as_unavailable
-from taskflow.storage.sqlite_rows import opt_ts
+from taskflow.storage.sqlite_queries import SqliteQueries, members_of
+from taskflow.storage.sqlite_rows import board_of, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
+from taskflow.storage.sqlite_thread import SqliteThread
 from taskflow.timefmt import to_ts
 
 T = TypeVar("T")
@@ -43,16 +43,82 @@ _PRUNE_EVERY = 500
 
 
 class SqliteTransaction(SqliteQueries):
-    """Writes inside one BEGIN IMMEDIATE transaction."""
+    """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
+    the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
+    for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
+    board comes with the task (the board is what authorizes the next call)."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, events_kept: int = EVENTS_KEPT) -> None:
+    def __init__(self, conn: SqliteThread, *, events_kept: int = EVENTS_KEPT,
+                 begin: Sequence[str] = ("BEGIN IMMEDIATE",)) -> None:
         super().__init__(conn)
         self._events_kept = events_kept
+        self._begin: Sequence[str] | None = begin
+        self._pending: list[tuple[str, Sequence[Any]]] = []
+        # Boards read along with a task, until the transaction writes anything.
+        self._boards: dict[str, Board | None] = {}
+
+    @property
+    def begun(self) -> bool:
+        return self._begin is None
+
+    async def _run(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        begin, pending = self._begin or (), self._pending
+        if not begin and not pending:
+            return await super()._run(function)
+        self._begin, self._pending = None, []
+
+        def first(conn: sqlite3.Connection) -> T:
+            for statement in begin:
+                conn.execute(statement)
+            for sql, params in pending:
+                conn.execute(sql, params)
+            return function(conn)
+
+        return await super()._run(first)
+
+    def _later(self, sql: str, params: Sequence[Any]) -> None:
+        """A write sent with the next statement (or COMMIT): its errors surface there, still
+        inside this transaction, which then rolls back."""
+        self._boards.clear()
+        self._pending.append((sql, params))
+
+    async def commit(self) -> None:
+        """Sends what is still pending, and COMMIT (nothing when nothing was sent)."""
+        if self._begin is not None and not self._pending:
+            return
+        await self._run(_commit)
+
+    async def select_task(self, task_id: str) -> Task | None:
+        def read(conn: sqlite3.Connection) -> tuple[Task | None, Board | None]:
+            row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None:
+                return None, None
+            board_id = row["board_id"]
+            board = conn.execute("SELECT * FROM boards WHERE id = ?", (board_id,)).fetchone()
+            return task_of(row), (board_of(board, members_of(conn, [board_id])) if board else None)
+
+        task, board = await self._run(read)
+        if task is not None:
+            self._boards = {task.board_id: board}
+        return task
+
+    async def select_board(self, board_id: str) -> Board | None:
+        if board_id in self._boards:
+            return self._boards[board_id]
+        return await super().select_board(board_id)
 
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with transient_as_unavailable():
-            cursor = await self._conn.execute(sql, params)
-        return cursor.rowcount
+        self._boards.clear()
+        return await self._run(lambda conn: conn.execute(sql, params).rowcount)
+
+    async def _exec_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self._boards.clear()
+
+        def run(conn: sqlite3.Connection) -> None:
+            for sql, params in statements:
+                conn.execute(sql, params)
+
+        await self._run(run)
 
     async def insert_user(self, user: User) -> None:
         try:
@@ -77,14 +143,15 @@ class SqliteTransaction(SqliteQueries):
             raise Conflict("That email is already registered") from None
 
     async def insert_board(self, board: Board) -> None:
-        await self._exec(
-            "INSERT INTO boards (id, name, description, owner_id, seq, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (board.id, board.name, board.description, board.owner_id, board.seq,
-             to_ts(board.created_at), to_ts(board.updated_at)),
-        )
-        for member in board.members:
-            await self.insert_member(board.id, member, added_at=board.created_at)
+        stamp = to_ts(board.created_at)
+        await self._exec_all([
+            ("INSERT INTO boards (id, name, description, owner_id, seq, created_at, updated_at)"
+             " VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (board.id, board.name, board.description, board.owner_id, board.seq,
+              stamp, to_ts(board.updated_at))),
+            *[("INSERT INTO members (board_id, user_id, role, added_at) VALUES (?, ?, ?, ?)",
+               (board.id, member.user_id, member.role, stamp)) for member in board.members],
+        ])
 
     async def update_board(
         self, board_id: str, *, name: str, description: str, updated_at: datetime
@@ -95,13 +162,13 @@ class SqliteTransaction(SqliteQueries):
         )
 
     async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
-        await self._exec("DELETE FROM attachments WHERE board_id = ?", (board_id,))
-        await self._exec("DELETE FROM comments WHERE board_id = ?", (board_id,))
-        await self._exec("DELETE FROM tasks WHERE board_id = ?", (board_id,))
-        await self._exec("DELETE FROM members WHERE board_id = ?", (board_id,))
-        await self._exec("DELETE FROM boards WHERE id = ?", (board_id,))
-        await self._exec("INSERT INTO deleted_boards (board_id, seq, deleted_at) VALUES (?, ?, ?)",
-                         (board_id, seq, to_ts(at)))
+        await self._exec_all([
+            *[(f"DELETE FROM {table} WHERE board_id = ?", (board_id,))
+              for table in ("attachments", "comments", "tasks", "members")],
+            ("DELETE FROM boards WHERE id = ?", (board_id,)),
+            ("INSERT INTO deleted_boards (board_id, seq, deleted_at) VALUES (?, ?, ?)",
+             (board_id, seq, to_ts(at))),
+        ])
 
     async def purge_deleted_boards(self, before: datetime) -> int:
         rows = await self._rows(
@@ -129,7 +196,7 @@ class SqliteTransaction(SqliteQueries):
         await self._exec("DELETE FROM members WHERE board_id = ? AND user_id = ?", (board_id, user_id))
 
     async def insert_task(self, task: Task) -> None:
-        await self._exec(
+        self._later(
             "INSERT INTO tasks (id, board_id, title, description, status, priority, priority_rank,"
             " due_date, assignee_id, tags, position, created_by, created_at, updated_at,"
             " completed_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,7 +207,7 @@ class SqliteTransaction(SqliteQueries):
         )
 
     async def update_task(self, task: Task) -> None:
-        await self._exec(
+        self._later(
             "UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,"
             " priority_rank = ?, due_date = ?, assignee_id = ?, tags = ?, position = ?,"
             " updated_at = ?, completed_at = ?, version = ? WHERE id = ?",
@@ -152,9 +219,11 @@ class SqliteTransaction(SqliteQueries):
 
     async def delete_task(self, board_id: str, task_id: str) -> None:
         key = (board_id, task_id)
-        await self._exec("DELETE FROM attachments WHERE board_id = ? AND task_id = ?", key)
-        await self._exec("DELETE FROM comments WHERE board_id = ? AND task_id = ?", key)
-        await self._exec("DELETE FROM tasks WHERE board_id = ? AND id = ?", key)
+        await self._exec_all([
+            ("DELETE FROM attachments WHERE board_id = ? AND task_id = ?", key),
+            ("DELETE FROM comments WHERE board_id = ? AND task_id = ?", key),
+            ("DELETE FROM tasks WHERE board_id = ? AND id = ?", key),
+        ])
 
     async def insert_comment(self, comment: Comment) -> None:
         await self._exec(
@@ -190,26 +259,27 @@ class SqliteTransaction(SqliteQueries):
                          (board_id, attachment_id))
 
     async def next_event_seq(self, board_id: str) -> int:
-        row = await self._row(
-            "UPDATE boards SET seq = seq + 1 WHERE id = ? RETURNING seq", (board_id,)
-        )
-        if row is None:
-            raise LookupError(f"board {board_id} does not exist")
-        return int(row["seq"])
+        self._boards.clear()
+        return await self._run(partial(_next_seq, board_id=board_id))
 
     async def append_event(
         self, board_id: str, *, type: str, actor_id: str, at: datetime, data: dict[str, Any]
     ) -> Event:
-        seq = await self.next_event_seq(board_id)
-        await self._exec(
-            "INSERT INTO events (board_id, seq, type, actor_id, at, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (board_id, seq, type, actor_id, to_ts(at), json.dumps(data, separators=(",", ":"))),
-        )
-        if seq % min(_PRUNE_EVERY, self._events_kept) == 0 and seq > self._events_kept:
-            await self._exec(
-                "DELETE FROM events WHERE board_id = ? AND seq <= ?",
-                (board_id, seq - self._events_kept),
-            )
+        self._boards.clear()
+        kept = self._events_kept
+        stamp, text = to_ts(at), json.dumps(data, separators=(",", ":"))
+
+        def append(conn: sqlite3.Connection) -> int:
+            seq = _next_seq(conn, board_id=board_id)
+            conn.execute(
+                "INSERT INTO events (board_id, seq, type, actor_id, at, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (board_id, seq, type, actor_id, stamp, text))
+            if seq % min(_PRUNE_EVERY, kept) == 0 and seq > kept:
+                conn.execute("DELETE FROM events WHERE board_id = ? AND seq <= ?",
+                             (board_id, seq - kept))
+            return seq
+
+        seq = await self._run(append)
         return Event(seq=seq, board_id=board_id, type=type, actor_id=actor_id, at=at, data=data)
 
     async def insert_login(self, login: Login) -> None:
@@ -252,10 +322,11 @@ class SqliteTransaction(SqliteQueries):
 class SqliteStore(SqliteQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, *,
+    def __init__(self, writer: SqliteThread, reader: SqliteThread, *,
                  events_kept: int = EVENTS_KEPT, busy_timeout_ms: int = 10_000) -> None:
         super().__init__(reader)
-        self._busy_timeout = busy_timeout_ms / 1000
+        self._busy_timeout_ms = busy_timeout_ms
+        self._writer_busy_ms = busy_timeout_ms  # what the writer connection is set to now
         self._writer = writer
         self._write_lock = asyncio.Lock()
         self.events_kept = events_kept
@@ -284,58 +355,106 @@ class SqliteStore(SqliteQueries):
     async def _transact(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
         # One deadline for the in-process queue and SQLite's lock together: the k-th of k
         # waiting writers gives up after one busy timeout, not k of them.
-        deadline = time.monotonic() + self._busy_timeout
+        full = self._busy_timeout_ms
+        deadline = time.monotonic() + full / 1000
         try:
-            async with asyncio.timeout(self._busy_timeout):
+            async with asyncio.timeout(full / 1000):
                 await self._write_lock.acquire()
         except TimeoutError:
             raise ServiceUnavailable("The database is busy; retry shortly") from None
         try:
             left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            await self._writer.execute(f"PRAGMA busy_timeout = {left_ms}")
-            with transient_as_unavailable():
-                await self._writer.execute("BEGIN IMMEDIATE")
+            # busy_timeout is set once per connection; it is lowered (in the same trip as
+            # BEGIN) only for a writer that already waited here noticeably, and restored after.
+            wanted = full if left_ms > full - 50 else left_ms
+            begin = ["BEGIN IMMEDIATE"]
+            if wanted != self._writer_busy_ms:
+                begin.insert(0, f"PRAGMA busy_timeout = {wanted}")
+                self._writer_busy_ms = wanted
+            tx = SqliteTransaction(self._writer, events_kept=self.events_kept, begin=begin)
             try:
-                result = await work(SqliteTransaction(self._writer, events_kept=self.events_kept))
-                with transient_as_unavailable():
-                    await self._writer.execute("COMMIT")
+                result = await work(tx)
+                await tx.commit()
             except BaseException:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
+                await self._writer.run(_rollback)
                 raise
             return result
         finally:
             self._write_lock.release()
 
     async def ping(self) -> None:
-        await self._conn.execute_fetchall("SELECT 1")
+        await self._conn.execute("SELECT 1")
 
     async def close(self) -> None:
         await self._conn.close()
         await self._writer.close()
 
 
-async def _connect(path: Path, busy_timeout_ms: int = 10_000) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    # WAL lets readers run beside the one writer; FULL makes a commit survive power loss,
-    # not just a killed process.
-    for pragma in ("journal_mode = WAL", "synchronous = FULL", f"busy_timeout = {busy_timeout_ms}",
-                   "foreign_keys = ON"):
-        await conn.execute(f"PRAGMA {pragma}")
+def _next_seq(conn: sqlite3.Connection, *, board_id: str) -> int:
+    row = conn.execute("UPDATE boards SET seq = seq + 1 WHERE id = ? RETURNING seq",
+                       (board_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"board {board_id} does not exist")
+    return int(row["seq"])
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+async def _connect(path: Path, busy_timeout_ms: int = 10_000) -> SqliteThread:
+    conn = await SqliteThread.open(path)
+    try:
+        # busy_timeout first, so that every lock taken from here on waits for another
+        # instance starting beside this one rather than failing "database is locked".
+        await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        await _use_wal(conn, busy_timeout_ms)
+        # FULL: a commit is on disk (the WAL fsynced) before it is acknowledged, so it
+        # survives power loss, not just a killed process.
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
-async def _migrate(conn: aiosqlite.Connection) -> None:
-    await conn.execute("BEGIN IMMEDIATE")
+async def _use_wal(conn: SqliteThread, busy_timeout_ms: int) -> None:
+    """WAL lets readers run beside the one writer. Switching a new file to it needs an
+    exclusive lock, and SQLite refuses that at once, without its busy handler, while another
+    connection (an instance starting at the same moment) holds a shared one: retried here
+    until the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.005)  # back-off before asking for the lock again
+
+
+def _migrate_now(conn: sqlite3.Connection) -> None:
+    # The write lock is taken before user_version is read, so of several instances starting
+    # together one migrates and the others, waiting on the lock, then find nothing left to do.
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        rows = list(await conn.execute_fetchall("PRAGMA user_version"))
-        version = int(rows[0][0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
-                await conn.execute(statement)
-            await conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
     except BaseException:
-        await conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK")
         raise
-    await conn.execute("COMMIT")
+    conn.execute("COMMIT")
+
+
+async def _migrate(conn: SqliteThread) -> None:
+    await conn.run(_migrate_now)

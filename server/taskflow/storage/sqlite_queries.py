@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
-
-import aiosqlite
+from functools import partial
+from typing import Any, TypeVar
 
 from taskflow.domain import (
     SORT_FIELDS,
@@ -22,11 +22,15 @@ from taskflow.domain import (
     Stats,
     Task,
     TaskQuery,
+    TaskRow,
     User,
 )
 from taskflow.errors import ServiceUnavailable
 from taskflow.storage.sqlite_rows import attachment_of, board_of, comment_of, event_of, task_of, user_of
+from taskflow.storage.sqlite_thread import SqliteThread, fetch_all
 from taskflow.timefmt import from_ts, to_ts
+
+T = TypeVar("T")
 
 _SORT_SQL = {
     "created_at": "created_at",
@@ -61,15 +65,66 @@ def _keyset(order: list[tuple[str, bool]], after: Sequence[Any]) -> tuple[str, l
     return "(" + " OR ".join(alternatives) + ")", params
 
 
+def _task_query(query: TaskQuery, columns: str) -> tuple[str, list[Any]]:
+    """The SELECT of a task listing."""
+    marks = ",".join("?" * len(query.board_ids))
+    where, params = [f"board_id IN ({marks})"], list(query.board_ids)
+    for column, value in (
+        ("status", query.status),
+        ("assignee_id", query.assignee_id),
+        ("priority", query.priority),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.due_before is not None:
+        where.append("due_date IS NOT NULL AND due_date < ?")
+        params.append(to_ts(query.due_before))
+    if query.text:
+        pattern = f"%{_escape_like(query.text)}%"
+        where.append("(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    order = _order(query.sort)
+    if query.after is not None:
+        clause, values = _keyset(order, query.after)
+        where.append(clause)
+        params.extend(values)
+    order_by = ", ".join(f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in order)
+    sql = f"SELECT {columns} FROM tasks WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?"
+    return sql, [*params, query.limit]
+
+
+_ROW_NAMES = ("id", "board_id", "title", "description", "status", "priority", "due_date",
+              "assignee_id", "tags", "position", "created_by", "created_at", "updated_at",
+              "completed_at", "version")
+_ROW_COLUMNS = ", ".join(_ROW_NAMES)
+
+
+def _task_rows(conn: sqlite3.Connection, *, sql: str, params: Sequence[Any]) -> list[TaskRow]:
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples, zipped with the names once
+    rows = []
+    loads = json.loads
+    for values in cursor.execute(sql, params):
+        row = dict(zip(_ROW_NAMES, values, strict=True))
+        row["tags"] = loads(row["tags"])
+        rows.append(row)
+    return rows
+
+
 class SqliteQueries:
     """The reads, on one connection; shared by the store and its transactions."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: SqliteThread) -> None:
         self._conn = conn
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def _run(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """`function` on the connection's thread: one round trip, however many statements."""
         with transient_as_unavailable():
-            return list(await self._conn.execute_fetchall(sql, params))
+            return await self._conn.run(function)
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return await self._run(partial(fetch_all, sql=sql, params=params))
 
     async def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._rows(sql, params)
@@ -84,36 +139,23 @@ class SqliteQueries:
         return user_of(row) if row else None
 
     async def select_board(self, board_id: str) -> Board | None:
-        row = await self._row("SELECT * FROM boards WHERE id = ?", (board_id,))
-        if row is None:
-            return None
-        return board_of(row, await self._members([board_id]))
+        def read(conn: sqlite3.Connection) -> Board | None:
+            row = conn.execute("SELECT * FROM boards WHERE id = ?", (board_id,)).fetchone()
+            return board_of(row, members_of(conn, [board_id])) if row is not None else None
+
+        return await self._run(read)
 
     async def select_boards_of_user(self, user_id: str) -> list[Board]:
-        rows = await self._rows(
-            "SELECT b.* FROM boards b JOIN members m ON m.board_id = b.id "
-            "WHERE m.user_id = ? ORDER BY b.created_at, b.id",
-            (user_id,),
-        )
-        members = await self._members([row["id"] for row in rows])
-        return [board_of(row, members) for row in rows]
+        def read(conn: sqlite3.Connection) -> list[Board]:
+            rows = conn.execute(
+                "SELECT b.* FROM boards b JOIN members m ON m.board_id = b.id "
+                "WHERE m.user_id = ? ORDER BY b.created_at, b.id",
+                (user_id,),
+            ).fetchall()
+            members = members_of(conn, [row["id"] for row in rows])
+            return [board_of(row, members) for row in rows]
 
-    async def _members(self, board_ids: list[str]) -> dict[str, list[Member]]:
-        found: dict[str, list[Member]] = {board_id: [] for board_id in board_ids}
-        if not board_ids:
-            return found
-        marks = ",".join("?" * len(board_ids))
-        rows = await self._rows(
-            "SELECT m.board_id, m.user_id, m.role, u.name, u.email FROM members m "
-            f"JOIN users u ON u.id = m.user_id WHERE m.board_id IN ({marks}) "
-            "ORDER BY m.added_at, m.user_id",
-            board_ids,
-        )
-        for row in rows:
-            found[row["board_id"]].append(
-                Member(user_id=row["user_id"], name=row["name"], email=row["email"], role=row["role"])
-            )
-        return found
+        return await self._run(read)
 
     async def select_board_seqs_of_user(self, user_id: str) -> list[tuple[str, int]]:
         rows = await self._rows(
@@ -143,31 +185,14 @@ class SqliteQueries:
     async def select_tasks(self, query: TaskQuery) -> list[Task]:
         if not query.board_ids:
             return []
-        marks = ",".join("?" * len(query.board_ids))
-        where, params = [f"board_id IN ({marks})"], list(query.board_ids)
-        for column, value in (
-            ("status", query.status),
-            ("assignee_id", query.assignee_id),
-            ("priority", query.priority),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.due_before is not None:
-            where.append("due_date IS NOT NULL AND due_date < ?")
-            params.append(to_ts(query.due_before))
-        if query.text:
-            pattern = f"%{_escape_like(query.text)}%"
-            where.append("(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            params.extend([pattern, pattern])
-        order = _order(query.sort)
-        if query.after is not None:
-            clause, values = _keyset(order, query.after)
-            where.append(clause)
-            params.extend(values)
-        order_by = ", ".join(f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in order)
-        sql = f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?"
-        return [task_of(row) for row in await self._rows(sql, [*params, query.limit])]
+        sql, params = _task_query(query, "*")
+        return [task_of(row) for row in await self._rows(sql, params)]
+
+    async def select_task_rows(self, query: TaskQuery) -> list[TaskRow]:
+        if not query.board_ids:
+            return []
+        sql, params = _task_query(query, _ROW_COLUMNS)
+        return await self._run(partial(_task_rows, sql=sql, params=params))
 
     async def select_column(self, board_id: str, status: str) -> list[Task]:
         rows = await self._rows(
@@ -184,14 +209,18 @@ class SqliteQueries:
 
     async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
         where = "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND "
-        key = (task.board_id, task.status, task.position, task.position, task.id)
-        before = await self._row(
-            where + "(position < ? OR (position = ? AND id < ?)) ORDER BY position DESC, id DESC"
-            " LIMIT 1", key)
-        after = await self._row(
-            where + "(position > ? OR (position = ? AND id > ?)) ORDER BY position, id LIMIT 1",
-            key)
-        return (task_of(before) if before else None, task_of(after) if after else None)
+        key = (task.board_id, task.status, task.position, task.id)
+
+        def read(conn: sqlite3.Connection) -> tuple[Task | None, Task | None]:
+            # Row values walk the (board_id, status, position, id) index from the task outwards.
+            before = conn.execute(
+                where + "(position, id) < (?, ?) ORDER BY position DESC, id DESC LIMIT 1",
+                key).fetchone()
+            after = conn.execute(
+                where + "(position, id) > (?, ?) ORDER BY position, id LIMIT 1", key).fetchone()
+            return (task_of(before) if before else None, task_of(after) if after else None)
+
+        return await self._run(read)
 
     async def select_comment(self, board_id: str, comment_id: str) -> Comment | None:
         row = await self._row("SELECT * FROM comments WHERE board_id = ? AND id = ?",
@@ -302,6 +331,24 @@ class SqliteQueries:
             expires_at=from_ts(row["expires_at"]),
             used_at=from_ts(row["used_at"]) if row["used_at"] else None,
         )
+
+
+def members_of(conn: sqlite3.Connection, board_ids: list[str]) -> dict[str, list[Member]]:
+    found: dict[str, list[Member]] = {board_id: [] for board_id in board_ids}
+    if not board_ids:
+        return found
+    marks = ",".join("?" * len(board_ids))
+    rows = conn.execute(
+        "SELECT m.board_id, m.user_id, m.role, u.name, u.email FROM members m "
+        f"JOIN users u ON u.id = m.user_id WHERE m.board_id IN ({marks}) "
+        "ORDER BY m.added_at, m.user_id",
+        board_ids,
+    ).fetchall()
+    for row in rows:
+        found[row["board_id"]].append(
+            Member(user_id=row["user_id"], name=row["name"], email=row["email"], role=row["role"])
+        )
+    return found
 
 
 @contextmanager

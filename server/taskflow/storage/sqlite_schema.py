@@ -115,4 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX deleted_boards_by_time ON deleted_boards (deleted_at);
     """,
+    """
+    CREATE INDEX tasks_by_column ON tasks (board_id, status, position, id);
+    DROP INDEX tasks_by_board_status;
+    """,
 )
