@@ -12,7 +12,9 @@ new column and on a 10,000-task column, and a task update. Every round is printe
 is a best-of-N.
 
 Latency: each endpoint is run again at 80% of the throughput it just reached, with wrk's
-`--latency` and a Lua `delay()` pacing each connection. wrk is closed-loop (a slow answer
+`--latency` and a Lua `delay()` pacing each connection, the pace corrected by the rate each
+paced run reached until one lands within 5% of the target (the rate it reached is printed
+beside its figures). wrk is closed-loop (a slow answer
 delays that connection's next request; wrk2's corrected open-loop figures are not in Debian),
 so p99 there is a lower bound of what an open-loop client would see.
 
@@ -40,20 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from local import VENV_PYTHON, free_port, server_of
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 PAGE_SIZES = (50, 200)
 BIG_COLUMN = 10_000
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bare_quart(port: int) -> None:
@@ -71,22 +64,6 @@ def bare_quart(port: int) -> None:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                             http="httptools", loop="none", lifespan="on")
     uvloop.run(uvicorn.Server(config).serve())
-
-
-@contextlib.contextmanager
-def server_command(ref: str | None) -> Iterator[list[str]]:
-    """This checkout's server, or REF's sources on this checkout's virtualenv."""
-    if ref is None:
-        yield [str(VENV_PYTHON), "-m", "taskflow"]
-        return
-    tree = Path(tempfile.mkdtemp(prefix="taskflow-rest-ref-"))
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref],
-                   check=True, capture_output=True)
-    try:
-        yield ["env", f"PYTHONPATH={tree}/server", str(VENV_PYTHON), "-m", "taskflow"]
-    finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
-                       capture_output=True, check=False)
 
 
 @contextlib.contextmanager
@@ -194,10 +171,17 @@ def measure(url: str, target: Target, args: argparse.Namespace, workdir: Path) -
     full = wrk(url, target, args.duration, args.connections, workdir=workdir)
     if args.no_latency:
         return full
-    # Each connection waits `pace` after an answer: 16 connections at (service + pace) each
-    # make 0.8 x the rate just reached, the service time being about 1 / rate on one core.
-    pace = max(0.0, 1000 * (args.connections / (0.8 * full.rps) - 1 / full.rps))
-    paced = wrk(url, target, args.duration, args.connections, pace_ms=pace, workdir=workdir)
+    # Each connection waits `pace` after an answer, so a connection's period is its latency
+    # plus the pace, and N connections make N / period requests a second. The latency at
+    # 80% load isn't known beforehand: start from the service time (1 / rate on one core) and
+    # correct the pace by what the run reached, until it lands within 5% of the target.
+    goal = 0.8 * full.rps
+    pace = max(0.0, 1000 * (args.connections / goal - 1 / full.rps))
+    for _ in range(args.pacing_tries):
+        paced = wrk(url, target, args.duration, args.connections, pace_ms=pace, workdir=workdir)
+        if abs(paced.rps - goal) <= 0.05 * goal:
+            break
+        pace = max(0.0, pace + 1000 * args.connections * (1 / goal - 1 / paced.rps))
     return Result(rps=full.rps, p50_ms=paced.p50_ms, p99_ms=paced.p99_ms, paced_rps=paced.rps)
 
 
@@ -309,6 +293,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--big-column", type=int, default=BIG_COLUMN)
     p.add_argument("--no-latency", action="store_true", help="skip the paced runs")
+    p.add_argument("--pacing-tries", type=int, default=4,
+                   help="paced runs per endpoint to land within 5%% of 80%% of its rate")
     p.add_argument("--json", type=Path, help="write every round's figures here")
     args = p.parse_args()
     if not shutil.which("wrk"):
@@ -316,9 +302,9 @@ def main() -> None:
     rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="taskflow-rest-bench-") as tmp, \
             contextlib.ExitStack() as stack:
-        sides = {"this": stack.enter_context(server_command(None))}
+        sides = {"this": [stack.enter_context(server_of(None))]}
         if args.src:
-            sides[args.src[:8]] = stack.enter_context(server_command(args.src))
+            sides[args.src[:8]] = [stack.enter_context(server_of(args.src))]
         for n in range(1, args.rounds + 1):
             work = Path(tmp) / f"round{n}"
             work.mkdir()

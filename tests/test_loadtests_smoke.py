@@ -116,6 +116,7 @@ def test_rest_benchmark_measures_every_endpoint_beside_an_older_commit(tmp_path:
     figures = tmp_path / "figures.json"
     done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(LOADTESTS / "rest_bench.py"),
                            "--duration", "1", "--big-column", "40", "--rounds", "1", "--src", "HEAD",
+                           "--pacing-tries", "2",
                            "--json", str(figures)],
                           env=clean_env({}, tmp_path), capture_output=True, text=True,
                           timeout=360, check=False)
