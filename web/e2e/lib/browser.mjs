@@ -6,6 +6,11 @@ export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = [
   "--headless",
   "--no-sandbox",
+  // The GPU process keeps a sandbox of its own, whose start-up check (listing
+  // /proc/self/task) is refused on some hosts (Debian's Chromium 156 as root here: "FATAL
+  // thread_helpers.cc Check failed: Permission denied", then "GPU process isn't usable.
+  // Goodbye." and the whole browser exits). Nothing is drawn on a GPU here anyway.
+  "--disable-gpu-sandbox",
   "--disable-gpu",
   "--disable-quic",
   "--no-first-run",
