@@ -409,7 +409,9 @@ def main() -> int:
                    help="seconds on a board before hopping, as LOW,HIGH")
     p.add_argument("--reconnect-every", type=_range, default=(30.0, 90.0),
                    help="seconds a live session lasts, as LOW,HIGH")
-    p.add_argument("--login-pause", type=float, default=5.0)
+    # 10 s: 12 users then sign in 30 times an hour each, under the login limit (50 an hour
+    # per account by default); at 5 s a run past 50 minutes met it.
+    p.add_argument("--login-pause", type=float, default=10.0)
     args = p.parse_args()
     if args.minutes * 60 < 4 * args.interval:
         raise SystemExit("soak: need at least 4 samples (--minutes vs --interval)")
