@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from local import REPO, address, cluster, private_redis, server_of
+from local import REPO, address, cluster, gauges, private_redis, server_of
 from redis.asyncio import Redis
 
 PEERS = REPO / "loadtests" / "peers"
@@ -66,11 +66,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def bus_messages(http: httpx.AsyncClient, url: str) -> float | None:
-    text = (await http.get(f"{url}/metrics")).text
-    for line in text.splitlines():
-        if line.startswith("taskflow_live_bus_messages_total "):
-            return float(line.split()[1])
-    return None
+    return (await gauges(http, url)).get("taskflow_live_bus_messages_total")
 
 
 class Generator:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+
 REPO = Path(__file__).resolve().parent.parent
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 CLUSTER_SH = REPO / "loadtests" / "cluster.sh"
@@ -126,3 +128,13 @@ def cluster(instances: int, redis_url: str, server: str,
                        capture_output=True, timeout=300, check=False)
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+async def gauges(http: httpx.AsyncClient, url: str) -> dict[str, float]:
+    """Every unlabelled sample of the server at `url`'s /metrics, by name."""
+    values = {}
+    for line in (await http.get(f"{url}/metrics")).text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, _, value = line.partition(" ")
+            values[name] = float(value.split(" ")[0])
+    return values

@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 import socketio
-from local import REPO, address, cluster, private_redis, server_of
+from local import REPO, address, cluster, gauges, private_redis, server_of
 from redis.asyncio import Redis
 
 PASSWORD = "soak test password"
@@ -270,22 +270,13 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _gauges(text: str) -> dict[str, float]:
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#") and "{" not in line:
-            name, _, value = line.partition(" ")
-            values[name] = float(value.split(" ")[0])
-    return values
-
-
 async def sample(http: httpx.AsyncClient, state: Path, redis: Redis,
                  instances: int) -> dict[str, Any]:
     row: dict[str, Any] = {"t": time.monotonic()}
     for k in range(1, instances + 1):
         pid = int((state / f"i{k}.pid").read_text().strip())
         port = (state / f"i{k}.port").read_text().strip()
-        metrics = _gauges((await http.get(f"http://127.0.0.1:{port}/metrics")).text)
+        metrics = await gauges(http, f"http://127.0.0.1:{port}")
         row[f"i{k}"] = {
             "rss_mb": _rss_mb(pid),
             "fds": len(os.listdir(f"/proc/{pid}/fd")),
