@@ -86,6 +86,9 @@ class Settings:
     live_sweep_seconds: float = 2.0
     presence_ttl: int = 45
     sqlite_busy_timeout_ms: int = 10_000
+    # A live board's events older than this are pruned (its newest 10,000 always stay):
+    # how far back a task's activity reaches.
+    event_retention_days: int = 365
 
     @property
     def production(self) -> bool:
@@ -164,6 +167,8 @@ class Settings:
             presence_ttl=_int(env, "TASKFLOW_PRESENCE_TTL", 45, low=5, high=55),
             sqlite_busy_timeout_ms=_int(env, "TASKFLOW_SQLITE_BUSY_TIMEOUT_MS", 10_000, low=100,
                                         high=600_000),
+            event_retention_days=_int(env, "TASKFLOW_EVENT_RETENTION_DAYS", 365, low=1,
+                                      high=36_500),
             **({"instance_id": instance_id} if instance_id else {}),
         )
         return settings
