@@ -226,6 +226,7 @@ def test_every_setting_is_read() -> None:
         "TASKFLOW_INSTANCE_ID": "web2",
         "TASKFLOW_WEB_DIST": "/srv/web",
         "TASKFLOW_STATS_TTL": "5",
+        "TASKFLOW_EVENT_RETENTION_DAYS": "90",
     })
     assert s.production
     assert s.data_dir == Path("/srv/taskflow")
@@ -248,6 +249,7 @@ def test_every_setting_is_read() -> None:
     assert s.instance_id == "web2"
     assert s.web_dist == Path("/srv/web")
     assert s.stats_ttl == 5
+    assert s.event_retention_days == 90
 
 
 def test_reading_does_not_touch_the_environ_mapping() -> None:
@@ -291,6 +293,8 @@ def test_secret_length_counts_bytes_not_characters() -> None:
     ("TASKFLOW_MAX_HEADER_BYTES", "16k"),
     ("TASKFLOW_STATS_TTL", "0"),
     ("TASKFLOW_STATS_TTL", "61"),
+    ("TASKFLOW_EVENT_RETENTION_DAYS", "0"),
+    ("TASKFLOW_EVENT_RETENTION_DAYS", "1y"),
     ("MONGODB_MAX_POOL_SIZE", "0"),
     ("MONGODB_URI", "postgres://db/x"),
     ("REDIS_URL", "127.0.0.1:6379"),
