@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Captured
 from tests.support.api import make_board, make_task, problem, register
+from tests.support.processes import TaskflowServer, start_together
 
 
 @pytest.fixture
@@ -161,3 +165,37 @@ async def test_concurrent_ticks_of_different_items_all_land(client: Any, team: d
     assert len(lost) == 0, f"{len(lost)} of {len(items)} ticks lost"
     assert task["version"] == 1 + 40 + 40
     assert len(published.events) - before == 40
+
+
+def test_concurrent_ticks_through_two_server_processes_all_land(tmp_path: Path) -> None:
+    """Two `taskflow serve` processes on one SQLite file, 60 ticks of different items sent
+    to both at once from 12 threads: each write re-reads the task in its transaction, so
+    none is lost (a read-modify-write outside it would drop the other process's ticks)."""
+    env = {"JWT_SECRET": secrets.token_urlsafe(48), "TASKFLOW_ENV": "test",
+           "TASKFLOW_DATA_DIR": str(tmp_path / "data")}
+    servers = [TaskflowServer(env=env, workdir=tmp_path / f"i{n}", name=f"taskflow-{n}")
+               for n in range(2)]
+    with start_together(servers):
+        first = servers[0]
+        session = first.post("/api/v1/auth/register", json={
+            "email": "race@example.com", "password": "correct horse", "name": "R"}).json()
+        token = session["access_token"]
+        board = first.post("/api/v1/boards", json={"name": "Race"}, token=token).json()
+        task = first.post("/api/v1/tasks", json={"board_id": board["id"], "title": "T"},
+                          token=token).json()
+        url = f"/api/v1/tasks/{task['id']}/checklist"
+        items = [first.post(url, json={"text": f"item {n}"}, token=token).json()
+                 for n in range(60)]
+
+        def tick(n: int) -> int:
+            server = servers[n % 2]
+            return server.patch(f"{url}/{items[n]['id']}", json={"done": True}, token=token,
+                                timeout=30).status
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(tick, range(len(items))))
+        assert statuses == [200] * len(items), statuses
+        final = servers[1].get(f"/api/v1/tasks/{task['id']}", token=token).json()
+        lost = [i["text"] for i in final["checklist"] if not i["done"]]
+        assert lost == [], f"{len(lost)} of {len(items)} ticks lost"
+        assert final["version"] == 1 + 60 + 60
