@@ -28,6 +28,7 @@ from taskflow.domain import (
 )
 from taskflow.errors import Conflict
 from taskflow.ids import new_id
+from taskflow.services.events import EventService
 from taskflow.services.views import task_row_view, task_view
 from taskflow.timefmt import to_ts
 from tests.storage.conftest import T0, Stores, make_board, make_task, make_user, seed
@@ -486,6 +487,27 @@ async def test_retention_keeps_the_newest_events_and_the_recent_ones(stores: Sto
     kept = await store.select_events(board.id, since=0, limit=100)
     assert [e.seq for e in kept] == list(range(26, 36))
     assert await tx(store, "prune_events", new_id(), before=T0 + timedelta(days=30)) == 0
+
+
+async def test_the_periodic_prune_goes_over_every_live_board(stores: Stores) -> None:
+    store = await stores.open(events_kept=2)
+    (ada,), first = await seed(store)
+    boards = [first]
+    for n in range(3):
+        board = make_board(ada, name=f"b{n}")
+        await tx(store, "insert_board", board)
+        boards.append(board)
+    for board in boards:
+        for n in range(5):
+            await tx(store, "append_event", board.id, type="x", actor_id=ada.id,
+                     at=T0 + timedelta(hours=n), data={})
+    # Deleted boards are left to purge_deleted_boards.
+    await tx(store, "delete_board", boards[3].id, seq=5, at=T0)
+    pruned = await EventService(store=store).prune(T0 + timedelta(days=1))
+    assert pruned == 3 * 3
+    for board in boards[:3]:
+        assert await store.select_oldest_event_seq(board.id) == 4
+    assert await store.select_oldest_event_seq(boards[3].id) == 1
 
 
 async def test_events_are_found_by_their_task(store: Any) -> None:
