@@ -24,6 +24,9 @@ export function ActivitySection({ taskId, members, liveKey }: Props) {
   const [loadingMore, setLoadingMore] = useState(false);
   // Older pages already read stay; a refetch of the first page only adds what is new.
   const readOlder = useRef(false);
+  // The task shown now: an older page that arrives after the dialog moved on is dropped.
+  const shown = useRef(taskId);
+  shown.current = taskId;
 
   useEffect(() => {
     let cancelled = false;
@@ -46,6 +49,7 @@ export function ActivitySection({ taskId, members, liveKey }: Props) {
     setLoadingMore(true);
     try {
       const page = await api.tasks.activity(taskId, cursor);
+      if (shown.current !== taskId) return;
       readOlder.current = true;
       setEntries((current) => mergeActivity(current ?? [], page.items));
       setCursor(page.next_cursor);
