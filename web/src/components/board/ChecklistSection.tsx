@@ -27,8 +27,19 @@ export function ChecklistSection({ task, canEdit, sync }: Props) {
 
   // The answer is the item; the task (its new version) is read back so the card updates at once.
   const refresh = async () => sync.applyLocalTask(await api.tasks.get(task.id));
+  // A tick, rename or move shows at once (same version: the server's answer or event replaces
+  // it); if the server refuses, the task as it was comes back.
   const change = useAction(async (item: ChecklistItem, changes: Partial<Omit<ChecklistItem, "id">>) => {
-    await api.tasks.updateChecklistItem(task.id, item.id, changes);
+    const checklist = items
+      .map((i) => (i.id === item.id ? { ...i, ...changes } : i))
+      .sort((a, b) => a.position - b.position);
+    sync.applyLocalTask({ ...task, checklist });
+    try {
+      await api.tasks.updateChecklistItem(task.id, item.id, changes);
+    } catch (err) {
+      sync.applyLocalTask(task);
+      throw err;
+    }
     await refresh();
   });
   const remove = useAction(async (item: ChecklistItem) => {
