@@ -138,8 +138,9 @@ class Transaction(Reader, Protocol):
         """Appends the board's next event (seq = previous + 1) and returns it."""
         ...
     async def prune_events(self, board_id: str, *, before: datetime) -> int:
-        """Drops the board's events logged before `before`, except its newest `events_kept`
-        (10,000 by default), which stay however old; returns how many went."""
+        """Drops the board's events logged before `before` (up to the first one logged after
+        it: the log is in time order), except its newest `events_kept` (10,000 by default),
+        which stay however old; returns how many went."""
         ...
     async def purge_deleted_boards(self, before: datetime) -> int:
         """Drops the event logs and tombstones of boards deleted before `before`."""

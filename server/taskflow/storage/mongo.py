@@ -196,11 +196,17 @@ class MongoTransaction(MongoQueries):
 
     async def prune_events(self, board_id: str, *, before: datetime) -> int:
         board = await self._one("boards", {"_id": board_id}, projection={"seq": 1})
-        if board is None:
+        last = int(board["seq"]) - self._events_kept if board is not None else 0
+        if last < 1:
             return 0
+        # The log is in time order: everything before the first event that stays goes (a
+        # prune reads what it deletes, plus one, not the whole year).
+        stays = await self._one("events", {"board_id": board_id, "seq": {"$lte": last},
+                                           "at": {"$gte": before}},
+                                projection={"seq": 1}, sort=[("seq", 1)])
+        bound = int(stays["seq"]) - 1 if stays is not None else last
         result = await self._db["events"].delete_many(
-            {"board_id": board_id, "seq": {"$lte": int(board["seq"]) - self._events_kept},
-             "at": {"$lt": before}}, session=self._session)
+            {"board_id": board_id, "seq": {"$lte": bound}}, session=self._session)
         return int(result.deleted_count)
 
     async def insert_login(self, login: Login) -> None:

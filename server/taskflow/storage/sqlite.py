@@ -284,10 +284,24 @@ class SqliteTransaction(SqliteQueries):
         return Event(seq=seq, board_id=board_id, type=type, actor_id=actor_id, at=at, data=data)
 
     async def prune_events(self, board_id: str, *, before: datetime) -> int:
-        # Bounded by seq first (the primary key's range), never into the newest events_kept.
-        return await self._exec(
-            "DELETE FROM events WHERE board_id = ? AND seq <= (SELECT seq FROM boards WHERE id = ?)"
-            " - ? AND at < ?", (board_id, board_id, self._events_kept, to_ts(before)))
+        self._boards.clear()
+        kept, cut = self._events_kept, to_ts(before)
+
+        def prune(conn: sqlite3.Connection) -> int:
+            board = conn.execute("SELECT seq FROM boards WHERE id = ?", (board_id,)).fetchone()
+            last = int(board[0]) - kept if board is not None else 0
+            if last < 1:
+                return 0
+            # The log is in time order: walk the primary key from the oldest event to the first
+            # one that stays, so a prune reads what it deletes (plus one), not the whole year.
+            stays = conn.execute(
+                "SELECT seq FROM events WHERE board_id = ? AND seq <= ? AND at >= ?"
+                " ORDER BY seq LIMIT 1", (board_id, last, cut)).fetchone()
+            bound = int(stays[0]) - 1 if stays is not None else last
+            return int(conn.execute("DELETE FROM events WHERE board_id = ? AND seq <= ?",
+                                    (board_id, bound)).rowcount)
+
+        return await self._run(prune)
 
     async def insert_login(self, login: Login) -> None:
         await self._exec(
