@@ -14,7 +14,7 @@ import base64
 import binascii
 from typing import Any
 
-from taskflow.domain import Board, Event, Page
+from taskflow.domain import Event, Page
 from taskflow.errors import ValidationFailed
 from taskflow.services.access import Actor, task_for
 from taskflow.services.ports import Store
@@ -66,6 +66,7 @@ class ActivityService:
         before = _decode(cursor) if cursor else None
         scan = _Scan(self._store, task.board_id, task_id, before)
         entries: list[dict[str, Any]] = []
+        names = {member.user_id: member.name for member in board.members}
         index, last_seq = 0, None
         while len(entries) < limit:
             event = await scan.at(index)
@@ -81,7 +82,7 @@ class ActivityService:
                 while (older := await scan.at(ahead)) is not None and older.type not in _STATES:
                     ahead += 1
                 previous = older
-            entry = await self._entry(event, previous, board)
+            entry = await self._entry(event, previous, names)
             if entry is not None:
                 entries.append(entry)
         more = last_seq is not None and (await scan.at(index) is not None or scan.capped)
@@ -89,20 +90,16 @@ class ActivityService:
                     next_cursor=_encode(last_seq) if more and last_seq is not None else None)
 
     async def _entry(self, event: Event, previous: Event | None,
-                     board: Board) -> dict[str, Any] | None:
+                     names: dict[str, str]) -> dict[str, Any] | None:
         changes = _changes(event, previous)
         if changes is None:
             return None
+        if event.actor_id not in names:  # a former member, looked up once per page
+            user = await self._store.select_user(event.actor_id)
+            names[event.actor_id] = user.name if user else ""
         return {"seq": event.seq, "at": rfc3339(event.at), "type": event.type,
-                "actor": {"user_id": event.actor_id, "name": await self._name(event.actor_id, board)},
+                "actor": {"user_id": event.actor_id, "name": names[event.actor_id]},
                 "changes": changes}
-
-    async def _name(self, user_id: str, board: Board) -> str:
-        for member in board.members:
-            if member.user_id == user_id:
-                return member.name
-        user = await self._store.select_user(user_id)  # a former member
-        return user.name if user else ""
 
 
 def _changes(event: Event, previous: Event | None) -> list[dict[str, Any]] | None:
