@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from taskflow.domain import Attachment, Board, Comment, Event, Member, Role, Task, TaskRow, User
+from taskflow.domain import (
+    Attachment,
+    Board,
+    Comment,
+    Event,
+    Member,
+    Role,
+    Task,
+    TaskRow,
+    User,
+    checklist_data,
+)
 from taskflow.timefmt import from_ts
 
 
@@ -60,6 +71,7 @@ def task_view(task: Task) -> dict[str, Any]:
         "updated_at": rfc3339(task.updated_at),
         "completed_at": rfc3339(task.completed_at),
         "version": task.version,
+        "checklist": checklist_data(task.checklist),
     }
 
 

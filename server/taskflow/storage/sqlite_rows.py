@@ -14,6 +14,7 @@ from taskflow.domain import (
     Member,
     Task,
     User,
+    checklist_of,
 )
 from taskflow.timefmt import from_ts, to_ts
 
@@ -63,6 +64,7 @@ def task_of(row: sqlite3.Row) -> Task:
         updated_at=from_ts(row["updated_at"]),
         completed_at=from_ts(row["completed_at"]) if row["completed_at"] else None,
         version=row["version"],
+        checklist=checklist_of(json.loads(row["checklist"])),
     )
 
 
