@@ -18,7 +18,7 @@ from taskflow.blobs import LocalBlobStore, S3BlobStore
 from taskflow.cache import MemoryCache, RedisCache
 from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
-from taskflow.http import attachments, auth, boards, ops, problems, tasks, web
+from taskflow.http import attachments, auth, boards, notifications, ops, problems, tasks, web
 from taskflow.http import middleware as http_middleware
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, attachments.blueprint,
-                      ops.blueprint):
+                      notifications.blueprint, ops.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -163,6 +163,9 @@ async def _chores(services: Services) -> None:
             if uploads or boards:
                 logger.info("purged {} unconfirmed upload(s), {} deleted board log(s)",
                             uploads, boards)
+            # Read notifications after 90 days, unread ones after 365.
+            if notices := await services.notifications.purge(SystemClock().now()):
+                logger.info("purged {} old notification(s)", notices)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 
