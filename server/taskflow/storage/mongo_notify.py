@@ -46,19 +46,30 @@ def _key(board_id: str, task_id: str | None) -> str:
 class MongoNotifyQueries(MongoQueries):
     async def select_notifications(self, user_id: str, *, unread_only: bool, limit: int,
                                    after: tuple[int, str, str] | None) -> list[Notification]:
-        filter: Doc = {"user_id": user_id}
-        if unread_only:
-            filter["read"] = False
-        if after is not None:
+        # The keyset as up to three plain index ranges read in turn (the rest of a tie on
+        # created_at, older ones of the same read state, then the read ones), not one `$or`:
+        # each is one range of notifications_by_user, and the NX-27017 emulator answered a
+        # sorted, limited `$or` beside other conditions with the wrong rows.
+        ranges: list[Doc] = []
+        if after is None:
+            ranges = [{"read": False}, {"read": True}]
+        else:
             read, created, id_ = bool(after[0]), from_ts(after[1]), after[2]
-            later: list[Doc] = [{"read": read, "created_at": {"$lt": created}},
-                                {"read": read, "created_at": created, "_id": {"$lt": id_}}]
+            ranges = [{"read": read, "created_at": created, "_id": {"$lt": id_}},
+                      {"read": read, "created_at": {"$lt": created}}]
             if not read:
-                later.insert(0, {"read": True})
-            filter["$or"] = later
-        docs = await self._all("notifications", filter,
-                               sort=[("read", 1), ("created_at", -1), ("_id", -1)], limit=limit)
-        return [notification(doc) for doc in docs]
+                ranges.append({"read": True})
+        found: list[Notification] = []
+        for extra in ranges:
+            if unread_only and extra["read"]:
+                continue
+            docs = await self._all("notifications", {"user_id": user_id, **extra},
+                                   sort=[("created_at", -1), ("_id", -1)],
+                                   limit=limit - len(found))
+            found += [notification(doc) for doc in docs]
+            if len(found) >= limit:
+                break
+        return found
 
     async def count_unread_notifications(self, user_id: str) -> int:
         return int(await self._db["notifications"].count_documents(
@@ -78,13 +89,20 @@ class MongoNotifyQueries(MongoQueries):
         filter: Doc = {"user_id": user_id}
         if board_id is not None:
             filter["board_id"] = board_id
+        # Two plain ranges rather than an `$or` (see select_notifications).
+        ranges: list[Doc] = [{}]
         if after is not None:
             created = from_ts(after[0])
-            filter["$or"] = [{"created_at": {"$gt": created}},
-                             {"created_at": created, "key": {"$gt": after[1]}}]
-        docs = await self._all("watches", filter, sort=[("created_at", 1), ("key", 1)],
-                               limit=limit)
-        return [watch(doc) for doc in docs]
+            ranges = [{"created_at": created, "key": {"$gt": after[1]}},
+                      {"created_at": {"$gt": created}}]
+        found: list[Watch] = []
+        for extra in ranges:
+            docs = await self._all("watches", {**filter, **extra},
+                                   sort=[("created_at", 1), ("key", 1)], limit=limit - len(found))
+            found += [watch(doc) for doc in docs]
+            if len(found) >= limit:
+                break
+        return found
 
 
 class MongoNotifyWrites(MongoNotifyQueries):
