@@ -7,6 +7,7 @@ import type { BoardState } from "../../live/reducer";
 import { Alert } from "../Alert";
 import type { TaskForm } from "../../board/taskForm";
 import { AttachmentsSection } from "./AttachmentsSection";
+import { WatchButton } from "../WatchButton";
 import { CommentsSection } from "./CommentsSection";
 import { TaskEditor } from "./TaskEditor";
 import type { TaskActions } from "./useTaskActions";
@@ -120,6 +121,7 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
               {editingBy.join(", ")} {editingBy.length === 1 ? "is" : "are"} editing this task too.
             </Alert>
           )}
+          <WatchButton boardId={state.board.id} taskId={task.id} />
           {canEdit ? (
             <TaskEditor key={task.id} task={task} members={members} actions={actions} initialDraft={draft}
               onDraftChange={updateDraft} />
