@@ -18,7 +18,17 @@ from taskflow.blobs import LocalBlobStore, S3BlobStore
 from taskflow.cache import MemoryCache, RedisCache
 from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
-from taskflow.http import attachments, auth, boards, checklists, ops, problems, tasks, web
+from taskflow.http import (
+    attachments,
+    auth,
+    boards,
+    checklists,
+    notifications,
+    ops,
+    problems,
+    tasks,
+    web,
+)
 from taskflow.http import middleware as http_middleware
 from taskflow.http.metrics import MetricsListener
 from taskflow.http.openapi import TaskFlowOpenAPI
@@ -105,7 +115,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, attachments.blueprint,
-                      checklists.blueprint, ops.blueprint):
+                      checklists.blueprint, notifications.blueprint, ops.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -167,6 +177,9 @@ async def _chores(services: Services, retention_days: int) -> None:
             if uploads or boards or events:
                 logger.info("purged {} unconfirmed upload(s), {} deleted board log(s), "
                             "{} event(s) past retention", uploads, boards, events)
+            # Read notifications after 90 days, unread ones after 365.
+            if notices := await services.notifications.purge(now):
+                logger.info("purged {} old notification(s)", notices)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -212,6 +212,45 @@ class BoardsNotice:
     user_ids: tuple[str, ...]
 
 
+NotificationType = Literal["mentioned", "assigned", "commented", "task_updated", "task_created"]
+NOTIFICATION_TYPES: tuple[NotificationType, ...] = (
+    "mentioned", "assigned", "commented", "task_updated", "task_created")
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One thing that happened that `user_id` should know about; stored per recipient."""
+
+    id: str
+    user_id: str
+    type: NotificationType
+    board_id: str
+    task_id: str
+    actor_id: str
+    actor_name: str
+    summary: str
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsRead:
+    """Some notifications of a user became read (`ids`), or all of them (`ids` None)."""
+
+    user_id: str
+    ids: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A user follows a task (`task_id`) or a whole board (`task_id` None)."""
+
+    user_id: str
+    board_id: str
+    task_id: str | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Login:
     """One sign-in: its refresh tokens rotate within it, and revoking it ends them all."""

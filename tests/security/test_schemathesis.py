@@ -60,9 +60,14 @@ class Fuzzed:
     def _objects(self, api: Api) -> dict[str, str]:
         board = api.board(self.user, "Fuzzed", other=(self.other, "editor"))
         task = api.task(self.user, board["id"], assignee_id=self.other.id)
+        # The other one mentions the user (who created the task, so also watches it): one
+        # notification of the user's.
+        api.comment(self.other, task["id"], f"@[{self.user.name}] see")
+        notes = api.ok("GET", "/notifications?limit=1", self.user)
         return {"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
                 "comment_id": api.comment(self.user, task["id"])["id"],
-                "attachment_id": api.attachment(self.user, task["id"])["id"]}
+                "attachment_id": api.attachment(self.user, task["id"])["id"],
+                "notification_id": notes["items"][0]["id"]}
 
 
 @pytest.fixture(scope="module")

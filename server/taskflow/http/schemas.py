@@ -371,3 +371,49 @@ class ActivityEntry(BaseModel):
 class ActivityList(BaseModel):
     items: list[ActivityEntry]
     next_cursor: str | None
+
+
+# --- notifications and watches ----------------------------------------------------------
+class NotificationArgs(PageArgs):
+    unread: bool = Field(False, description="only unread notifications")
+
+
+class NotificationActor(BaseModel):
+    user_id: str
+    name: str
+
+
+class NotificationOut(BaseModel):
+    id: str
+    type: Literal["mentioned", "assigned", "commented", "task_updated", "task_created"]
+    board_id: str
+    task_id: str
+    actor: NotificationActor
+    created_at: str
+    read_at: str | None
+    summary: str = Field(description="the task's title and a short excerpt")
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None
+    unread_count: int = Field(description="the caller's unread notifications, in all")
+
+
+class ReadAllOut(BaseModel):
+    updated: int
+
+
+class WatchArgs(PageArgs):
+    board_id: Id | None = None
+
+
+class WatchOut(BaseModel):
+    board_id: str
+    task_id: str | None = Field(description="null: the whole board is watched")
+    created_at: str
+
+
+class WatchList(BaseModel):
+    items: list[WatchOut]
+    next_cursor: str | None

@@ -13,6 +13,7 @@ from taskflow.services.changes import Recorder
 from taskflow.services.checklists import ChecklistService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
+from taskflow.services.notifications import NotificationService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
 from taskflow.services.stats import StatsService
 from taskflow.services.tasks import TaskService
@@ -29,6 +30,7 @@ class Services:
     attachments: AttachmentService
     checklists: ChecklistService
     activity: ActivityService
+    notifications: NotificationService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
@@ -47,4 +49,5 @@ class Services:
                                           max_bytes=max_upload_bytes),
             checklists=ChecklistService(recorder=recorder),
             activity=ActivityService(store=store),
+            notifications=NotificationService(store=store, recorder=recorder),
         )

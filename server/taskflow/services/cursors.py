@@ -59,3 +59,17 @@ def decode_time_cursor(cursor: str) -> tuple[str, str]:
     if not isinstance(keys, list) or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
         raise _bad_cursor()
     return keys[0], keys[1]
+
+
+def encode_keys(tag: str, keys: list[str | int]) -> str:
+    """A cursor of a listing with its own keyset (`tag` tells listings apart)."""
+    return _encode({tag: keys})
+
+
+def decode_keys(cursor: str, tag: str, types: tuple[type, ...]) -> tuple[Any, ...]:
+    """The keys of a cursor from encode_keys(tag, ...), each of the given type."""
+    keys = _decode(cursor).get(tag)
+    if (not isinstance(keys, list) or len(keys) != len(types)
+            or not all(type(k) is t for k, t in zip(keys, types, strict=True))):
+        raise _bad_cursor()
+    return tuple(keys)

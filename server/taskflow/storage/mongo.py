@@ -40,7 +40,7 @@ from taskflow.domain import (
 from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage import mongo_records as rec
 from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missing_indexes
-from taskflow.storage.mongo_queries import MongoQueries
+from taskflow.storage.mongo_notify import MongoNotifyQueries, MongoNotifyWrites
 from taskflow.storage.mongo_records import Doc
 from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment, shard_collections
 
@@ -63,7 +63,7 @@ class MongoNotReady(Exception):
     """The server, or its indexes, can't serve TaskFlow; the message is one line."""
 
 
-class MongoTransaction(MongoQueries):
+class MongoTransaction(MongoNotifyWrites):
     """Writes inside one MongoDB transaction (or, on an allowed standalone server, none)."""
 
     def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None, *,
@@ -232,7 +232,7 @@ class MongoTransaction(MongoQueries):
         return spent == 1
 
 
-class MongoStore(MongoQueries):
+class MongoStore(MongoNotifyQueries):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off

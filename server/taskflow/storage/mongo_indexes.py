@@ -21,7 +21,8 @@ from pymongo.errors import CollectionInvalid
 from taskflow.domain import task_id_of_event
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
-               "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta")
+               "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta",
+               "notifications", "watches")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`.
@@ -70,6 +71,13 @@ INDEXES = (
     # A task's activity: its events, newest first (task_id is null on other events).
     Index("events", "events_by_board_task", (("board_id", 1), ("task_id", 1), ("seq", 1))),
     Index("logins", "logins_by_user", (("user_id", 1), ("revoked_at", 1))),
+    # notify: a user's list (unread first, newest first), deletes by board/task, the purge.
+    Index("notifications", "notifications_by_user", (("user_id", 1), ("read", 1),
+                                                     ("created_at", -1), ("_id", -1))),
+    Index("notifications", "notifications_by_board", (("board_id", 1), ("task_id", 1))),
+    Index("notifications", "notifications_by_time", (("read", 1), ("created_at", 1))),
+    Index("watches", "watches_by_board", (("board_id", 1), ("task_id", 1), ("user_id", 1))),
+    Index("watches", "watches_by_user", (("user_id", 1), ("created_at", 1), ("key", 1))),
 )
 
 

@@ -33,7 +33,8 @@ from taskflow.domain import (
     task_id_of_event,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
-from taskflow.storage.sqlite_queries import SqliteQueries, members_of
+from taskflow.storage.sqlite_notify import NotifyQueries, NotifyWrites
+from taskflow.storage.sqlite_queries import members_of
 from taskflow.storage.sqlite_rows import board_of, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
@@ -43,7 +44,7 @@ T = TypeVar("T")
 EVENTS_KEPT = 10_000
 
 
-class SqliteTransaction(SqliteQueries):
+class SqliteTransaction(NotifyWrites):
     """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
     the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
     for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
@@ -340,7 +341,7 @@ class SqliteTransaction(SqliteQueries):
         return changed == 1
 
 
-class SqliteStore(SqliteQueries):
+class SqliteStore(NotifyQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: SqliteThread, reader: SqliteThread, *,

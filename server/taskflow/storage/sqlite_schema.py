@@ -131,4 +131,31 @@ MIGRATIONS: tuple[str, ...] = (
         END;
     CREATE INDEX events_by_task ON events (board_id, task_id, seq) WHERE task_id IS NOT NULL;
     """,
+    # notify: notifications per recipient, and watches of boards and tasks.
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        board_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        read_at TEXT,
+        is_read INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX notifications_by_user ON notifications (user_id, is_read, created_at, id);
+    CREATE INDEX notifications_by_board ON notifications (board_id, task_id);
+    CREATE INDEX notifications_by_time ON notifications (is_read, created_at);
+    CREATE TABLE watches (
+        user_id TEXT NOT NULL,
+        board_id TEXT NOT NULL,
+        task_id TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (board_id, task_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX watches_by_user ON watches (user_id, created_at, board_id, task_id);
+    """,
 )

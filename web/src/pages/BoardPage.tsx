@@ -8,6 +8,7 @@ import { canEditTasks, myRole } from "../live/reducer";
 import { useBoardSync } from "../live/useBoardSync";
 import { Alert } from "../components/Alert";
 import { usePageTitle } from "../components/usePageTitle";
+import { WatchButton } from "../components/WatchButton";
 import { AccessLost } from "../components/board/AccessLost";
 import { BoardColumns } from "../components/board/BoardColumns";
 import { BoardSettings } from "../components/board/BoardSettings";
@@ -90,6 +91,7 @@ export default function BoardPage() {
         </div>
         <div className="board-header-end">
           <PresenceBar users={view.presence} me={me.id} />
+          <WatchButton boardId={boardId} />
           <button type="button" className="button-secondary" aria-expanded={showSettings} aria-controls="board-settings"
             onClick={() => setShowSettings((s) => !s)}>
             {showSettings ? "Hide settings and members" : "Settings and members"}
