@@ -252,3 +252,41 @@ def sort_values(task: Task, sort: str) -> tuple[Any, ...]:
             values.append(to_ts(getattr(task, name)))
     values.append(task.id)
     return tuple(values)
+
+
+# Search (GET /api/v1/search). A hit's `rank` is where its words were found, title 4 +
+# description 2 + comments 1 (0 when the query has no words): a property of the task alone,
+# unlike a corpus statistic such as bm25, so a keyset cursor over it stays valid while other
+# tasks change, and both stores rank alike.
+SEARCH_FIELDS: tuple[str, ...] = ("title", "description", "comments")
+SEARCH_WEIGHTS: dict[str, int] = {"title": 4, "description": 2, "comments": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed search, its names resolved; `board_ids` is already limited to the caller's.
+
+    Order: rank descending, then updated_at descending, then id descending; `after` is the
+    (rank, updated_at as timefmt text, id) of the last hit handed out.
+    """
+
+    board_ids: tuple[str, ...]
+    # Each term is the words of a word or phrase, matched as a phrase; all terms must match.
+    terms: tuple[tuple[str, ...], ...] = ()
+    status: Status | None = None
+    assignee_id: str | None = None
+    unassigned: bool = False
+    tags: tuple[str, ...] = ()
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    not_done: bool = False
+    column: str | None = None
+    limit: int = 50
+    after: tuple[int, str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    task: Task
+    rank: int
+    matched_in: tuple[str, ...]

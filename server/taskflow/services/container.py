@@ -12,6 +12,7 @@ from taskflow.services.changes import Recorder
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
+from taskflow.services.search import SearchService
 from taskflow.services.stats import StatsService
 from taskflow.services.tasks import TaskService
 
@@ -25,6 +26,7 @@ class Services:
     events: EventService
     stats: StatsService
     attachments: AttachmentService
+    search: SearchService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
@@ -41,4 +43,5 @@ class Services:
             stats=StatsService(store=store, cache=cache, clock=clock, ttl=stats_ttl),
             attachments=AttachmentService(store=store, recorder=recorder, blobs=blobs,
                                           max_bytes=max_upload_bytes),
+            search=SearchService(store=store, clock=clock),
         )

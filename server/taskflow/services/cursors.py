@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -59,3 +60,22 @@ def decode_time_cursor(cursor: str) -> tuple[str, str]:
     if not isinstance(keys, list) or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
         raise _bad_cursor()
     return keys[0], keys[1]
+
+
+def encode_search_cursor(rank: int, updated_at: str, id: str, q: str) -> str:
+    """A cursor of GET /search: the last hit's (rank, updated_at text, id), tied to its query."""
+    return _encode({"r": [rank, updated_at, id], "q": _digest(q)})
+
+
+def decode_search_cursor(cursor: str, q: str) -> tuple[int, str, str]:
+    payload = _decode(cursor)
+    keys = payload.get("r")
+    if (payload.get("q") != _digest(q) or not isinstance(keys, list) or len(keys) != 3
+            or not isinstance(keys[0], int) or isinstance(keys[0], bool)
+            or not all(isinstance(k, str) for k in keys[1:])):
+        raise _bad_cursor()
+    return keys[0], keys[1], keys[2]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -18,6 +18,8 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid
 
+from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
+
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
                "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
@@ -25,6 +27,7 @@ COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_board
 # by id through `task_boards`.
 LAYOUT = 2
 _BACKFILL_BATCH = 1000
+_TEXT_WEIGHTS = {"title": 4, "description": 2, "search_comments": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,9 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     for index in INDEXES:
         await db[index.collection].create_index(list(index.keys), name=index.name,
                                                 unique=index.unique)
+    await db["tasks"].create_index(TEXT_KEYS, name=TEXT_INDEX, weights=_TEXT_WEIGHTS,
+                                   default_language="none")
+    await _backfill_search_comments(db)
     if await layout(db) < LAYOUT:
         await _upgrade_to_2(db)
         await db["meta"].update_one({"_id": "layout"}, {"$set": {"version": LAYOUT}}, upsert=True)
@@ -140,3 +146,18 @@ async def missing_indexes(db: AsyncDatabase[dict[str, Any]]) -> list[Index]:
 def _fields(key: dict[str, Any]) -> tuple[str, ...]:
     fields = tuple(key)
     return fields[:-1] if len(fields) > 1 and fields[-1] == "_id" else fields
+
+
+async def _backfill_search_comments(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Gives each task made before search its `search_comments` (idempotent: only tasks
+    without the field). A comment written meanwhile by a running older server is not seen
+    by search until it is written again; `db init` runs before the new servers start."""
+    async for doc in db["tasks"].find({"search_comments": {"$exists": False}},
+                                      projection={"board_id": 1}):
+        comments = await db["comments"].find(
+            {"board_id": doc["board_id"], "task_id": doc["_id"]},
+            projection={"body": 1}, sort=[("created_at", 1), ("_id", 1)]).to_list(None)
+        await db["tasks"].update_one(
+            {"board_id": doc["board_id"], "_id": doc["_id"],
+             "search_comments": {"$exists": False}},
+            {"$set": {"search_comments": "\n".join(c["body"] for c in comments)}})

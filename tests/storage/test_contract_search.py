@@ -1,0 +1,225 @@
+"""The storage contract of search_tasks (services/ports.py), on SQLite and MongoDB alike."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from taskflow.domain import Comment, SearchQuery, Task
+from taskflow.ids import new_id
+from taskflow.services.search_query import parse
+from taskflow.timefmt import to_ts
+from tests.storage.conftest import T0, make_board, make_task, make_user, seed
+
+
+def q(board_ids: Any, text: str = "", **fields: Any) -> SearchQuery:
+    """A SearchQuery of the words of `text` (parsed as the service does) plus `fields`."""
+    terms = parse(text).terms if text else ()
+    return SearchQuery(board_ids=tuple(board_ids), terms=terms, **fields)
+
+
+async def ids(store: Any, query: SearchQuery) -> list[str]:
+    return [hit.task.id for hit in await store.search_tasks(query)]
+
+
+async def add(store: Any, *tasks: Task) -> None:
+    async def work(tx: Any) -> None:
+        for task in tasks:
+            await tx.insert_task(task)
+
+    await store.transact(work)
+
+
+def comment(task: Task, body: str) -> Comment:
+    return Comment(id=new_id(), task_id=task.id, board_id=task.board_id,
+                   author_id=task.created_by, body=body, created_at=T0)
+
+
+async def test_words_match_title_description_and_comments_all_required(store: Any) -> None:
+    _, board = await seed(store)
+    a = make_task(board, 1, title="Deploy the billing service", description="")
+    b = make_task(board, 2, title="Write notes", description="billing release notes")
+    c = make_task(board, 3, title="Unrelated", description="")
+    await add(store, a, b, c)
+    note = comment(c, "the billing dashboard is slow")
+    await store.transact(lambda tx: tx.insert_comment(note))
+
+    hits = await store.search_tasks(q([board.id], "billing"))
+    assert {hit.task.id: hit.matched_in for hit in hits} == {
+        a.id: ("title",), b.id: ("description",), c.id: ("comments",)}
+    # Relevance: where the words were found (title 4, description 2, comments 1).
+    assert [hit.task.id for hit in hits] == [a.id, b.id, c.id]
+    assert await ids(store, q([board.id], "billing notes")) == [b.id]
+    assert await ids(store, q([board.id], "BILLING Dashboard")) == [c.id]
+    assert await ids(store, q([board.id], "billing absent")) == []
+    assert hits[0].task == a
+
+
+async def test_phrases_are_adjacent_words(store: Any) -> None:
+    _, board = await seed(store)
+    a = make_task(board, 1, title="release notes for March")
+    b = make_task(board, 2, title="notes about the release")
+    await add(store, a, b)
+    assert await ids(store, q([board.id], '"release notes"')) == [a.id]
+    assert sorted(await ids(store, q([board.id], "release notes"))) == sorted([a.id, b.id])
+    assert await ids(store, q([board.id], "release-notes")) == [a.id]
+
+
+async def test_comments_are_indexed_as_they_come_and_go(store: Any) -> None:
+    _, board = await seed(store)
+    task = make_task(board, 1, title="plain")
+    await add(store, task)
+    first, second = comment(task, "zebra crossing"), comment(task, "giraffe")
+    await store.transact(lambda tx: tx.insert_comment(first))
+    await store.transact(lambda tx: tx.insert_comment(second))
+    assert await ids(store, q([board.id], "zebra giraffe")) == [task.id]
+    await store.transact(lambda tx: tx.delete_comment(board.id, first.id))
+    assert await ids(store, q([board.id], "zebra")) == []
+    assert await ids(store, q([board.id], "giraffe")) == [task.id]
+
+
+async def test_updates_and_deletes_keep_the_index_in_step(store: Any) -> None:
+    _, board = await seed(store)
+    task = make_task(board, 1, title="old words", description="first text")
+    await add(store, task)
+    moved = replace(task, title="new title", description="second text", version=2,
+                    updated_at=T0 + timedelta(hours=1))
+    await store.transact(lambda tx: tx.update_task(moved))
+    assert await ids(store, q([board.id], "old")) == []
+    assert await ids(store, q([board.id], "new second")) == [task.id]
+    hit = (await store.search_tasks(q([board.id], "new")))[0]
+    assert hit.task == moved
+    # An update that leaves the text alone (a move) keeps it findable.
+    again = replace(moved, position=99.0, version=3)
+    await store.transact(lambda tx: tx.update_task(again))
+    assert await ids(store, q([board.id], "second")) == [task.id]
+    await store.transact(lambda tx: tx.delete_task(board.id, task.id))
+    assert await ids(store, q([board.id], "second")) == []
+
+
+async def test_deleting_a_board_drops_its_tasks_from_search(store: Any) -> None:
+    (ada,), board = await seed(store)
+    other = make_board(ada, name="Other")
+    await store.transact(lambda tx: tx.insert_board(other))
+    a, b = make_task(board, 1, title="shared word"), make_task(other, 2, title="shared word")
+    await add(store, a, b)
+    await store.transact(lambda tx: tx.delete_board(board.id, seq=0, at=T0))
+    assert await ids(store, q([board.id, other.id], "shared")) == [b.id]
+
+
+async def test_only_the_given_boards_are_searched(store: Any) -> None:
+    (ada,), board = await seed(store)
+    other = make_board(ada, name="Other")
+    await store.transact(lambda tx: tx.insert_board(other))
+    a, b = make_task(board, 1, title="secret plan"), make_task(other, 2, title="secret plan")
+    await add(store, a, b)
+    assert await ids(store, q([board.id], "secret")) == [a.id]
+    assert await ids(store, q([], "secret")) == []
+    assert await ids(store, q([board.id], status="todo")) == [a.id]
+
+
+@pytest.mark.parametrize("text", ["%", "_", ".*", "a.*", '"', "\\", "(", "[x]", "{x}", "+", "?",
+                                  "NEAR(a b)", "a OR b", "a*", "^a", "-a", "AND", "NOT"])
+async def test_hostile_input_is_literal(store: Any, text: str) -> None:
+    _, board = await seed(store)
+    tasks = [make_task(board, 1, title="a b c"), make_task(board, 2, title="alpha beta"),
+             make_task(board, 3, title="100% done_now"), make_task(board, 4, title="AND NOT x")]
+    await add(store, *tasks)
+    parsed = parse(text)
+    if not parsed.terms and not parsed.impossible:
+        return  # no words at all: the service refuses it (422) before any store
+    found = [] if parsed.impossible else await ids(store, q([board.id], text))
+    expected = {
+        "a.*": [tasks[0].id], "NEAR(a b)": [], "a OR b": [], "a*": [tasks[0].id],
+        "^a": [tasks[0].id], "-a": [tasks[0].id], "AND": [tasks[3].id], "NOT": [tasks[3].id],
+        "_": [], "[x]": [tasks[3].id], "{x}": [tasks[3].id],
+    }.get(text, [])
+    assert found == expected
+
+
+async def test_filters(store: Any) -> None:
+    (ada, bob), board = await seed(store, users=2)
+    now = T0
+    tasks = [
+        make_task(board, 1, title="one", status="done", tags=("x",)),
+        make_task(board, 2, title="two", assignee_id=ada.id, tags=("x", "y")),
+        make_task(board, 3, title="three", assignee_id=bob.id, due_date=now + timedelta(days=2)),
+        make_task(board, 4, title="four", due_date=now - timedelta(days=1)),
+        make_task(board, 5, title="five", status="done", due_date=now - timedelta(days=1)),
+        make_task(board, 6, title="six", due_date=now + timedelta(days=30)),
+    ]
+    await add(store, *tasks)
+    t = [task.id for task in tasks]
+    b = [board.id]
+    newest = list(reversed(t))  # filters only: newest updated_at first
+    assert await ids(store, q(b, status="done")) == [t[4], t[0]]
+    assert await ids(store, q(b, assignee_id=ada.id)) == [t[1]]
+    assert await ids(store, q(b, unassigned=True)) == [x for x in newest if x not in (t[1], t[2])]
+    assert await ids(store, q(b, tags=("x",))) == [t[1], t[0]]
+    assert await ids(store, q(b, tags=("x", "y"))) == [t[1]]
+    assert await ids(store, q(b, tags=("X",))) == []
+    assert await ids(store, q(b, due_before=now + timedelta(days=7))) == [t[4], t[3], t[2]]
+    assert await ids(store, q(b, due_before=now, not_done=True)) == [t[3]]
+    assert await ids(store, q(b, due_after=now + timedelta(days=3))) == [t[5]]
+    assert await ids(store, q(b, "two", tags=("x",), assignee_id=ada.id)) == [t[1]]
+    assert await ids(store, q(b, "two", status="done")) == []
+
+
+async def test_keyset_pages_cover_every_hit_once(store: Any) -> None:
+    _, board = await seed(store)
+    tasks = []
+    for n in range(23):
+        where = n % 3
+        tasks.append(make_task(board, n, title="needle" if where == 0 else f"t{n}",
+                               description="needle" if where == 1 else "",
+                               updated_at=T0 + timedelta(seconds=n % 5)))
+    await add(store, *tasks)
+    for t in tasks[2::3]:
+        note = comment(t, "needle in comments")
+        await store.transact(lambda tx, note=note: tx.insert_comment(note))
+    for text in ("needle", ""):
+        query = q([board.id], text) if text else q([board.id], status="todo")
+        full = await store.search_tasks(replace(query, limit=100))
+        assert len(full) == 23
+        keys = [(-h.rank, -h.task.updated_at.timestamp(), h.task.id) for h in full]
+        assert keys == sorted(keys, key=lambda k: (k[0], k[1], [-ord(c) for c in k[2]]))
+        seen: list[str] = []
+        after = None
+        while True:
+            page = await store.search_tasks(replace(query, limit=4, after=after))
+            seen.extend(h.task.id for h in page)
+            if len(page) < 4:
+                break
+            last = page[-1]
+            after = (last.rank, to_ts(last.task.updated_at), last.task.id)
+        assert seen == [h.task.id for h in full]
+
+
+async def test_diacritics_and_case(store: Any, stores: Any) -> None:
+    _, board = await seed(store)
+    task = make_task(board, 1, title="Crème Brûlée")
+    await add(store, task)
+    assert await ids(store, q([board.id], "crème")) == [task.id]
+    assert await ids(store, q([board.id], "BRÛLÉE")) == [task.id]
+    if stores.kind == "sqlite":  # MongoDB's regular expressions keep diacritics (README)
+        assert await ids(store, q([board.id], "creme brulee")) == [task.id]
+
+
+async def test_many_boards_and_users(store: Any) -> None:
+    users = [make_user() for _ in range(3)]
+    boards = [make_board(users[i % 3], name=f"B{i}") for i in range(6)]
+
+    async def work(tx: Any) -> None:
+        for user in users:
+            await tx.insert_user(user)
+        for board in boards:
+            await tx.insert_board(board)
+        for i, board in enumerate(boards):
+            await tx.insert_task(make_task(board, i, title=f"common item{i}"))
+
+    await store.transact(work)
+    hits = await store.search_tasks(q([b.id for b in boards[:4]], "common"))
+    assert sorted(h.task.board_id for h in hits) == sorted(b.id for b in boards[:4])
