@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,11 +32,9 @@ import httpx
 from local import REPO, free_port
 from rest_bench import running, server_env
 
-sys.path.insert(0, str(REPO / "server"))
-
-from taskflow.domain import Board, Comment, Member, Task  # noqa: E402
-from taskflow.ids import new_id  # noqa: E402
-from taskflow.storage.sqlite import SqliteStore  # noqa: E402
+from taskflow.domain import Board, Comment, Member, Task
+from taskflow.ids import new_id
+from taskflow.storage.sqlite import SqliteStore
 
 BATCH = 1000
 COMMON = ["fix", "update", "add", "page", "user", "error", "test", "release", "notes", "login",
@@ -135,7 +132,7 @@ def queries(w: dict[str, Any]) -> dict[str, str]:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def measure(url: str, token: str, qs: dict[str, str], requests: int) -> None:
