@@ -42,7 +42,7 @@ async def test_searches_every_visible_board_and_never_others(client: Any,
                     description="for the quarterly meeting")
     await make_task(client, eve, world["secret"]["id"], title="Quarterly report secret")
     body = await search(client, bob, "quarterly report")
-    # Found in title and description (4 + 2) before title only (4).
+    # Newest change first.
     assert titles(body) == ["report draft", "Quarterly report"]
     first = body["items"][1]
     assert first["board"] == {"id": world["team"]["id"], "name": "Team Board"}

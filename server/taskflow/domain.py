@@ -254,20 +254,16 @@ def sort_values(task: Task, sort: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-# Search (GET /api/v1/search). A hit's `rank` is where its words were found, title 4 +
-# description 2 + comments 1 (0 when the query has no words): a property of the task alone,
-# unlike a corpus statistic such as bm25, so a keyset cursor over it stays valid while other
-# tasks change, and both stores rank alike.
+# Search (GET /api/v1/search): the fields a hit's words can be found in.
 SEARCH_FIELDS: tuple[str, ...] = ("title", "description", "comments")
-SEARCH_WEIGHTS: dict[str, int] = {"title": 4, "description": 2, "comments": 1}
 
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     """A parsed search, its names resolved; `board_ids` is already limited to the caller's.
 
-    Order: rank descending, then updated_at descending, then id descending; `after` is the
-    (rank, updated_at as timefmt text, id) of the last hit handed out.
+    Order: updated_at descending, then id descending (newest change first); `after` is the
+    (updated_at as timefmt text, id) of the last hit handed out.
     """
 
     board_ids: tuple[str, ...]
@@ -282,11 +278,11 @@ class SearchQuery:
     not_done: bool = False
     column: str | None = None
     limit: int = 50
-    after: tuple[int, str, str] | None = None
+    after: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     task: Task
-    rank: int
+    # The fields in which some term of the query was found (empty for filters only).
     matched_in: tuple[str, ...]

@@ -62,19 +62,18 @@ def decode_time_cursor(cursor: str) -> tuple[str, str]:
     return keys[0], keys[1]
 
 
-def encode_search_cursor(rank: int, updated_at: str, id: str, q: str) -> str:
-    """A cursor of GET /search: the last hit's (rank, updated_at text, id), tied to its query."""
-    return _encode({"r": [rank, updated_at, id], "q": _digest(q)})
+def encode_search_cursor(updated_at: str, id: str, q: str) -> str:
+    """A cursor of GET /search: the last hit's (updated_at text, id), tied to its query."""
+    return _encode({"u": [updated_at, id], "q": _digest(q)})
 
 
-def decode_search_cursor(cursor: str, q: str) -> tuple[int, str, str]:
+def decode_search_cursor(cursor: str, q: str) -> tuple[str, str]:
     payload = _decode(cursor)
-    keys = payload.get("r")
-    if (payload.get("q") != _digest(q) or not isinstance(keys, list) or len(keys) != 3
-            or not isinstance(keys[0], int) or isinstance(keys[0], bool)
-            or not all(isinstance(k, str) for k in keys[1:])):
+    keys = payload.get("u")
+    if (payload.get("q") != _digest(q) or not isinstance(keys, list) or len(keys) != 2
+            or not all(isinstance(k, str) for k in keys)):
         raise _bad_cursor()
-    return keys[0], keys[1], keys[2]
+    return keys[0], keys[1]
 
 
 def _digest(text: str) -> str:

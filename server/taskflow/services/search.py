@@ -20,7 +20,7 @@ class SearchService:
 
     async def search(self, actor: Actor, q: str, *, limit: int = 50,
                      cursor: str | None = None) -> Page[dict[str, Any]]:
-        """Hits `{task, board: {id, name}, matched_in}` by relevance, then newest change."""
+        """Hits `{task, board: {id, name}, matched_in}`, newest change first."""
         parsed = parse(q)
         if not parsed.has_words and not parsed.filters:
             raise BadSearch("needs a word, a phrase or a filter", part=q[:40])
@@ -64,8 +64,7 @@ class SearchService:
         next_cursor = None
         if len(hits) > limit:
             last = hits[limit - 1]
-            next_cursor = encode_search_cursor(last.rank, to_ts(last.task.updated_at),
-                                               last.task.id, q)
+            next_cursor = encode_search_cursor(to_ts(last.task.updated_at), last.task.id, q)
         items = [{"task": task_view(hit.task),
                   "board": {"id": hit.task.board_id, "name": names[hit.task.board_id]},
                   "matched_in": list(hit.matched_in)} for hit in hits[:limit]]

@@ -4,8 +4,8 @@
 
 Free words and phrases must all match (AND), in a task's title, description or comments;
 filters narrow further (AND). A word is whatever the user typed between spaces: it is
-matched as the sequence of its letters-and-digits runs (`foo-bar` is the phrase
-`foo bar`), never as syntax of any engine behind it. A term without a single letter or
+matched as the sequence of its letters-and-digits runs (`foo-bar` and `foo_bar` are the
+phrase `foo bar`), never as syntax of any engine behind it. A term without a single letter or
 digit (`%`, `*`, `--`) can match nothing, so the query it is in matches nothing.
 """
 
@@ -26,7 +26,8 @@ _SINGLE = frozenset({"assignee", "status", "column", "due", "board"})
 _UNITS = {"d": timedelta(days=1), "w": timedelta(weeks=1)}
 _DUE = re.compile(r"^([<>])(\d{1,4})([dw])$")
 _KEY = re.compile(r"([A-Za-z_]+):")
-_WORD = re.compile(r"\w+")
+# Letters and digits: what SQLite's unicode61 tokenizer keeps together (`_` separates).
+_WORD = re.compile(r"[^\W_]+")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 

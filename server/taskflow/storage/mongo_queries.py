@@ -145,8 +145,7 @@ class MongoQueries:
                 raise ServiceUnavailable("Search needs the tasks' text index: run "
                                          "`taskflow db init`") from None
             raise
-        return [SearchHit(task=rec.task(doc), rank=int(doc["hit_rank"]),
-                          matched_in=mongo_search.matched_in(int(doc["hit_rank"])))
+        return [SearchHit(task=rec.task(doc), matched_in=mongo_search.matched_in(doc))
                 for doc in docs]
 
     async def select_column(self, board_id: str, status: str) -> list[Task]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from taskflow.domain import SEARCH_FIELDS, SEARCH_WEIGHTS, SearchQuery
+from taskflow.domain import SEARCH_FIELDS, SearchQuery
 from taskflow.timefmt import from_ts
 
 Doc = dict[str, Any]
@@ -30,8 +30,9 @@ _PATHS = {"title": "title", "description": "description", "comments": "search_co
 
 
 def term_pattern(words: Sequence[str]) -> str:
-    """One term as a regular expression: its words in order, whole words, nothing special."""
-    return r"(?<!\w)" + r"\W+".join(re.escape(word) for word in words) + r"(?!\w)"
+    """One term as a regular expression: its words in order, whole words (letters and
+    digits; `_` separates, as in SQLite's index), nothing special."""
+    return r"(?<![^\W_])" + r"[\W_]+".join(re.escape(word) for word in words) + r"(?![^\W_])"
 
 
 def _field_has(name: str, pattern: str) -> Doc:
@@ -41,7 +42,7 @@ def _field_has(name: str, pattern: str) -> Doc:
 
 
 def pipeline(query: SearchQuery) -> list[Doc]:
-    """The aggregation of one search: match, rank, page, in (rank, updated_at, id) desc order."""
+    """The aggregation of one search: match, page in (updated_at, id) desc order, matched_in."""
     # One flat $and: the emulator's aggregation drops the other top-level conditions of a
     # $match that has $text beside an $and (MongoDB reads both forms alike).
     conditions: list[Doc] = []
@@ -71,25 +72,22 @@ def pipeline(query: SearchQuery) -> list[Doc]:
     if due:
         conditions.append({"due_date": {"$ne": None, **due}})
     stages: list[Doc] = [{"$match": {"$and": conditions}}]
-    if query.terms:
-        anywhere = "|".join(f"(?:{term_pattern(term)})" for term in query.terms)
-        rank: Any = {"$add": [{"$cond": [_field_has(name, anywhere), SEARCH_WEIGHTS[name], 0]}
-                              for name in SEARCH_FIELDS]}
-    else:
-        rank = 0
-    stages.append({"$addFields": {"hit_rank": rank}})
     if query.after is not None:
-        r, updated_text, task_id = query.after
+        updated_text, task_id = query.after
         updated = from_ts(updated_text)
         stages.append({"$match": {"$or": [
-            {"hit_rank": {"$lt": r}},
-            {"hit_rank": r, "updated_at": {"$lt": updated}},
-            {"hit_rank": r, "updated_at": updated, "_id": {"$lt": task_id}},
+            {"updated_at": {"$lt": updated}},
+            {"updated_at": updated, "_id": {"$lt": task_id}},
         ]}})
-    stages.append({"$sort": {"hit_rank": -1, "updated_at": -1, "_id": -1}})
+    stages.append({"$sort": {"updated_at": -1, "_id": -1}})
     stages.append({"$limit": query.limit})
+    if query.terms:
+        # Only the page's hits: where some term was found, for matched_in.
+        anywhere = "|".join(f"(?:{term_pattern(term)})" for term in query.terms)
+        stages.append({"$addFields": {f"found_{name}": _field_has(name, anywhere)
+                                      for name in SEARCH_FIELDS}})
     return stages
 
 
-def matched_in(rank: int) -> tuple[str, ...]:
-    return tuple(name for name in SEARCH_FIELDS if rank & SEARCH_WEIGHTS[name])
+def matched_in(doc: Doc) -> tuple[str, ...]:
+    return tuple(name for name in SEARCH_FIELDS if doc.get(f"found_{name}"))

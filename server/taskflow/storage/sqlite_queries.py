@@ -118,6 +118,9 @@ def _task_rows(conn: sqlite3.Connection, *, sql: str, params: Sequence[Any]) -> 
 class SqliteQueries:
     """The reads, on one connection; shared by the store and its transactions."""
 
+    # Matches above which a search walks tasks newest first (sqlite_search.search).
+    search_walk_above = sqlite_search.WALK_ABOVE
+
     def __init__(self, conn: SqliteThread) -> None:
         self._conn = conn
 
@@ -198,7 +201,8 @@ class SqliteQueries:
         return await self._run(partial(_task_rows, sql=sql, params=params))
 
     async def search_tasks(self, query: SearchQuery) -> list[SearchHit]:
-        return await self._run(partial(sqlite_search.search, query=query))
+        return await self._run(partial(sqlite_search.search, query=query,
+                                       walk_above=self.search_walk_above))
 
     async def select_column(self, board_id: str, status: str) -> list[Task]:
         rows = await self._rows(

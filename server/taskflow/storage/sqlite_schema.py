@@ -128,6 +128,7 @@ MIGRATIONS: tuple[str, ...] = (
         board_id TEXT NOT NULL
     );
     CREATE INDEX search_docs_by_board ON search_docs (board_id);
+    CREATE INDEX tasks_by_updated ON tasks (updated_at, id);
     CREATE VIRTUAL TABLE search_fts USING fts5(
         title, description, comments, tokenize = 'unicode61 remove_diacritics 2'
     );

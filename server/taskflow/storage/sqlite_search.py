@@ -11,11 +11,14 @@ words to look for, never syntax.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from taskflow.domain import SEARCH_FIELDS, SEARCH_WEIGHTS, SearchHit, SearchQuery
+from taskflow.domain import SEARCH_FIELDS, SearchHit, SearchQuery
 from taskflow.storage.sqlite_rows import task_of
 from taskflow.timefmt import to_ts
 
@@ -29,6 +32,9 @@ BACKFILL = (
     " FROM search_docs d JOIN tasks t ON t.id = d.task_id"
     " WHERE d.doc NOT IN (SELECT rowid FROM search_fts)",
 )
+# Above this many matching tasks, a search walks tasks newest first (see search()).
+WALK_ABOVE = 2000
+_CHUNK = 256
 _DOC = "(SELECT doc FROM search_docs WHERE task_id = ?)"
 _COMMENTS = ("COALESCE((SELECT group_concat(body, char(10)) FROM comments WHERE task_id = ?),"
              " '')")
@@ -73,10 +79,19 @@ def reindex_comments(conn: sqlite3.Connection, task_id: str) -> None:
                  (task_id, task_id))
 
 
-def search(conn: sqlite3.Connection, query: SearchQuery) -> list[SearchHit]:
-    """Up to query.limit hits in (rank desc, updated_at desc, id desc) order, after query.after."""
-    if not query.board_ids:
-        return []
+def fold(text: str) -> str:
+    """Case and diacritics folded, as the unicode61 tokenizer (remove_diacritics 2) folds."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c)).casefold()
+
+
+def term_regex(words: Sequence[str]) -> re.Pattern[str]:
+    """A term over folded text: its words in order, whole words, nothing special."""
+    inner = r"[\W_]+".join(re.escape(fold(word)) for word in words)
+    return re.compile(r"(?<![^\W_])" + inner + r"(?![^\W_])")
+
+
+def _where(query: SearchQuery) -> tuple[list[str], list[Any]]:
     marks = ",".join("?" * len(query.board_ids))
     where = [f"t.board_id IN ({marks})"]
     params: list[Any] = list(query.board_ids)
@@ -89,8 +104,11 @@ def search(conn: sqlite3.Connection, query: SearchQuery) -> list[SearchHit]:
     if query.unassigned:
         where.append("t.assignee_id IS NULL")
     for tag in query.tags:
-        where.append("EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ?)")
-        params.append(tag)
+        # instr first (the tag as the store encodes it: a cheap test that rules most rows
+        # out), json_each to be exact.
+        where.append("instr(t.tags, ?) > 0"
+                     " AND EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ?)")
+        params.extend([json.dumps(tag), tag])
     if query.due_before is not None:
         where.append("t.due_date IS NOT NULL AND t.due_date < ?")
         params.append(to_ts(query.due_before))
@@ -99,37 +117,74 @@ def search(conn: sqlite3.Connection, query: SearchQuery) -> list[SearchHit]:
         params.append(to_ts(query.due_after))
     if query.not_done:
         where.append("t.status != 'done'")
-    if query.terms:
-        # One column-filtered match per field, each evaluated once into a set of rows.
-        every = " AND ".join(f"({fts_phrase(term)})" for term in query.terms)
-        anywhere = " OR ".join(f"({fts_phrase(term)})" for term in query.terms)
-        parts: list[str] = []
-        rank_params: list[Any] = []
-        for name in SEARCH_FIELDS:
-            parts.append(f"(d.doc IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))"
-                         f" * {SEARCH_WEIGHTS[name]}")
-            rank_params.append(f"{{{name}}} : ({anywhere})")
-        rank = " + ".join(parts)
-        source = ("search_fts JOIN search_docs d ON d.doc = search_fts.rowid"
-                  " JOIN tasks t ON t.id = d.task_id")
-        where.insert(0, "search_fts MATCH ?")
-        params.insert(0, every)
-        params = rank_params + params
-    else:
-        rank, source = "0", "tasks t"
-    inner = (f"SELECT t.*, {rank} AS hit_rank FROM {source} WHERE {' AND '.join(where)}")
-    outer_where = ""
-    if query.after is not None:
-        r, updated, task_id = query.after
-        outer_where = ("WHERE (hit_rank < ? OR (hit_rank = ? AND (updated_at < ?"
-                       " OR (updated_at = ? AND id < ?))))")
-        params.extend([r, r, updated, updated, task_id])
-    sql = (f"SELECT * FROM ({inner}) {outer_where}"
-           " ORDER BY hit_rank DESC, updated_at DESC, id DESC LIMIT ?")
-    params.append(query.limit)
-    hits = []
-    for row in conn.execute(sql, params).fetchall():
-        value = int(row["hit_rank"])
-        matched = tuple(name for name in SEARCH_FIELDS if value & SEARCH_WEIGHTS[name])
-        hits.append(SearchHit(task=task_of(row), rank=value, matched_in=matched))
-    return hits
+    return where, params
+
+
+def _after(after: tuple[str, str] | None) -> tuple[list[str], list[Any]]:
+    if after is None:
+        return [], []
+    updated, task_id = after
+    return ["(t.updated_at < ? OR (t.updated_at = ? AND t.id < ?))"], [updated, updated, task_id]
+
+
+_ORDER = " ORDER BY t.updated_at DESC, t.id DESC"
+_TEXT = ("search_fts.title AS s_title, search_fts.description AS s_description,"
+         " search_fts.comments AS s_comments")
+
+
+def _matched(row: sqlite3.Row, patterns: list[re.Pattern[str]]) -> tuple[tuple[str, ...], bool]:
+    """(the fields some term is in, whether every term is in some field)."""
+    texts = {"title": fold(row["s_title"]), "description": fold(row["s_description"]),
+             "comments": fold(row["s_comments"])}
+    found = [{name for name, text in texts.items() if pattern.search(text)}
+             for pattern in patterns]
+    fields = set().union(*found)
+    return tuple(name for name in SEARCH_FIELDS if name in fields), all(found)
+
+
+def search(conn: sqlite3.Connection, query: SearchQuery, *,
+           walk_above: int = WALK_ABOVE) -> list[SearchHit]:
+    """Up to query.limit hits, newest change first (updated_at desc, id desc), after query.after.
+
+    Words with at most `walk_above` matching tasks are looked up in the FTS index, and the
+    matches sorted; more common ones (a word in most tasks) would cost a sort of nearly
+    every task, so the tasks are walked newest first instead, each checked against the
+    terms in Python (the same folding and word rules as the index), until a page is full.
+    """
+    if not query.board_ids:
+        return []
+    where, params = _where(query)
+    keyset, keys = _after(query.after)
+    where, params = where + keyset, params + keys
+    if not query.terms:
+        sql = f"SELECT t.* FROM tasks t WHERE {' AND '.join(where)}{_ORDER} LIMIT ?"
+        return [SearchHit(task=task_of(row), matched_in=())
+                for row in conn.execute(sql, [*params, query.limit])]
+    patterns = [term_regex(term) for term in query.terms]
+    every = " AND ".join(f"({fts_phrase(term)})" for term in query.terms)
+    counted = conn.execute("SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts"
+                           " MATCH ? LIMIT ?)", (every, walk_above + 1)).fetchone()[0]
+    hits: list[SearchHit] = []
+    if counted <= walk_above:
+        sql = (f"SELECT t.*, {_TEXT} FROM search_fts JOIN search_docs d ON d.doc = search_fts.rowid"
+               f" JOIN tasks t ON t.id = d.task_id WHERE search_fts MATCH ?"
+               f" AND {' AND '.join(where)}{_ORDER} LIMIT ?")
+        for row in conn.execute(sql, [every, *params, query.limit]):
+            hits.append(SearchHit(task=task_of(row), matched_in=_matched(row, patterns)[0]))
+        return hits
+    base_where, base_params = _where(query)
+    after = query.after
+    while len(hits) < query.limit:
+        keyset, keys = _after(after)
+        sql = (f"SELECT t.*, {_TEXT} FROM tasks t JOIN search_docs d ON d.task_id = t.id"
+               f" JOIN search_fts ON search_fts.rowid = d.doc"
+               f" WHERE {' AND '.join(base_where + keyset)}{_ORDER} LIMIT {_CHUNK}")
+        rows = conn.execute(sql, base_params + keys).fetchall()
+        for row in rows:
+            fields, every_term = _matched(row, patterns)
+            if every_term:
+                hits.append(SearchHit(task=task_of(row), matched_in=fields))
+        if len(rows) < _CHUNK:
+            break
+        after = (rows[-1]["updated_at"], rows[-1]["id"])
+    return hits[:query.limit]

@@ -2,11 +2,12 @@ import { attachmentsApi } from "./attachments";
 import { authApi } from "./auth";
 import { boardsApi } from "./boards";
 import { ApiClient, type TokenSource } from "./client";
+import { searchApi } from "./search";
 import { tasksApi } from "./tasks";
 
 /** The whole typed API, over one client. */
 export function createApi(client: ApiClient) {
-  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client) };
+  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client), search: searchApi(client) };
 }
 
 export type TaskFlowApi = ReturnType<typeof createApi>;
