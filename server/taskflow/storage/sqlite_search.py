@@ -33,7 +33,7 @@ BACKFILL = (
     " WHERE d.doc NOT IN (SELECT rowid FROM search_fts)",
 )
 # Above this many matching tasks, a search walks tasks newest first (see search()).
-WALK_ABOVE = 2000
+WALK_ABOVE = 5000
 _CHUNK = 256
 _DOC = "(SELECT doc FROM search_docs WHERE task_id = ?)"
 _COMMENTS = ("COALESCE((SELECT group_concat(body, char(10)) FROM comments WHERE task_id = ?),"
@@ -81,6 +81,8 @@ def reindex_comments(conn: sqlite3.Connection, task_id: str) -> None:
 
 def fold(text: str) -> str:
     """Case and diacritics folded, as the unicode61 tokenizer (remove_diacritics 2) folds."""
+    if text.isascii():
+        return text.lower()
     return "".join(c for c in unicodedata.normalize("NFKD", text)
                    if not unicodedata.combining(c)).casefold()
 
@@ -132,27 +134,42 @@ _TEXT = ("search_fts.title AS s_title, search_fts.description AS s_description,"
          " search_fts.comments AS s_comments")
 
 
-def _matched(row: sqlite3.Row, patterns: list[re.Pattern[str]]) -> tuple[tuple[str, ...], bool]:
-    """(the fields some term is in, whether every term is in some field)."""
-    texts = {"title": fold(row["s_title"]), "description": fold(row["s_description"]),
-             "comments": fold(row["s_comments"])}
-    found = [{name for name, text in texts.items() if pattern.search(text)}
-             for pattern in patterns]
-    fields = set().union(*found)
-    return tuple(name for name in SEARCH_FIELDS if name in fields), all(found)
+def _matched(row: sqlite3.Row, patterns: list[re.Pattern[str]]) -> tuple[str, ...] | None:
+    """The fields some term is in, or None when some term is in no field. Texts are folded
+    only as far as needed: most rows of a walk fail on their first field checks."""
+    texts: dict[str, str] = {}
+
+    def text(name: str) -> str:
+        if name not in texts:
+            texts[name] = fold(row[f"s_{name}"])
+        return texts[name]
+
+    for pattern in patterns:
+        if not any(pattern.search(text(name)) for name in SEARCH_FIELDS):
+            return None
+    return tuple(name for name in SEARCH_FIELDS
+                 if any(pattern.search(text(name)) for pattern in patterns))
 
 
 def _source(conn: sqlite3.Connection, query: SearchQuery) -> str:
     """Tasks walked newest first through the time index of all tasks when the caller's boards
-    hold a good share of them (a page fills quickly) and no assignee narrows them (its own
-    index is better); else SQLite reads the caller's boards by their index and sorts."""
-    if query.assignee_id is not None:
-        return "tasks t"
+    (and the assignee, when one is named) hold a good share of them: a page fills quickly.
+    Otherwise SQLite reads them through the board or assignee index and sorts them."""
+    # Every task ever indexed (deleted ones included): an estimate, read off the rowid.
+    total = conn.execute("SELECT coalesce(max(doc), 0) FROM search_docs").fetchone()[0]
     marks = ",".join("?" * len(query.board_ids))
-    mine = conn.execute(f"SELECT count(*) FROM search_docs WHERE board_id IN ({marks})",
-                        query.board_ids).fetchone()[0]
-    total = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-    return "tasks t INDEXED BY tasks_by_updated" if mine * 4 >= total else "tasks t"
+    enough = total // 4 + 1  # counting stops there
+    mine = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM search_docs WHERE board_id"
+                        f" IN ({marks}) LIMIT ?)", [*query.board_ids, enough]).fetchone()[0]
+    if mine < enough:
+        return "tasks t"
+    if query.assignee_id is not None:
+        enough = total // 20 + 1
+        theirs = conn.execute("SELECT count(*) FROM (SELECT 1 FROM tasks WHERE assignee_id = ?"
+                              " LIMIT ?)", (query.assignee_id, enough)).fetchone()[0]
+        if theirs < enough:
+            return "tasks t"
+    return "tasks t INDEXED BY tasks_by_updated"
 
 
 def search(conn: sqlite3.Connection, query: SearchQuery, *,
@@ -184,7 +201,7 @@ def search(conn: sqlite3.Connection, query: SearchQuery, *,
                f" JOIN tasks t ON t.id = d.task_id WHERE search_fts MATCH ?"
                f" AND {' AND '.join(where)}{_ORDER} LIMIT ?")
         for row in conn.execute(sql, [every, *params, query.limit]):
-            hits.append(SearchHit(task=task_of(row), matched_in=_matched(row, patterns)[0]))
+            hits.append(SearchHit(task=task_of(row), matched_in=_matched(row, patterns) or ()))
         return hits
     base_where, base_params = _where(query)
     source = _source(conn, query)
@@ -198,8 +215,8 @@ def search(conn: sqlite3.Connection, query: SearchQuery, *,
                f" JOIN search_fts ON search_fts.rowid = d.doc{_ORDER}")
         rows = conn.execute(sql, base_params + keys).fetchall()
         for row in rows:
-            fields, every_term = _matched(row, patterns)
-            if every_term:
+            fields = _matched(row, patterns)
+            if fields is not None:
                 hits.append(SearchHit(task=task_of(row), matched_in=fields))
         if len(rows) < _CHUNK:
             break
