@@ -7,6 +7,7 @@ runs on both ways (`walk`): the walk with a threshold of 0.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -237,3 +238,22 @@ async def test_many_boards_and_users(store: Any) -> None:
     await store.transact(work)
     hits = await store.search_tasks(q([b.id for b in boards[:4]], "common"))
     assert sorted(h.task.board_id for h in hits) == sorted(b.id for b in boards[:4])
+
+
+async def test_concurrent_comment_writers_leave_no_word_unindexed(stores: Any, store: Any) -> None:
+    """20 writers comment on one task at once (each comment rewrites the task's indexed
+    comment text): afterwards every one of the 20 words is found (0 missing of 20)."""
+    stores.skip_on_emulator("concurrent-transactions")
+    _, board = await seed(store)
+    task = make_task(board, 1, title="busy")
+    await add(store, task)
+    words = [f"word{n}x" for n in range(20)]
+    notes = [comment(task, f"note {word}") for word in words]
+    await asyncio.gather(*(store.transact(lambda tx, note=note: tx.insert_comment(note))
+                           for note in notes))
+    missing = [w for w in words if await ids(store, q([board.id], w)) != [task.id]]
+    assert missing == []
+    await asyncio.gather(*(store.transact(lambda tx, note=note: tx.delete_comment(board.id, note.id))
+                           for note in notes[:10]))
+    left = [w for w in words if await ids(store, q([board.id], w)) == [task.id]]
+    assert left == words[10:]
