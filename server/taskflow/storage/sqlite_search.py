@@ -22,16 +22,6 @@ from taskflow.domain import SEARCH_FIELDS, SearchHit, SearchQuery
 from taskflow.storage.sqlite_rows import task_of
 from taskflow.timefmt import to_ts
 
-# The MIGRATIONS entry (sqlite_schema.py) and the rebuild share this back-fill.
-BACKFILL = (
-    "INSERT INTO search_docs (task_id, board_id) SELECT id, board_id FROM tasks"
-    " WHERE id NOT IN (SELECT task_id FROM search_docs)",
-    "INSERT INTO search_fts (rowid, title, description, comments)"
-    " SELECT d.doc, t.title, t.description,"
-    " COALESCE((SELECT group_concat(c.body, char(10)) FROM comments c WHERE c.task_id = t.id), '')"
-    " FROM search_docs d JOIN tasks t ON t.id = d.task_id"
-    " WHERE d.doc NOT IN (SELECT rowid FROM search_fts)",
-)
 # Above this many matching tasks, a search walks tasks newest first (see search()).
 WALK_ABOVE = 5000
 _CHUNK = 256
