@@ -637,6 +637,15 @@ class RestUser(TaskFlowUser):
         self.tasks_seen.pop(task_id, None)
         self.delete_task(task_id)
 
+    @task(1)
+    def search(self) -> None:
+        """The search box across boards: rarer than a listing (a person looking for a card),
+        a word or two, sometimes with a filter; under the per-user search limit."""
+        q = random.choice(("load", "task", "changed", "load task", '"load test"'))
+        if random.random() < 0.3:
+            q += " " + random.choice(("status:todo", "assignee:me", "due:<7d", "status:done"))
+        self._get(f"{API}/search?{urlencode({'q': q, 'limit': 20})}", f"GET {API}/search")
+
     @task(2)
     def notifications(self) -> None:
         """The bell: the first page of the list (with its unread count), and now and then

@@ -26,6 +26,7 @@ from taskflow.http import (
     notifications,
     ops,
     problems,
+    search,
     tasks,
     web,
 )
@@ -115,7 +116,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, attachments.blueprint,
-                      checklists.blueprint, notifications.blueprint, ops.blueprint):
+                      checklists.blueprint, notifications.blueprint, ops.blueprint,
+                      search.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))

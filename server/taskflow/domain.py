@@ -329,3 +329,37 @@ def sort_values(task: Task, sort: str) -> tuple[Any, ...]:
             values.append(to_ts(getattr(task, name)))
     values.append(task.id)
     return tuple(values)
+
+
+# Search (GET /api/v1/search): the fields a hit's words can be found in.
+SEARCH_FIELDS: tuple[str, ...] = ("title", "description", "comments")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed search, its names resolved; `board_ids` is already limited to the caller's.
+
+    Order: updated_at descending, then id descending (newest change first); `after` is the
+    (updated_at as timefmt text, id) of the last hit handed out.
+    """
+
+    board_ids: tuple[str, ...]
+    # Each term is the words of a word or phrase, matched as a phrase; all terms must match.
+    terms: tuple[tuple[str, ...], ...] = ()
+    status: Status | None = None
+    assignee_id: str | None = None
+    unassigned: bool = False
+    tags: tuple[str, ...] = ()
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    not_done: bool = False
+    column: str | None = None
+    limit: int = 50
+    after: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    task: Task
+    # The fields in which some term of the query was found (empty for filters only).
+    matched_in: tuple[str, ...]

@@ -211,6 +211,7 @@ async def _everything(client: Any) -> dict[str, str]:
     await call("patch", f"/tasks/{task}", json={"position": 0.0000001})  # crowds the column
     await call("get", f"/tasks?board_id={board}&status=todo&sort=priority")
     await call("get", "/tasks?q=t&sort=-due_date")
+    await call("get", "/search?q=t%20status:todo")  # tasks aggregate: $text, board_id $in
     comment = (await call("post", f"/tasks/{task}/comments", json={"body": "hi"}))["id"]
     await call("get", f"/tasks/{task}/comments")
     await call("delete", f"/tasks/{task}/comments/{comment}")

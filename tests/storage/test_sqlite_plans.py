@@ -47,7 +47,7 @@ async def test_the_migration_names_the_task_of_events_already_logged(tmp_path: P
     from taskflow.storage.sqlite_schema import MIGRATIONS
 
     path, at = tmp_path / "old.db", "2026-01-01T00:00:00.000000Z"
-    before = len(MIGRATIONS) - 1
+    before = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN checklist" in script)
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:before]:
             conn.executescript(script)

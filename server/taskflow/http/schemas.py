@@ -416,4 +416,27 @@ class WatchOut(BaseModel):
 
 class WatchList(BaseModel):
     items: list[WatchOut]
+
+
+# --- search -----------------------------------------------------------------------------
+class SearchArgs(PageArgs):
+    q: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description='Words and "quoted phrases" (all must match), and filters: assignee:me|none|'
+                    '<email>, status:todo|in_progress|done, tag:x, due:<7d|>3d|<2w|overdue, '
+                    'board:"Name", column:"Name". Up to 20 terms.')
+
+
+class SearchBoardRef(BaseModel):
+    id: str
+    name: str
+
+
+class SearchHitOut(BaseModel):
+    task: TaskOut
+    board: SearchBoardRef
+    matched_in: list[Literal["title", "description", "comments"]]
+
+
+class SearchList(BaseModel):
+    items: list[SearchHitOut]
     next_cursor: str | None

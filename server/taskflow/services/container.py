@@ -15,6 +15,7 @@ from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.notifications import NotificationService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
+from taskflow.services.search import SearchService
 from taskflow.services.stats import StatsService
 from taskflow.services.tasks import TaskService
 
@@ -31,6 +32,7 @@ class Services:
     checklists: ChecklistService
     activity: ActivityService
     notifications: NotificationService
+    search: SearchService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
@@ -50,4 +52,5 @@ class Services:
             checklists=ChecklistService(recorder=recorder),
             activity=ActivityService(store=store),
             notifications=NotificationService(store=store, recorder=recorder),
+            search=SearchService(store=store, clock=clock),
         )

@@ -19,6 +19,8 @@ from taskflow.domain import (
     NotificationsRead,
     RefreshToken,
     Role,
+    SearchHit,
+    SearchQuery,
     Stats,
     Task,
     TaskQuery,
@@ -52,6 +54,10 @@ class Reader(Protocol):
         ...
     async def select_task_rows(self, query: TaskQuery) -> list[TaskRow]:
         """select_tasks, as rows (domain.TaskRow): for listings, which only serialize them."""
+        ...
+    async def search_tasks(self, query: SearchQuery) -> list[SearchHit]:
+        """Up to query.limit tasks of query.board_ids matching every term and filter, by
+        (rank desc, updated_at desc, id desc), strictly after query.after."""
         ...
     async def select_column(self, board_id: str, status: str) -> list[Task]:
         """Every task of one status column of a board, by position."""

@@ -143,7 +143,8 @@ class MongoTransaction(MongoNotifyWrites):
         # The lookup entry first: its `_id`, the shard key, keeps task ids unique cluster-wide.
         await self._insert("task_boards", {"_id": task.id, "board_id": task.board_id},
                            "That task already exists")
-        await self._insert("tasks", rec.task_doc(task), "That task already exists")
+        await self._insert("tasks", {**rec.task_doc(task), "search_comments": ""},
+                           "That task already exists")
 
     async def update_task(self, task: Task) -> None:
         changes = rec.task_doc(task)
@@ -159,9 +160,23 @@ class MongoTransaction(MongoNotifyWrites):
 
     async def insert_comment(self, comment: Comment) -> None:
         await self._insert("comments", rec.comment_doc(comment), "That comment already exists")
+        await self._copy_comments(comment.board_id, comment.task_id)
 
     async def delete_comment(self, board_id: str, comment_id: str) -> None:
+        found = await self._one("comments", {"board_id": board_id, "_id": comment_id},
+                                projection={"task_id": 1})
         await self._delete("comments", {"board_id": board_id, "_id": comment_id})
+        if found is not None:
+            await self._copy_comments(board_id, found["task_id"])
+
+    async def _copy_comments(self, board_id: str, task_id: str) -> None:
+        """The task's copy of its comments' text, which its text index covers
+        (mongo_search.py): set whole, from the comments as they are in this transaction."""
+        comments = await self._all("comments", {"board_id": board_id, "task_id": task_id},
+                                   projection={"body": 1},
+                                   sort=[("created_at", 1), ("_id", 1)])
+        await self._set("tasks", {"board_id": board_id, "_id": task_id},
+                        {"search_comments": "\n".join(c["body"] for c in comments)})
 
     async def insert_attachment(self, attachment: Attachment) -> None:
         await self._insert("attachments", rec.attachment_doc(attachment),

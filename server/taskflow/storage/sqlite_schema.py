@@ -158,4 +158,24 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX watches_by_user ON watches (user_id, created_at, board_id, task_id);
     """,
+    # Search: an FTS5 index of each task's title, description and comment bodies, kept in
+    # step by the store (sqlite_search.py), back-filled here from what the file already holds.
+    """
+    CREATE TABLE search_docs (
+        doc INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL UNIQUE,
+        board_id TEXT NOT NULL
+    );
+    CREATE INDEX search_docs_by_board ON search_docs (board_id);
+    CREATE INDEX tasks_by_updated ON tasks (updated_at, id);
+    CREATE VIRTUAL TABLE search_fts USING fts5(
+        title, description, comments, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO search_docs (task_id, board_id) SELECT id, board_id FROM tasks;
+    INSERT INTO search_fts (rowid, title, description, comments)
+        SELECT d.doc, t.title, t.description,
+               COALESCE((SELECT group_concat(c.body, char(10)) FROM comments c
+                         WHERE c.task_id = t.id), '')
+        FROM search_docs d JOIN tasks t ON t.id = d.task_id;
+    """,
 )

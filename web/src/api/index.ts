@@ -3,12 +3,13 @@ import { authApi } from "./auth";
 import { boardsApi } from "./boards";
 import { ApiClient, type TokenSource } from "./client";
 import { notificationsApi } from "./notifications";
+import { searchApi } from "./search";
 import { tasksApi } from "./tasks";
 
 /** The whole typed API, over one client. */
 export function createApi(client: ApiClient) {
   return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client),
-    notifications: notificationsApi(client) };
+    notifications: notificationsApi(client), search: searchApi(client) };
 }
 
 export type TaskFlowApi = ReturnType<typeof createApi>;

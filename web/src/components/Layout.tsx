@@ -23,6 +23,7 @@ export function Layout() {
         {session && (
           <nav aria-label="Main">
             <NavLink to="/boards">Boards</NavLink>
+            <NavLink to="/search">Search</NavLink>
             <NavLink to="/profile">Profile</NavLink>
           </nav>
         )}
