@@ -64,7 +64,8 @@ class Fuzzed:
         # notification of the user's.
         api.comment(self.other, task["id"], f"@[{self.user.name}] see")
         notes = api.ok("GET", "/notifications?limit=1", self.user)
-        return {"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
+        item = api.ok("POST", f"/tasks/{task['id']}/checklist", self.user, json={"text": "Item"})
+        return {"item_id": item["id"],"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"],
                 "notification_id": notes["items"][0]["id"]}

@@ -13,7 +13,7 @@ from quart_schema import (
 )
 
 from taskflow.blobs import content_disposition
-from taskflow.errors import ValidationFailed
+from taskflow.errors import ServiceUnavailable, ValidationFailed
 from taskflow.http.openapi import responds
 from taskflow.http.responses import json_body
 from taskflow.http.runtime import authenticated, runtime
@@ -38,7 +38,10 @@ tag_blueprint(blueprint, ["attachments"])
 @json_body(AttachmentOut, 201)
 async def upload(task_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Attach a file (multipart/form-data, field `file`); at most TASKFLOW_MAX_UPLOAD_MB."""
-    files = await request.files
+    try:
+        files = await request.files
+    except OSError as exc:  # the parser spools a big upload to a temporary file: a full disk
+        raise ServiceUnavailable("Storage is unavailable; retry shortly") from exc
     upload = files.get("file")
     if upload is None or len(files) != 1:
         msg = "send exactly one file, in the multipart field `file`"

@@ -416,6 +416,7 @@ class WatchOut(BaseModel):
 
 class WatchList(BaseModel):
     items: list[WatchOut]
+    next_cursor: str | None
 
 
 # --- search -----------------------------------------------------------------------------
