@@ -18,7 +18,7 @@ from taskflow.blobs import LocalBlobStore, S3BlobStore
 from taskflow.cache import MemoryCache, RedisCache
 from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
-from taskflow.http import attachments, auth, boards, ops, problems, tasks, web
+from taskflow.http import attachments, auth, boards, columns, ops, problems, tasks, web
 from taskflow.http import middleware as http_middleware
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
@@ -41,7 +41,8 @@ from taskflow.storage.timed import TimedStore
 async def open_store(settings: Settings, *, create_indexes: bool = False) -> Store:
     """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir.
 
-    MongoDB must be a replica set and have its indexes, unless `create_indexes` (db init)."""
+    MongoDB must be a replica set and have its indexes and layout, SQLite its latest schema
+    (a new file gets it), unless `create_indexes` (db init, db migrate): that upgrades."""
     if settings.mongodb_uri:
         try:
             return await MongoStore.open(
@@ -53,7 +54,8 @@ async def open_store(settings: Settings, *, create_indexes: bool = False) -> Sto
         except MongoNotReady as exc:
             raise SettingsError(str(exc)) from None
     return await SqliteStore.open(settings.data_dir / "taskflow.db",
-                                  busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                                  busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                                  migrate=create_indexes)
 
 
 def open_blobs(settings: Settings) -> BlobStore:
@@ -103,8 +105,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
                          access_ttl=settings.access_token_ttl)
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
-    for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, attachments.blueprint,
-                      ops.blueprint):
+    for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
+                      attachments.blueprint, ops.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))

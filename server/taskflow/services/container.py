@@ -9,6 +9,7 @@ from taskflow.services.attachments import AttachmentService
 from taskflow.services.auth import AuthService
 from taskflow.services.boards import BoardService
 from taskflow.services.changes import Recorder
+from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
@@ -20,6 +21,7 @@ from taskflow.services.tasks import TaskService
 class Services:
     auth: AuthService
     boards: BoardService
+    columns: ColumnService
     tasks: TaskService
     comments: CommentService
     events: EventService
@@ -35,6 +37,7 @@ class Services:
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
                              clock=clock, refresh_ttl=refresh_ttl),
             boards=BoardService(store=store, recorder=recorder, clock=clock, blobs=blobs),
+            columns=ColumnService(recorder=recorder),
             tasks=TaskService(store=store, recorder=recorder, blobs=blobs),
             comments=CommentService(store=store, recorder=recorder),
             events=EventService(store=store),

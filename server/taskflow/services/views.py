@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from taskflow.domain import Attachment, Board, Comment, Event, Member, Role, Task, TaskRow, User
+from taskflow.domain import (
+    Attachment,
+    Board,
+    Column,
+    Comment,
+    Event,
+    Member,
+    Role,
+    Task,
+    TaskRow,
+    User,
+)
 from taskflow.timefmt import from_ts
 
 
@@ -34,6 +45,7 @@ def board_view(board: Board, role: Role | None = None) -> dict[str, Any]:
         "description": board.description,
         "owner_id": board.owner_id,
         "members": [member_view(member) for member in board.members],
+        "columns": [column_view(column) for column in board.columns],
         "seq": board.seq,
         "created_at": rfc3339(board.created_at),
         "updated_at": rfc3339(board.updated_at),
@@ -43,6 +55,11 @@ def board_view(board: Board, role: Role | None = None) -> dict[str, Any]:
     return view
 
 
+def column_view(column: Column) -> dict[str, Any]:
+    return {"id": column.id, "name": column.name, "category": column.category,
+            "wip_limit": column.wip_limit}
+
+
 def task_view(task: Task) -> dict[str, Any]:
     return {
         "id": task.id,
@@ -50,6 +67,7 @@ def task_view(task: Task) -> dict[str, Any]:
         "title": task.title,
         "description": task.description,
         "status": task.status,
+        "column_id": task.column_id,
         "priority": task.priority,
         "due_date": rfc3339(task.due_date),
         "assignee_id": task.assignee_id,
