@@ -10,11 +10,11 @@ import pytest
 from taskflow.storage.sqlite import SqliteStore
 
 PLACING = [
-    "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND (position, id) < (?, ?)"
+    "SELECT * FROM tasks WHERE board_id = ? AND column_id = ? AND (position, id) < (?, ?)"
     " ORDER BY position DESC, id DESC LIMIT 1",
-    "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND (position, id) > (?, ?)"
+    "SELECT * FROM tasks WHERE board_id = ? AND column_id = ? AND (position, id) > (?, ?)"
     " ORDER BY position, id LIMIT 1",
-    "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND status = ?",
+    "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND column_id = ?",
 ]
 
 
@@ -24,6 +24,6 @@ async def test_placing_a_task_walks_the_column_index(tmp_path: Path, sql: str) -
     await store.close()
     with sqlite3.connect(tmp_path / "t.db") as conn:
         plan = " ".join(row[3] for row in conn.execute(
-            "EXPLAIN QUERY PLAN " + sql, ("b", "todo", 1.0, "x")[:sql.count("?")]))
+            "EXPLAIN QUERY PLAN " + sql, ("b", "c", 1.0, "x")[:sql.count("?")]))
     assert "USING" in plan and "INDEX tasks_by_column" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
