@@ -3,7 +3,8 @@ import { Link, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
 import { countOf, filterColumns, updateColumns, withoutTasks, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
 import { isFiltering, NO_FILTER, type TaskFilter } from "../board/filters";
-import type { Task } from "../api/types";
+import type { BoardColumn, Task } from "../api/types";
+import { layoutOf, type Layout } from "../board/position";
 import { canEditTasks, myRole } from "../live/reducer";
 import { useBoardSync } from "../live/useBoardSync";
 import { Alert } from "../components/Alert";
@@ -33,7 +34,8 @@ export default function BoardPage() {
   const state = view.state;
   usePageTitle(state?.board.name ?? "Board");
 
-  const columns = useColumns(state?.tasks ?? NO_TASKS);
+  const layout = useMemo(() => layoutOf(state?.board.columns ?? NO_COLUMNS), [state?.board.columns]);
+  const columns = useColumns(state?.tasks ?? NO_TASKS, layout);
   const shown = useFilteredColumns(columns, filter, deletes.hidden);
   const editingNames = useMemo(() => {
     const names: Record<string, string[]> = {};
@@ -111,7 +113,7 @@ export default function BoardPage() {
       )}
       <Alert>{moveError}</Alert>
       {!canEdit && <p className="muted">You can view this board; only editors and the owner can change tasks.</p>}
-      <BoardColumns boardId={boardId} columns={shown} members={state.board.members}
+      <BoardColumns boardId={boardId} columns={shown} layout={layout} members={state.board.members}
         editingNames={editingNames} canEdit={canEdit} actions={actions} announce={setAnnouncement} />
       <p className="visually-hidden" role="status" aria-live="polite">
         {announcement}
@@ -126,15 +128,16 @@ export default function BoardPage() {
 }
 
 const NO_TASKS: Readonly<Record<string, Task>> = {};
+const NO_COLUMNS: BoardColumn[] = [];
 
 /** The board's columns, patched (not rebuilt) when a live event changes a task or two. */
-function useColumns(tasks: Readonly<Record<string, Task>>): Columns {
+function useColumns(tasks: Readonly<Record<string, Task>>, layout: Layout): Columns {
   const last = useRef<ColumnsSnapshot | null>(null);
   return useMemo(() => {
-    const columns = updateColumns(last.current, tasks);
-    last.current = { tasks, columns };
+    const columns = updateColumns(last.current, tasks, layout);
+    last.current = { tasks, layout, columns };
     return columns;
-  }, [tasks]);
+  }, [tasks, layout]);
 }
 
 /**
