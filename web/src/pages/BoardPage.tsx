@@ -12,6 +12,7 @@ import { usePageTitle } from "../components/usePageTitle";
 import { AccessLost } from "../components/board/AccessLost";
 import { BoardColumns } from "../components/board/BoardColumns";
 import { BoardSettings } from "../components/board/BoardSettings";
+import { ColumnsDialog } from "../components/board/ColumnsDialog";
 import { MembersPanel } from "../components/board/MembersPanel";
 import { PresenceBar } from "../components/board/PresenceBar";
 import { TaskDetail } from "../components/board/TaskDetail";
@@ -27,6 +28,7 @@ export default function BoardPage() {
   const { view, sync } = useBoardSync(boardId);
   const [filter, setFilter] = useState<TaskFilter>(NO_FILTER);
   const [showSettings, setShowSettings] = useState(false);
+  const [managingColumns, setManagingColumns] = useState(false);
   const [announcement, setAnnouncement] = useState("");
   const [moveError, setMoveError] = useState<string | null>(null);
   const actions = useTaskActions(sync, setMoveError);
@@ -92,6 +94,11 @@ export default function BoardPage() {
         </div>
         <div className="board-header-end">
           <PresenceBar users={view.presence} me={me.id} />
+          {canEdit && (
+            <button type="button" className="button-secondary" aria-haspopup="dialog" onClick={() => setManagingColumns(true)}>
+              Manage columns
+            </button>
+          )}
           <button type="button" className="button-secondary" aria-expanded={showSettings} aria-controls="board-settings"
             onClick={() => setShowSettings((s) => !s)}>
             {showSettings ? "Hide settings and members" : "Settings and members"}
@@ -118,6 +125,9 @@ export default function BoardPage() {
       <p className="visually-hidden" role="status" aria-live="polite">
         {announcement}
       </p>
+      {managingColumns && canEdit && (
+        <ColumnsDialog board={state.board} counts={countsOf(columns)} onClose={() => setManagingColumns(false)} />
+      )}
       {taskId && (
         <TaskDetail key={taskId} taskId={taskId} state={state} sync={sync} canEdit={canEdit}
           editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} onDelete={deletes.remove} />
@@ -129,6 +139,10 @@ export default function BoardPage() {
 
 const NO_TASKS: Readonly<Record<string, Task>> = {};
 const NO_COLUMNS: BoardColumn[] = [];
+
+function countsOf(columns: Columns): Record<string, number> {
+  return Object.fromEntries(Object.entries(columns).map(([id, tasks]) => [id, tasks.length]));
+}
 
 /** The board's columns, patched (not rebuilt) when a live event changes a task or two. */
 function useColumns(tasks: Readonly<Record<string, Task>>, layout: Layout): Columns {
