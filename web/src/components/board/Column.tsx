@@ -134,6 +134,7 @@ export const Column = memo(function Column(props: Props) {
     >
       <h2 id={headingId} className="column-heading">
         {column.name} <span className="count">({wip.text})</span>
+        {wip.full && " "}
         {wip.full && <span className="wip-mark">{wip.over ? "over limit" : "full"}</span>}
       </h2>
       {props.header}
