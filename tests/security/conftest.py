@@ -88,6 +88,7 @@ class World:
             "board_e": self.board_e["id"], "task_e": self.task_e["id"],
             "comment_e": self.comment_e["id"], "attachment_e": self.attachment_e["id"],
             "ada": self.ada.id, "ed": self.ed.id, "vic": self.vic.id, "eve": self.eve.id,
+            "column_a": self.board_a["columns"][1]["id"], "column_e": self.board_e["columns"][1]["id"],
         }
 
 

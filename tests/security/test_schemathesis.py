@@ -60,7 +60,11 @@ class Fuzzed:
     def _objects(self, api: Api) -> dict[str, str]:
         board = api.board(self.user, "Fuzzed", other=(self.other, "editor"))
         task = api.task(self.user, board["id"], assignee_id=self.other.id)
+        # A column that may go (the board keeps a column of each category beside it).
+        column = api.ok("POST", f"/boards/{board['id']}/columns", self.user,
+                        json={"name": "Fuzzed column", "category": "in_progress"})
         return {"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
+                "column_id": column["id"],
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"]}
 
