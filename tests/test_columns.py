@@ -242,3 +242,28 @@ async def test_concurrent_adds_of_one_name_make_one_column(client: Any,
     assert sorted(r.status_code for r in results) == [201] + [409] * 19
     names = [c["name"] for c in (await _board(client, owner, bid))["columns"]]
     assert names.count("Review") == 1
+
+
+async def test_tasks_created_while_their_column_is_deleted_never_end_up_orphaned(
+        client: Any, team: dict[str, Any]) -> None:
+    """Writers racing a column's deletion: every task lands in a column that exists (0 of N
+    left pointing at the deleted one), whichever commits first."""
+    bid, owner, editor = team["bid"], team["owner"], team["editor"]
+    doing = team["board"]["columns"][1]["id"]
+    for attempt in range(3):
+        review = (await (await _add(client, owner, bid, name=f"Review {attempt}",
+                                    category="in_progress")).get_json())["id"]
+        await make_task(client, editor, bid, column_id=review)  # so the delete must move tasks
+        writes = [client.post("/api/v1/tasks", headers=editor.headers,
+                              json={"board_id": bid, "title": f"racer {n}", "column_id": review})
+                  for n in range(12)]
+        deletion = client.delete(f"/api/v1/boards/{bid}/columns/{review}?move_to={doing}",
+                                 headers=owner.headers)
+        results = await asyncio.gather(deletion, *writes)
+        assert results[0].status_code == 204
+        # A write that came after the deletion is refused (422: no such column), never stored.
+        assert {r.status_code for r in results[1:]} <= {201, 422}
+        columns = {c["id"] for c in (await _board(client, owner, bid))["columns"]}
+        tasks = await (await client.get(f"/api/v1/tasks?board_id={bid}&limit=200",
+                                        headers=owner.headers)).get_json()
+        assert [t["title"] for t in tasks["items"] if t["column_id"] not in columns] == []

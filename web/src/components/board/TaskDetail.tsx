@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useBlocker } from "react-router";
-import type { Member, Task } from "../../api/types";
+import type { BoardColumn, Member, Task } from "../../api/types";
 import { STATUS_LABELS } from "../../api/types";
 import type { BoardSync } from "../../live/boardSync";
 import type { BoardState } from "../../live/reducer";
@@ -126,7 +126,7 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
           ) : (
             <>
               {draft && <KeptDraft draft={draft} members={members} reason="role" onDismiss={() => updateDraft(null)} />}
-              <ReadOnlyTask task={task} members={members} />
+              <ReadOnlyTask task={task} members={members} columns={state.board.columns} />
             </>
           )}
           <AttachmentsSection taskId={task.id} attachments={state.attachments[task.id]} members={members}
@@ -213,14 +213,15 @@ function KeptDraft({ draft, members, reason, onDismiss }: {
   );
 }
 
-function ReadOnlyTask({ task, members }: { task: Task; members: Member[] }) {
+function ReadOnlyTask({ task, members, columns }: { task: Task; members: Member[]; columns: BoardColumn[] }) {
   const assignee = members.find((m) => m.user_id === task.assignee_id);
+  const column = columns.find((c) => c.id === task.column_id);
   return (
     <dl className="task-readonly">
       <dt>Description</dt>
       <dd>{task.description || "—"}</dd>
-      <dt>Status</dt>
-      <dd>{STATUS_LABELS[task.status]}</dd>
+      <dt>Column</dt>
+      <dd>{column ? `${column.name} (${STATUS_LABELS[task.status]})` : STATUS_LABELS[task.status]}</dd>
       <dt>Priority</dt>
       <dd>{task.priority}</dd>
       <dt>Due date</dt>
