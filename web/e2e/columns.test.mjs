@@ -170,6 +170,14 @@ describe("board columns in the web client", { skip: missing.length ? `missing ${
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
       assert.deepEqual(await seriousViolations(phone), []);
       await screenshot(phone, "columns-phone");
+      // The dialog fits the phone too.
+      await phone.getByRole("button", { name: "Manage columns" }).click();
+      const dialog = phone.getByRole("dialog", { name: "Manage columns" });
+      await dialog.waitFor();
+      const wider = await dialog.evaluate((d) => d.scrollWidth - d.clientWidth);
+      assert.ok(wider <= 0, `the dialog scrolls sideways by ${wider}px`);
+      assert.deepEqual(await seriousViolations(phone), []);
+      await screenshot(phone, "columns-phone-dialog");
     } finally {
       await phone.close();
     }
