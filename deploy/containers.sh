@@ -352,6 +352,7 @@ write_compose_files() {
     write_secret redis_password "$redis_password"
     write_secret redis_url "redis://:$redis_password@redis:6379/0"
     write_secret mongodb_uri ""
+    write_secret metrics_token ""
     : >"$STATE/compose.env"
     local s
     {
@@ -374,7 +375,7 @@ write_compose_files() {
         echo "    image: $redis_image"
         for s in mongo-1 mongo-2 mongo-3 mongo-init; do echo "  $s: !reset"; done
         echo "secrets:"
-        for s in jwt_secret jwt_previous_secret redis_url mongodb_uri redis_password; do
+        for s in jwt_secret jwt_previous_secret redis_url mongodb_uri redis_password metrics_token; do
             echo "  $s: !override"
             echo "    file: $STATE/secrets/$s"
         done
@@ -452,7 +453,7 @@ down_compose() {
 # podman 4.3 needs it, each said when it runs (KUBE_CHANGES).
 KUBE_PLAYED=(configmap.yaml deployment.yaml service.yaml)
 KUBE_NOT_PLAYED="hpa.yaml (HorizontalPodAutoscaler), ingress.yaml (Ingress), pdb.yaml (PodDisruptionBudget), namespace.yaml, serviceaccount.yaml; service.yaml is accepted and ignored"
-KUBE_CHANGES="the image is localhost/$IMAGE (kustomization.yaml's images: step); S3_BUCKET empty (attachments on the pod's volume); 1 replica, its containerPort published on 127.0.0.1:PORT (podman publishes a containerPort on the host, on every interface and for every replica alike); restartPolicy OnFailure (podman 4.3 applies Always to the init container too and restarts it forever)"
+KUBE_CHANGES="the image is localhost/$IMAGE (kustomization.yaml's images: step); S3_BUCKET empty (attachments on the pod's volume); 1 replica, its containerPort published on 127.0.0.1:PORT (podman publishes a containerPort on the host, on every interface and for every replica alike), and the metrics containerPort left out for that reason (the server still listens on it inside the pod); restartPolicy OnFailure (podman 4.3 applies Always to the init container too and restarts it forever)"
 
 write_kube_yaml() {
     local port=$1 out=$STATE/kube.yaml f
@@ -463,6 +464,7 @@ write_kube_yaml() {
             -e "s|^  replicas: [0-9]*|  replicas: 1|" \
             -e "s|^      serviceAccountName: taskflow$|&\n      restartPolicy: OnFailure|" \
             -e "s|^\(\s*\)- name: http$|&\n\1  hostIP: 127.0.0.1\n\1  hostPort: $port|" \
+            -e "/^\s*- name: metrics$/,+2d" \
             "$REPO/deploy/k8s/$f"
     done >"$out"
     if ! grep -q "hostPort: $port" "$out" || ! grep -q 'restartPolicy: OnFailure' "$out" ||

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,9 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 CLUSTER_SH = REPO / "loadtests" / "cluster.sh"
+# /metrics answers on an instance's public port only to its token: the servers started from
+# here inherit this one (or the one already in the environment, for a cluster of your own).
+METRICS_TOKEN = os.environ.setdefault("TASKFLOW_METRICS_TOKEN", secrets.token_urlsafe(24))
 
 
 def free_port() -> int:
@@ -133,7 +137,8 @@ def cluster(instances: int, redis_url: str, server: str,
 async def gauges(http: httpx.AsyncClient, url: str) -> dict[str, float]:
     """Every unlabelled sample of the server at `url`'s /metrics, by name."""
     values = {}
-    for line in (await http.get(f"{url}/metrics")).text.splitlines():
+    auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    for line in (await http.get(f"{url}/metrics", headers=auth)).text.splitlines():
         if line and not line.startswith("#") and "{" not in line:
             name, _, value = line.partition(" ")
             values[name] = float(value.split(" ")[0])

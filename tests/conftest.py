@@ -15,6 +15,7 @@ from taskflow.app import create_app
 from taskflow.config import RateLimits, Settings
 from taskflow.domain import Event
 from taskflow.realtime.local import LocalPublisher
+from tests.support.processes import METRICS_TOKEN
 from tests.support.schemas import SchemaCheckingClient
 
 TEST_SECRET = secrets.token_urlsafe(48)
@@ -33,6 +34,7 @@ def settings(tmp_path: Path) -> Settings:
         env="test",
         data_dir=tmp_path / "data",
         jwt_secret=TEST_SECRET,
+        metrics_token=METRICS_TOKEN,
         rate_limits=RateLimits(enabled=True, login_per_account="20/minute",
                                auth_per_address="1000/minute", api_per_user="2000/minute"),
     )

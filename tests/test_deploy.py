@@ -55,10 +55,12 @@ NOT_IN_COMPOSE = {
     "JWT_PREVIOUS_SECRET": "a compose secret, read through JWT_PREVIOUS_SECRET_FILE",
     "REDIS_URL": "a compose secret, read through REDIS_URL_FILE",
     "MONGODB_URI": "a compose secret, read through MONGODB_URI_FILE",
+    "TASKFLOW_METRICS_TOKEN": "a compose secret, read through TASKFLOW_METRICS_TOKEN_FILE",
     "TASKFLOW_WEB_DIST": "set by the image",
     "TASKFLOW_MONGODB_ALLOW_STANDALONE": "refused in production",
 }
 APP_PORT = 8000
+METRICS_PORT = 9100
 
 
 # ---- what the server reads -------------------------------------------------------------
@@ -273,7 +275,9 @@ def test_compose_instances_match_nginx_and_prometheus() -> None:
     prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     targets = {target for job in prometheus["scrape_configs"] for group in job["static_configs"]
                for target in group["targets"]}
-    assert targets == set(upstreams.values())
+    metrics = {f"{name}:{svc['environment']['TASKFLOW_METRICS_PORT'].split(':-')[-1].rstrip('}')}"
+               for name, svc in _taskflow_services(compose).items() if name != "taskflow-migrate"}
+    assert targets == metrics == {f"{name}:{METRICS_PORT}" for name in instances.values()}
 
 
 # ---- schemas ----------------------------------------------------------------------------
@@ -318,6 +322,13 @@ def test_kubernetes_deployment_is_probed_and_unprivileged() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/api/v1/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/ready"
     assert container["ports"][0]["containerPort"] == APP_PORT
+    # /metrics: a port of the pod, scraped there, and not one the Service exposes.
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports["metrics"] == METRICS_PORT
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(METRICS_PORT)
+    (service,) = [doc for doc in _yaml_documents(K8S / "service.yaml") if doc["kind"] == "Service"]
+    assert {port["targetPort"] for port in service["spec"]["ports"]} == {"http"}
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     # preStop + the server's grace period must fit before SIGKILL

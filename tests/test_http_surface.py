@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from taskflow.app import create_app
 from taskflow.config import Settings
 from tests.support.api import Account, make_board, make_task, problem, register
-from tests.support.processes import free_port
+from tests.support.processes import METRICS_AUTH, free_port
 
 if TYPE_CHECKING:
     from quart import Quart
@@ -211,7 +211,7 @@ async def _assorted(client: TestClientProtocol, ada: Account, task: dict[str, An
         await client.put("/api/v1/tasks"),  # 405
         await client.post("/api/v1/tasks", json={"title": 1}, headers=ada.headers),  # 422
         await client.get("/docs"),
-        await client.get("/metrics"),
+        await client.get("/metrics", headers=METRICS_AUTH),
         await client.get("/openapi.json"),
     ]
 
@@ -351,7 +351,7 @@ async def test_metrics_count_requests_by_route_template(client: TestClientProtoc
         assert (await client.get(f"/api/v1/tasks/{task['id']}", headers=ada.headers)
                 ).status_code == 200
     await client.get(f"/api/v1/unknown-{task['id']}")
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=METRICS_AUTH)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     text = await response.get_data(as_text=True)

@@ -59,6 +59,13 @@ BAD_ENVIRONMENTS = [
     pytest.param({"TASKFLOW_LOG_JSON": "sometimes"}, "TASKFLOW_LOG_JSON", id="bool"),
     pytest.param({"TASKFLOW_LOG_LEVEL": "LOUD"}, "TASKFLOW_LOG_LEVEL", id="log-level"),
     pytest.param({"TASKFLOW_INSTANCE_ID": "Web-1"}, "TASKFLOW_INSTANCE_ID", id="instance-id"),
+    pytest.param({"TASKFLOW_METRICS_TOKEN": "t" * 15}, "TASKFLOW_METRICS_TOKEN",
+                 id="metrics-token-short"),
+    pytest.param({"TASKFLOW_METRICS_PORT": "0"}, "TASKFLOW_METRICS_PORT", id="metrics-port-0"),
+    pytest.param({"TASKFLOW_METRICS_PORT": "70000"}, "TASKFLOW_METRICS_PORT",
+                 id="metrics-port-range"),
+    pytest.param({"TASKFLOW_METRICS_PORT": "9100", "TASKFLOW_METRICS_HOST": "localhost"},
+                 "TASKFLOW_METRICS_HOST", id="metrics-host-not-ip"),
     pytest.param({"JWT_SECRET_FILE": "/nonexistent/taskflow/secret"}, "JWT_SECRET_FILE",
                  id="secret-file-missing"),
     pytest.param({"JWT_SECRET": STRONG, "JWT_SECRET_FILE": "/etc/hostname"}, "JWT_SECRET",
@@ -198,6 +205,7 @@ def test_defaults() -> None:
     assert s.log_level == "INFO"
     assert s.web_dist is None
     assert s.stats_ttl == 60
+    assert (s.metrics_port, s.metrics_host, s.metrics_token) == (None, "127.0.0.1", None)
     assert re.fullmatch(r"[a-z0-9]{1,16}", s.instance_id)
 
 
@@ -226,6 +234,9 @@ def test_every_setting_is_read() -> None:
         "TASKFLOW_INSTANCE_ID": "web2",
         "TASKFLOW_WEB_DIST": "/srv/web",
         "TASKFLOW_STATS_TTL": "5",
+        "TASKFLOW_METRICS_PORT": "9100",
+        "TASKFLOW_METRICS_HOST": "10.0.0.5",
+        "TASKFLOW_METRICS_TOKEN": "m" * 16,
     })
     assert s.production
     assert s.data_dir == Path("/srv/taskflow")
@@ -248,6 +259,7 @@ def test_every_setting_is_read() -> None:
     assert s.instance_id == "web2"
     assert s.web_dist == Path("/srv/web")
     assert s.stats_ttl == 5
+    assert (s.metrics_port, s.metrics_host, s.metrics_token) == (9100, "10.0.0.5", "m" * 16)
 
 
 def test_reading_does_not_touch_the_environ_mapping() -> None:

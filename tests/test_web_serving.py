@@ -10,6 +10,7 @@ import pytest
 from quart import Quart
 
 from taskflow.app import create_app
+from tests.support.processes import METRICS_AUTH
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ async def test_the_app_does_not_shadow_the_api_or_the_service_endpoints(web_app:
     client = web_app.test_client()
     assert (await client.get("/api/v1/health")).status_code == 200
     assert (await client.get("/openapi.json")).status_code == 200
-    assert (await client.get("/metrics")).status_code == 200
+    assert (await client.get("/metrics", headers=METRICS_AUTH)).status_code == 200
     assert (await client.get("/docs")).status_code == 200
     unknown_api = await client.get("/api/v1/nothing-here")
     assert unknown_api.status_code == 404

@@ -20,6 +20,7 @@ from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
 from taskflow.http import attachments, auth, boards, columns, ops, problems, tasks, web
 from taskflow.http import middleware as http_middleware
+from taskflow.http.metrics import MetricsListener
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
 from taskflow.http.runtime import Runtime
@@ -169,7 +170,12 @@ async def _chores(services: Services) -> None:
             logger.exception("housekeeping failed; will retry")
 
 
-def asgi_app(app: Quart) -> ASGIApp:
-    """The one ASGI app to serve: Socket.IO at /socket.io, the Quart app for the rest."""
+def asgi_app(app: Quart) -> ASGIApp | MetricsListener:
+    """The one ASGI app to serve: Socket.IO at /socket.io, the Quart app for the rest, and
+    with TASKFLOW_METRICS_PORT, in front of both, the metrics listener's own answers."""
     channel: LiveChannel = app.extensions["taskflow_live"]
-    return channel.asgi(app)
+    served = channel.asgi(app)
+    rt: Runtime = app.extensions["taskflow"]
+    if rt.settings.metrics_port is None:
+        return served
+    return MetricsListener(served, port=rt.settings.metrics_port, registry=rt.metrics.registry)

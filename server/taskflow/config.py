@@ -21,7 +21,9 @@ _ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
 _MIN_SECRET_BYTES = 32
 _INSTANCE_ID = re.compile(r"^[a-z0-9]{1,16}$")
 # Settings that may instead be read from a file named by <NAME>_FILE (Docker/Kubernetes secrets).
-_FILE_SETTINGS = ("JWT_SECRET", "JWT_PREVIOUS_SECRET", "REDIS_URL", "MONGODB_URI")
+_FILE_SETTINGS = ("JWT_SECRET", "JWT_PREVIOUS_SECRET", "REDIS_URL", "MONGODB_URI",
+                  "TASKFLOW_METRICS_TOKEN")
+_MIN_METRICS_TOKEN_BYTES = 16
 
 
 class SettingsError(Exception):
@@ -86,6 +88,11 @@ class Settings:
     live_sweep_seconds: float = 2.0
     presence_ttl: int = 45
     sqlite_busy_timeout_ms: int = 10_000
+    # /metrics: on a listener of its own (not the public port) and, on the public port, only
+    # for a request bearing the token (404 otherwise, and always when no token is set).
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
 
     @property
     def production(self) -> bool:
@@ -117,6 +124,10 @@ class Settings:
         if allow_standalone and mode == "production":
             raise SettingsError("TASKFLOW_MONGODB_ALLOW_STANDALONE is for emulators and tests only "
                                 "(writes are then not atomic); it can't be set in production")
+        metrics_token = env.get("TASKFLOW_METRICS_TOKEN") or None
+        if metrics_token and len(metrics_token.encode()) < _MIN_METRICS_TOKEN_BYTES:
+            raise SettingsError(
+                f"TASKFLOW_METRICS_TOKEN must be at least {_MIN_METRICS_TOKEN_BYTES} bytes")
         redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"))
         redis_mode = _redis_mode(env, redis_url)
         settings = cls(
@@ -164,6 +175,9 @@ class Settings:
             presence_ttl=_int(env, "TASKFLOW_PRESENCE_TTL", 45, low=5, high=55),
             sqlite_busy_timeout_ms=_int(env, "TASKFLOW_SQLITE_BUSY_TIMEOUT_MS", 10_000, low=100,
                                         high=600_000),
+            metrics_port=_int(env, "TASKFLOW_METRICS_PORT", 0, low=1, high=65535) or None,
+            metrics_host=_host(env, "TASKFLOW_METRICS_HOST", "127.0.0.1"),
+            metrics_token=metrics_token,
             **({"instance_id": instance_id} if instance_id else {}),
         )
         return settings
@@ -254,6 +268,15 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise SettingsError(f"{name} must be {bound}, got {value}")
     return value
+
+
+def _host(env: Mapping[str, str], name: str, default: str) -> str:
+    """An IP address to bind to (a name would resolve to several, or to none)."""
+    raw = env.get(name, "").strip() or default
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise SettingsError(f"{name} must be an IP address to bind to, got {raw!r}") from None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

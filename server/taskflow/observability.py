@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import queue
 import sys
+import threading
 import time
 from contextvars import ContextVar
 from datetime import datetime
@@ -19,6 +22,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -93,10 +97,10 @@ class _PlainAccessLines:
 
     Through loguru an access line cost ~30 microseconds (a record, a frame lookup, two
     formattings, a write), a tenth of a small request. Used only when the log is plain text
-    on stdout alone; the lines of one turn of the event loop go out in one write, in that
-    same turn, so every request is still logged, in order, at once."""
+    on stdout alone; the lines of one turn of the event loop go to the stdout writer in one
+    hand-over, in that same turn, so every request is still logged, in order."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: BackgroundWriter) -> None:
         self._stream = stream
         self._lines: list[str] = []
         self._second = -1
@@ -129,6 +133,91 @@ class _PlainAccessLines:
 _access_lines: _PlainAccessLines | None = None
 
 
+class BackgroundWriter:
+    """Writes to a stream from a thread of its own: the event loop hands text over and never
+    waits for the stream.
+
+    A stdout pipe that stops being read (a stuck log collector, a paused `docker logs`
+    reader) would otherwise block the first write that finds it full, on the event loop,
+    and freeze every request and socket of the process. Here the loop only appends to a
+    bounded queue; when the stream has fallen `max_pending` writes behind, further text is
+    dropped and counted, and the next write that goes through says how much was lost
+    (`taskflow_log_lines_dropped_total` counts it too).
+    """
+
+    def __init__(self, stream: TextIO, *, max_pending: int = 10_000) -> None:
+        self._stream = stream
+        self._pending: queue.Queue[str] = queue.Queue(maxsize=max_pending)
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self._reported = 0
+        threading.Thread(target=self._run, name="taskflow-log-writer", daemon=True).start()
+
+    def write(self, text: str) -> None:
+        try:
+            self._pending.put_nowait(text)
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+
+    def flush(self) -> None:
+        """Nothing to do on the caller's side: the writer thread flushes after each batch."""
+
+    def drain(self, timeout: float) -> bool:
+        """Waits up to `timeout` seconds for what is queued to be written (at exit)."""
+        deadline = time.monotonic() + timeout
+        while self._pending.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)  # a bounded wait at process exit, off the event loop
+        return not self._pending.unfinished_tasks
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._pending.get()]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            with self._lock:
+                lost, self._reported = self.dropped - self._reported, self.dropped
+            if lost:
+                batch.insert(0, f"{datetime.now().astimezone().isoformat(timespec='milliseconds')}"
+                                f" WARNING [-] {lost} log line(s) dropped: the log output did not "
+                                "keep up (its reader stalled?)\n")
+            try:
+                self._stream.write("".join(batch))
+                self._stream.flush()
+            except (OSError, ValueError):  # closed or broken: nothing left to tell
+                pass
+            finally:
+                for _ in range(len(batch) - (1 if lost else 0)):
+                    self._pending.task_done()
+
+
+_stdout: BackgroundWriter | None = None
+
+
+def _stdout_writer() -> BackgroundWriter:
+    global _stdout
+    if _stdout is None:
+        _stdout = BackgroundWriter(sys.stdout)
+        atexit.register(_stdout.drain, 2.0)
+    return _stdout
+
+
+class _DroppedLines:
+    """`taskflow_log_lines_dropped_total`: lines the stdout writer had to drop."""
+
+    def collect(self) -> Any:
+        family = CounterMetricFamily("taskflow_log_lines_dropped",
+                                     "Log lines dropped because stdout did not keep up")
+        family.add_metric([], float(_stdout.dropped if _stdout else 0))
+        yield family
+
+    def describe(self) -> Any:
+        return []
+
+
 def log_access(request_id: str, message: str) -> None:
     """One request's access line (INFO)."""
     if _access_lines is not None:
@@ -143,13 +232,18 @@ def configure_logging(*, json_lines: bool, level: str, log_dir: str | None = Non
     logger.remove()
     logger.configure(patcher=_add_request_id)
     fmt = "{time:YYYY-MM-DDTHH:mm:ss.SSSZ} {level: <7} [{extra[request_id]}] {message}"
-    logger.add(sys.stdout, level=level, serialize=json_lines, format=fmt, enqueue=False,
-               diagnose=False)
+    # Nothing here writes on the event loop: stdout through BackgroundWriter, the files
+    # through loguru's own queue (enqueue=True: a thread writes them).
+    stdout = _stdout_writer()
+    logger.add(stdout.write, level=level, serialize=json_lines, format=fmt, enqueue=False,
+               diagnose=False, colorize=False)
     if log_dir:
-        logger.add(f"{log_dir}/error.log", level="ERROR", serialize=True, rotation="50 MB", diagnose=False)
-        logger.add(f"{log_dir}/combined.log", level=level, serialize=True, rotation="100 MB", diagnose=False)
+        logger.add(f"{log_dir}/error.log", level="ERROR", serialize=True, rotation="50 MB",
+                   diagnose=False, enqueue=True)
+        logger.add(f"{log_dir}/combined.log", level=level, serialize=True, rotation="100 MB",
+                   diagnose=False, enqueue=True)
     plain_info = not json_lines and not log_dir and logger.level(level).no <= logger.level("INFO").no
-    _access_lines = _PlainAccessLines(sys.stdout) if plain_info else None
+    _access_lines = _PlainAccessLines(stdout) if plain_info else None
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
     quiet = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _NoConnectionLines) for f in quiet.filters):
@@ -164,6 +258,7 @@ class Metrics:
         self.started = time.time()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
+        self.registry.register(_DroppedLines())
         self.requests = Counter(
             "taskflow_http_requests_total", "HTTP requests by route template and status",
             ["method", "route", "status"], registry=self.registry,

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.support.liveclient import LiveClient
-from tests.support.processes import TaskflowServer, serving
+from tests.support.processes import METRICS_AUTH, TaskflowServer, serving
 
 INTERVAL, TIMEOUT = 1, 2  # seconds: TASKFLOW_LIVE_PING_INTERVAL / _TIMEOUT
 
@@ -50,7 +50,7 @@ async def _token(server: TaskflowServer) -> str:
 
 async def _sockets_gauge(server: TaskflowServer) -> float:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        text = (await http.get("/metrics")).text
+        text = (await http.get("/metrics", headers=METRICS_AUTH)).text
     match = re.search(r"^taskflow_live_sockets ([0-9.e+]+)$", text, re.MULTILINE)
     assert match, "taskflow_live_sockets is missing from /metrics"
     return float(match.group(1))

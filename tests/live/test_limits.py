@@ -17,7 +17,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
 from tests.support.liveclient import LiveClient
-from tests.support.processes import TaskflowServer, serving
+from tests.support.processes import METRICS_AUTH, TaskflowServer, serving
 
 
 class StalledClient:
@@ -98,7 +98,8 @@ async def test_a_client_that_stops_reading_is_cut_off(strict_server: TaskflowSer
         stalled.handshake(session["token"], board["id"])
         healthy = await LiveClient(strict_server.url, session["token"]).connect()
         await healthy.join(board["id"])
-        before = _metric((await http.get("/metrics")).text, "taskflow_live_slow_consumers_total")
+        metrics = (await http.get("/metrics", headers=METRICS_AUTH)).text
+        before = _metric(metrics, "taskflow_live_slow_consumers_total")
         bulky = "x" * 9000  # ~9 kB per event fills the socket buffers in a few hundred events
         sent = 0
         deadline = time.monotonic() + 60
@@ -108,7 +109,7 @@ async def test_a_client_that_stops_reading_is_cut_off(strict_server: TaskflowSer
                                       "description": bulky})
             assert r.status_code == 201
             sent += 1
-            metrics = (await http.get("/metrics")).text
+            metrics = (await http.get("/metrics", headers=METRICS_AUTH)).text
             if _metric(metrics, "taskflow_live_slow_consumers_total") > before:
                 break
         else:

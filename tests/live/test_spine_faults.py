@@ -32,7 +32,7 @@ import socketio
 
 from tests.live.conftest import LIVE_ENV
 from tests.support.liveclient import LiveClient
-from tests.support.processes import TaskflowServer, serving
+from tests.support.processes import METRICS_AUTH, TaskflowServer, serving
 
 SPINE_ENV = {
     **LIVE_ENV,
@@ -83,7 +83,7 @@ def wal_recovery_stall(db: Path) -> Iterator[None]:
 
 async def live_sockets(http: httpx.AsyncClient) -> float | None:
     """The `taskflow_live_sockets` gauge (summed over its samples); None when not exported."""
-    text = (await http.get("/metrics")).text
+    text = (await http.get("/metrics", headers=METRICS_AUTH)).text
     samples = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith("taskflow_live_sockets") and not line.startswith("#")]
     return sum(samples) if samples else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json as jsonlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 TASKFLOW = str(Path(sys.executable).with_name("taskflow"))
+# Every server a test starts serves /metrics on its public port to this token alone
+# (http/metrics.py); METRICS_AUTH is the header that bears it.
+METRICS_TOKEN = secrets.token_urlsafe(24)
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
 
 
@@ -39,6 +44,7 @@ def clean_env(env: Mapping[str, str], tmp: Path | None = None) -> dict[str, str]
     base = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
     base["PYTHONUNBUFFERED"] = "1"
     base["PYTHONDONTWRITEBYTECODE"] = "1"
+    base["TASKFLOW_METRICS_TOKEN"] = METRICS_TOKEN
     if tmp is not None:
         base["HOME"] = str(tmp)
         base["TMPDIR"] = str(tmp)
@@ -176,6 +182,14 @@ class TaskflowServer:
         if self.log_path is None or not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")
+
+    def log_with(self, text: str, timeout: float = 10.0) -> str:
+        """The log once it holds `text` (the server writes its log from a thread of its own,
+        so a line logged before a response may land in the file just after it)."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the log file for one line, not synchronisation
+        return log
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then SIGKILL if it hasn't exited within `timeout`; returns the exit code."""

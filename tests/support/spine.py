@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import TaskflowServer, serving
+from tests.support.processes import METRICS_AUTH, TaskflowServer, serving
 
 # Rate limits stay on: only their ceilings are raised to what the tests need.
 SPINE_LIMITS = {
@@ -38,7 +38,7 @@ def spine_server(base_env: dict[str, str], workdir: Path) -> Iterator[TaskflowSe
 async def gauges(http: httpx.AsyncClient, base: str = "") -> dict[str, float]:
     """Every unlabelled sample of GET /metrics (of the server at `base`, else the client's
     base URL), by name."""
-    r = await http.get(f"{base}/metrics")
+    r = await http.get(f"{base}/metrics", headers=METRICS_AUTH)
     assert r.status_code == 200, r.status_code
     values: dict[str, float] = {}
     for line in r.text.splitlines():

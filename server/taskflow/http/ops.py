@@ -8,10 +8,11 @@ from typing import Any
 
 import swagger_ui_bundle
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Blueprint, Response, send_from_directory
+from quart import Blueprint, Response, request, send_from_directory
 from quart_schema import hide
 
-from taskflow.errors import ServiceUnavailable
+from taskflow.errors import NotFound, ServiceUnavailable
+from taskflow.http.metrics import bearer_matches
 from taskflow.http.responses import json_response
 from taskflow.http.runtime import runtime
 
@@ -57,7 +58,10 @@ async def ready() -> Response:
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
+    """Only with the metrics token on this (public) port: http/metrics.py."""
     rt = runtime()
+    if not bearer_matches(request.headers.get("Authorization"), rt.settings.metrics_token):
+        raise NotFound()
     return Response(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
