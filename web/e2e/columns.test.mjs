@@ -152,6 +152,21 @@ describe("board columns in the web client", { skip: missing.length ? `missing ${
     assert.deepEqual(await seriousViolations(page), []);
   });
 
+  step("the task dialog's Column field moves a task to any of the board's columns", async () => {
+    await page.getByRole("link", { name: "Check the copy", exact: true }).click();
+    const dialog = page.getByTestId("task-dialog");
+    await dialog.getByLabel("Column").selectOption({ label: "Blocked" });
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.getByText("Saved.").waitFor();
+    await page.getByRole("button", { name: "Close task" }).click();
+    const blocked = await columnNamed("Blocked");
+    await column(page, blocked.id).getByRole("link", { name: "Check the copy", exact: true }).waitFor();
+    const [task] = (await server.api("GET", `/tasks?board_id=${boardId}&column_id=${blocked.id}`, { token: ownerToken })).items;
+    assert.equal(task.title, "Check the copy");
+    assert.equal(task.status, "in_progress");
+    assert.equal(task.completed_at, null); // left the done column
+  });
+
   step("on a 360 px phone the columns are tabs named after the board's columns", async () => {
     const phone = await (await browser.newContext({ viewport: { width: 360, height: 740 }, hasTouch: true })).newPage();
     try {
@@ -165,7 +180,7 @@ describe("board columns in the web client", { skip: missing.length ? `missing ${
       await tabs.first().waitFor();
       assert.deepEqual((await tabs.allTextContents()).map((t) => t.replace(/\s*\(.*$/, "")), ["To do", "In progress", "Blocked", "Done"]);
       await phone.getByRole("tab", { name: /Blocked/ }).click();
-      await phone.getByRole("heading", { name: "Blocked (0 / 3)" }).waitFor();
+      await phone.getByRole("heading", { name: "Blocked (1 / 3)" }).waitFor();
       const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
       assert.deepEqual(await seriousViolations(phone), []);

@@ -111,7 +111,7 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
       {!task ? (
         <>
           <p>This task was deleted or is not on this board.</p>
-          {draft && <KeptDraft draft={draft} members={members} reason="deleted" onDismiss={() => updateDraft(null)} />}
+          {draft && <KeptDraft draft={draft} members={members} columns={state.board.columns} reason="deleted" onDismiss={() => updateDraft(null)} />}
         </>
       ) : (
         <>
@@ -121,11 +121,11 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
             </Alert>
           )}
           {canEdit ? (
-            <TaskEditor key={task.id} task={task} members={members} actions={actions} initialDraft={draft}
+            <TaskEditor key={task.id} task={task} members={members} columns={state.board.columns} actions={actions} initialDraft={draft}
               onDraftChange={updateDraft} />
           ) : (
             <>
-              {draft && <KeptDraft draft={draft} members={members} reason="role" onDismiss={() => updateDraft(null)} />}
+              {draft && <KeptDraft draft={draft} members={members} columns={state.board.columns} reason="role" onDismiss={() => updateDraft(null)} />}
               <ReadOnlyTask task={task} members={members} columns={state.board.columns} />
             </>
           )}
@@ -170,9 +170,10 @@ function ConfirmDiscard({ onKeep, onDiscard }: { onKeep: () => void; onDiscard: 
 }
 
 /** Unsaved changes whose editor went away, shown as text the user can copy. */
-function KeptDraft({ draft, members, reason, onDismiss }: {
+function KeptDraft({ draft, members, columns, reason, onDismiss }: {
   draft: TaskForm;
   members: Member[];
+  columns: BoardColumn[];
   reason: "role" | "deleted";
   onDismiss: () => void;
 }) {
@@ -181,7 +182,7 @@ function KeptDraft({ draft, members, reason, onDismiss }: {
   const text = [
     `Title: ${draft.title}`,
     `Description: ${draft.description}`,
-    `Status: ${STATUS_LABELS[draft.status]}`,
+    `Column: ${columns.find((c) => c.id === draft.column)?.name ?? "a deleted column"}`,
     `Priority: ${draft.priority}`,
     `Due date: ${draft.due || "none"}`,
     `Assignee: ${assignee}`,
