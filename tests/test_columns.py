@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from taskflow.app import create_app
+from taskflow.config import RateLimits, Settings
 from tests.conftest import Captured
 from tests.support.api import Account, make_board, make_task, problem, register
 
@@ -267,3 +270,23 @@ async def test_tasks_created_while_their_column_is_deleted_never_end_up_orphaned
         tasks = await (await client.get(f"/api/v1/tasks?board_id={bid}&limit=200",
                                         headers=owner.headers)).get_json()
         assert [t["title"] for t in tasks["items"] if t["column_id"] not in columns] == []
+
+
+async def test_column_writes_count_against_the_users_api_limit(
+        make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(rate_limits=RateLimits(api_per_user="4/minute"))
+    app = create_app(settings)
+    async with app.test_app():
+        client = app.test_client()
+        ada = await register(client, name="Ada")
+        board = (await (await client.get("/api/v1/boards", headers=ada.headers)).get_json())
+        bid = board["items"][0]["id"]
+        first = board["items"][0]["columns"][0]["id"]
+        answers = [await _add(client, ada, bid, name="A", category="todo"),
+                   await client.patch(f"/api/v1/boards/{bid}/columns/{first}", headers=ada.headers,
+                                      json={"wip_limit": 3}),
+                   await client.put(f"/api/v1/boards/{bid}/columns/order", headers=ada.headers,
+                                    json={"column_ids": [first]})]  # 422, still counted
+        assert [a.status_code for a in answers] == [201, 200, 422]
+        await problem(await _add(client, ada, bid, name="B", category="todo"), 429,
+                      "rate_limited")
