@@ -133,10 +133,10 @@ MIGRATIONS: tuple[str, ...] = (
                     'category', 'done', 'wip_limit', NULL))
         WHERE columns_json = '[]';
     ALTER TABLE tasks ADD COLUMN column_id TEXT NOT NULL DEFAULT '';
-    UPDATE tasks SET column_id = (
+    UPDATE tasks SET column_id = COALESCE((
         SELECT json_extract(c.value, '$.id') FROM boards b, json_each(b.columns_json) c
         WHERE b.id = tasks.board_id AND json_extract(c.value, '$.category') = tasks.status
-        ORDER BY c.key LIMIT 1);
+        ORDER BY c.key LIMIT 1), '');
     DROP INDEX tasks_by_column;
     CREATE INDEX tasks_by_column ON tasks (board_id, column_id, position, id);
     CREATE INDEX tasks_by_board_status ON tasks (board_id, status)
