@@ -486,6 +486,7 @@ class RestUser(TaskFlowUser):
         self.boards: list[str] = list(self.shared)
         self.tasks_seen: dict[str, int] = {}  # task id -> version
         self.task_boards: dict[str, str] = {}  # task id -> board id
+        self.items_seen: dict[str, list[tuple[str, bool]]] = {}  # task id -> checklist (id, done)
         self.mine: list[str] = []
         self.browse_boards()
 
@@ -493,8 +494,11 @@ class RestUser(TaskFlowUser):
         for t in tasks:
             self.tasks_seen[t["id"]] = int(t["version"])
             self.task_boards[t["id"]] = t["board_id"]
+            self.items_seen[t["id"]] = [(i["id"], bool(i["done"])) for i in t.get("checklist", ())]
         while len(self.tasks_seen) > 300:
-            self.tasks_seen.pop(next(iter(self.tasks_seen)))
+            oldest = next(iter(self.tasks_seen))
+            self.tasks_seen.pop(oldest)
+            self.items_seen.pop(oldest, None)
         if len(self.task_boards) > 600:  # tasks forgotten elsewhere (deleted, gone)
             self.task_boards = {k: v for k, v in self.task_boards.items() if k in self.tasks_seen}
 
@@ -606,6 +610,49 @@ class RestUser(TaskFlowUser):
                 self.tasks_seen.pop(task_id, None)
             elif r.status_code != 201:
                 r.failure(f"{r.status_code}: {(r.text or '')[:200]}")
+
+    @task(2)
+    def tick_checklist(self) -> None:
+        """Ticks (or unticks) an item of a task's checklist; adds items to short checklists."""
+        picked = self._some_task()
+        if picked is None:
+            return
+        task_id, _ = picked
+        items = self.items_seen.get(task_id) or []
+        url = f"{API}/tasks/{task_id}/checklist"
+        if len(items) < 3:
+            request = self.client.post(url, json={"text": f"Step {len(items) + 1}"},
+                                       headers=self.auth(), catch_response=True,
+                                       name=f"POST {API}/tasks/[id]/checklist")
+            expected = 201
+        else:
+            item_id, done = random.choice(items)
+            request = self.client.request("PATCH", f"{url}/{item_id}", json={"done": not done},
+                                          headers=self.auth(), catch_response=True,
+                                          name=f"PATCH {API}/tasks/[id]/checklist/[item]")
+            expected = 200
+        with request as r:
+            if r.status_code == 404:  # the task (or item) went away meanwhile
+                r.success()
+                self.tasks_seen.pop(task_id, None)
+                self.items_seen.pop(task_id, None)
+            elif r.status_code != expected:
+                r.failure(f"{r.status_code}: {(r.text or '')[:200]}")
+            else:
+                item = r.json()
+                kept = [(i, d) for i, d in items if i != item["id"]]
+                self.items_seen[task_id] = [*kept, (item["id"], bool(item["done"]))]
+
+    @task(1)
+    def read_activity(self) -> None:
+        """What the task dialog reads on opening: the first page of a task's activity."""
+        picked = self._some_task()
+        if picked is None:
+            return
+        found = self._get(f"{API}/tasks/{picked[0]}/activity?limit=20",
+                          f"GET {API}/tasks/[id]/activity", gone_ok=True)
+        if found is None:
+            self.tasks_seen.pop(picked[0], None)
 
     @task(1)
     def remove_own_task(self) -> None:

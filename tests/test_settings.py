@@ -234,6 +234,7 @@ def test_every_setting_is_read() -> None:
         "TASKFLOW_INSTANCE_ID": "web2",
         "TASKFLOW_WEB_DIST": "/srv/web",
         "TASKFLOW_STATS_TTL": "5",
+        "TASKFLOW_EVENT_RETENTION_DAYS": "90",
         "TASKFLOW_METRICS_PORT": "9100",
         "TASKFLOW_METRICS_HOST": "10.0.0.5",
         "TASKFLOW_METRICS_TOKEN": "m" * 16,
@@ -259,6 +260,7 @@ def test_every_setting_is_read() -> None:
     assert s.instance_id == "web2"
     assert s.web_dist == Path("/srv/web")
     assert s.stats_ttl == 5
+    assert s.event_retention_days == 90
     assert (s.metrics_port, s.metrics_host, s.metrics_token) == (9100, "10.0.0.5", "m" * 16)
 
 
@@ -303,6 +305,8 @@ def test_secret_length_counts_bytes_not_characters() -> None:
     ("TASKFLOW_MAX_HEADER_BYTES", "16k"),
     ("TASKFLOW_STATS_TTL", "0"),
     ("TASKFLOW_STATS_TTL", "61"),
+    ("TASKFLOW_EVENT_RETENTION_DAYS", "0"),
+    ("TASKFLOW_EVENT_RETENTION_DAYS", "1y"),
     ("MONGODB_MAX_POOL_SIZE", "0"),
     ("MONGODB_URI", "postgres://db/x"),
     ("REDIS_URL", "127.0.0.1:6379"),

@@ -18,7 +18,17 @@ from taskflow.blobs import LocalBlobStore, S3BlobStore
 from taskflow.cache import MemoryCache, RedisCache
 from taskflow.clock import SystemClock
 from taskflow.config import Settings, SettingsError
-from taskflow.http import attachments, auth, boards, columns, ops, problems, tasks, web
+from taskflow.http import (
+    attachments,
+    auth,
+    boards,
+    checklists,
+    columns,
+    ops,
+    problems,
+    tasks,
+    web,
+)
 from taskflow.http import middleware as http_middleware
 from taskflow.http.metrics import MetricsListener
 from taskflow.http.openapi import TaskFlowOpenAPI
@@ -107,7 +117,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
-                      attachments.blueprint, ops.blueprint):
+                      attachments.blueprint, checklists.blueprint, ops.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -138,7 +148,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             stats_ttl=settings.stats_ttl, max_upload_bytes=settings.max_upload_bytes,
         )
         await channel.start(rt.services_, redis)
-        chores = asyncio.create_task(_chores(rt.services_))
+        chores = asyncio.create_task(_chores(rt.services_, settings.event_retention_days))
         logger.info("taskflow {} serving on {} (instance {}, store {}, redis {})", __version__,
                     settings.server, settings.instance_id, type(store).__name__,
                     settings.redis_mode if redis else "off")
@@ -154,18 +164,21 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     return app
 
 
-async def _chores(services: Services) -> None:
+async def _chores(services: Services, retention_days: int) -> None:
     """Periodic housekeeping: direct uploads started an hour ago and never confirmed; the
-    event logs of boards deleted an hour ago (kept so every instance could deliver them)."""
+    event logs of boards deleted an hour ago (kept so every instance could deliver them);
+    events of live boards older than the retention (their newest 10,000 aside)."""
     while True:
         await asyncio.sleep(600)
         try:
-            cutoff = SystemClock().now() - timedelta(hours=1)
+            now = SystemClock().now()
+            cutoff = now - timedelta(hours=1)
             uploads = await services.attachments.purge_stale_uploads(cutoff)
             boards = await services.boards.purge_deleted(cutoff)
-            if uploads or boards:
-                logger.info("purged {} unconfirmed upload(s), {} deleted board log(s)",
-                            uploads, boards)
+            events = await services.events.prune(now - timedelta(days=retention_days))
+            if uploads or boards or events:
+                logger.info("purged {} unconfirmed upload(s), {} deleted board log(s), "
+                            "{} event(s) past retention", uploads, boards, events)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -114,6 +114,16 @@ class Board:
 
 
 @dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    """One line of a task's checklist; a task keeps its items ordered by position."""
+
+    id: str
+    text: str
+    done: bool
+    position: float
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     id: str
     board_id: str
@@ -132,6 +142,19 @@ class Task:
     version: int
     # The task's column on its board; `status` is that column's category (kept beside it).
     column_id: str = ""
+    checklist: tuple[ChecklistItem, ...] = ()
+
+
+def checklist_of(items: Any) -> tuple[ChecklistItem, ...]:
+    """The items of a stored checklist (a list of dicts; None or absent is empty), by position."""
+    return tuple(sorted((ChecklistItem(id=item["id"], text=item["text"], done=bool(item["done"]),
+                                       position=float(item["position"]))
+                         for item in items or ()), key=lambda item: (item.position, item.id)))
+
+
+def checklist_data(items: tuple[ChecklistItem, ...]) -> list[dict[str, Any]]:
+    """A checklist as stored and as the API shows it: a list of {id, text, done, position}."""
+    return [{"id": i.id, "text": i.text, "done": i.done, "position": i.position} for i in items]
 
 
 # A task as a listing reads it: Task's fields, its timestamps as timefmt.to_ts text and its
@@ -147,6 +170,7 @@ def row_of_task(task: Task) -> TaskRow:
     for name in _TASK_TIMES:
         row[name] = to_ts(row[name]) if row[name] is not None else None
     row["tags"] = list(task.tags)
+    row["checklist"] = checklist_data(task.checklist)
     return row
 
 
@@ -156,6 +180,7 @@ def task_of_row(row: TaskRow) -> Task:
     for name in _TASK_TIMES:
         values[name] = from_ts(values[name]) if values[name] is not None else None
     values["tags"] = tuple(values["tags"])
+    values["checklist"] = checklist_of(values.get("checklist"))
     return Task(**values)
 
 
@@ -201,6 +226,19 @@ class Event:
     actor_id: str
     at: datetime
     data: dict[str, Any]
+
+
+# Board events about one task: their task's id is found in the event's data under this key.
+_TASK_KEY = {"task:created": "id", "task:updated": "id", "task:deleted": "id",
+             "comment:created": "task_id", "comment:deleted": "task_id",
+             "attachment:added": "task_id", "attachment:deleted": "task_id"}
+
+
+def task_id_of_event(type: str, data: dict[str, Any]) -> str | None:
+    """The task an event is about (stored beside the event, so a task's history is findable)."""
+    key = _TASK_KEY.get(type)
+    value = data.get(key) if key else None
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)

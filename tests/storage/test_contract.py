@@ -14,6 +14,7 @@ from taskflow.domain import (
     SORT_FIELDS,
     SORTS,
     Attachment,
+    ChecklistItem,
     Column,
     Comment,
     Login,
@@ -28,6 +29,7 @@ from taskflow.domain import (
 )
 from taskflow.errors import Conflict
 from taskflow.ids import new_id
+from taskflow.services.events import EventService
 from taskflow.services.views import task_row_view, task_view
 from taskflow.timefmt import to_ts
 from tests.storage.conftest import T0, Stores, make_board, make_task, make_user, seed
@@ -183,6 +185,15 @@ async def test_task_crud(store: Any) -> None:
     await tx(store, "update_task", changed)
     assert await store.select_task(task.id) == changed
 
+    listed = replace(changed, version=3, checklist=(
+        ChecklistItem(id="i1", text="first", done=True, position=1.0),
+        ChecklistItem(id="i2", text="zweite ✓", done=False, position=2.5)))
+    await tx(store, "update_task", listed)
+    assert await store.select_task(task.id) == listed
+    (row,) = await store.select_task_rows(TaskQuery(board_ids=(board.id,)))
+    assert row["checklist"] == [{"id": "i1", "text": "first", "done": True, "position": 1.0},
+                                {"id": "i2", "text": "zweite ✓", "done": False, "position": 2.5}]
+
     comment = Comment(id=new_id(), task_id=task.id, board_id=board.id, author_id=ada.id, body="x",
                       created_at=T0)
     await tx(store, "insert_comment", comment)
@@ -262,6 +273,8 @@ async def _listing(store: Any) -> tuple[Any, Any, list[Task]]:
             updated_at=T0 + timedelta(seconds=(n * 7) % 5),
             due_date=None if n % 3 == 0 else T0 + timedelta(days=n % 4),
             position=float(n % 5),
+            checklist=tuple(ChecklistItem(id=f"i{k}", text=f"step {k}", done=k % 2 == 0,
+                                          position=float(k)) for k in range(n % 3)),
         ))
 
     async def fill(t: Any) -> None:
@@ -491,16 +504,80 @@ async def test_event_time_round_trips_to_the_millisecond(store: Any) -> None:
     assert event.at.isoformat(timespec="milliseconds") == stored.at.isoformat(timespec="milliseconds")
 
 
-async def test_retention_keeps_at_least_the_newest_events(stores: Stores) -> None:
+async def test_retention_keeps_the_newest_events_and_the_recent_ones(stores: Stores) -> None:
     store = await stores.open(events_kept=10)
     assert (await stores.open()).events_kept == 10_000  # the default
     (ada,), board = await seed(store)
-    for n in range(35):
-        await tx(store, "append_event", board.id, type="x", actor_id=ada.id, at=T0, data={"n": n})
-    oldest = await store.select_oldest_event_seq(board.id)
-    assert oldest is not None and 1 < oldest <= 35 - 10 + 1
-    kept = await store.select_events(board.id, since=oldest - 1, limit=100)
-    assert [e.seq for e in kept] == list(range(oldest, 36))
+    for n in range(35):  # an hour apart: the first 20 are older than T0 + 20h
+        await tx(store, "append_event", board.id, type="x", actor_id=ada.id,
+                 at=T0 + timedelta(hours=n), data={"n": n})
+    # Appending prunes nothing: the periodic prune does.
+    assert await store.select_oldest_event_seq(board.id) == 1
+    assert await tx(store, "prune_events", board.id, before=T0) == 0
+    # Older than the cut and outside the newest 10: seq 1..20 go; 21..35 stay.
+    assert await tx(store, "prune_events", board.id, before=T0 + timedelta(hours=20)) == 20
+    assert await store.select_oldest_event_seq(board.id) == 21
+    # However old, the newest 10 stay.
+    assert await tx(store, "prune_events", board.id, before=T0 + timedelta(days=30)) == 5
+    kept = await store.select_events(board.id, since=0, limit=100)
+    assert [e.seq for e in kept] == list(range(26, 36))
+    assert await tx(store, "prune_events", new_id(), before=T0 + timedelta(days=30)) == 0
+
+
+async def test_the_periodic_prune_goes_over_every_live_board(stores: Stores) -> None:
+    store = await stores.open(events_kept=2)
+    (ada,), first = await seed(store)
+    boards = [first]
+    for n in range(3):
+        board = make_board(ada, name=f"b{n}")
+        await tx(store, "insert_board", board)
+        boards.append(board)
+    for board in boards:
+        for n in range(5):
+            await tx(store, "append_event", board.id, type="x", actor_id=ada.id,
+                     at=T0 + timedelta(hours=n), data={})
+    # Deleted boards are left to purge_deleted_boards.
+    await tx(store, "delete_board", boards[3].id, seq=5, at=T0)
+    pruned = await EventService(store=store).prune(T0 + timedelta(days=1))
+    assert pruned == 3 * 3
+    for board in boards[:3]:
+        assert await store.select_oldest_event_seq(board.id) == 4
+    assert await store.select_oldest_event_seq(boards[3].id) == 1
+
+
+async def test_events_are_found_by_their_task(store: Any) -> None:
+    (ada,), board = await seed(store)
+    task, other = make_task(board, 1), make_task(board, 2)
+    for type, data in [("task:created", {"id": task.id}), ("task:created", {"id": other.id}),
+                       ("comment:created", {"id": "c1", "task_id": task.id, "body": "hi"}),
+                       ("board:updated", {"id": board.id}),
+                       ("task:updated", {"id": task.id}),
+                       ("attachment:added", {"id": "a1", "task_id": task.id}),
+                       ("comment:deleted", {"id": "c1", "task_id": other.id}),
+                       ("attachment:deleted", {"id": "a1", "task_id": task.id}),
+                       ("task:deleted", {"id": task.id})]:
+        await tx(store, "append_event", board.id, type=type, actor_id=ada.id, at=T0, data=data)
+    mine = await store.select_task_events(board.id, task.id, before=None, limit=100)
+    assert [e.seq for e in mine] == [9, 8, 6, 5, 3, 1]
+    assert mine[0].type == "task:deleted" and mine[-1].data == {"id": task.id}
+    assert [e.seq for e in await store.select_task_events(board.id, task.id, before=6,
+                                                          limit=2)] == [5, 3]
+    assert [e.seq for e in await store.select_task_events(board.id, other.id, before=None,
+                                                          limit=100)] == [7, 2]
+    assert await store.select_task_events(board.id, new_id(), before=None, limit=10) == []
+
+
+async def test_board_ids_page_in_order(store: Any) -> None:
+    (ada,), first = await seed(store)
+    boards = [first]
+    for n in range(4):
+        board = make_board(ada, name=f"b{n}")
+        await tx(store, "insert_board", board)
+        boards.append(board)
+    ids = sorted(b.id for b in boards)
+    assert await store.select_board_ids(after=None, limit=3) == ids[:3]
+    assert await store.select_board_ids(after=ids[2], limit=3) == ids[3:]
+    assert await store.select_board_ids(after=ids[-1], limit=3) == []
 
 
 # --- logins and refresh tokens ---------------------------------------------------------------

@@ -259,3 +259,30 @@ async def test_the_api_returns_the_same_json_on_both_stores(
     on_mongo = await _run(replace(settings, data_dir=tmp_path / "mongo", mongodb_uri=uri,
                                   mongodb_allow_standalone=target.emulator))
     assert _normalized(on_mongo, {}) == _normalized(on_sqlite, {})
+
+
+async def test_db_init_names_the_task_of_events_logged_before(mongo_stores: Stores) -> None:
+    """Events written before they named their task get a task_id from `db init`; a task
+    without a checklist field reads as an empty checklist."""
+    store = await mongo_stores.open()
+    (ada,), board = await seed(store)
+    task = make_task(board)
+    await store.transact(lambda t: t.insert_task(task))
+    for type, data in [("task:created", {"id": task.id}), ("board:updated", {"id": board.id}),
+                       ("comment:created", {"id": "c", "task_id": task.id})]:
+        await store.transact(lambda t, type=type, data=data: t.append_event(
+            board.id, type=type, actor_id=ada.id, at=T0, data=data))
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_stores.target.uri)  # type: ignore[union-attr]
+    try:
+        db = client[mongo_stores.database]
+        await db["events"].update_many({}, {"$unset": {"task_id": ""}})
+        await db["tasks"].update_many({}, {"$unset": {"checklist": ""}})
+        assert await store.select_task_events(board.id, task.id, before=None, limit=10) == []
+        assert (await store.select_task(task.id)).checklist == ()
+        await (await mongo_stores.open()).close()  # what `taskflow db init` runs
+        found = await store.select_task_events(board.id, task.id, before=None, limit=10)
+        assert [e.seq for e in found] == [3, 1]
+        assert (await db["events"].find_one({"seq": 2}))["task_id"] is None  # type: ignore[index]
+    finally:
+        await client.close()

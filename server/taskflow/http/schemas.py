@@ -274,6 +274,13 @@ class TaskArgs(PageArgs):
     sort: Sort = "-created_at"
 
 
+class ChecklistItemOut(BaseModel):
+    id: str
+    text: str
+    done: bool
+    position: float
+
+
 class TaskOut(BaseModel):
     id: str
     board_id: str
@@ -291,6 +298,8 @@ class TaskOut(BaseModel):
     updated_at: str
     completed_at: str | None
     version: int
+    checklist: list[ChecklistItemOut] = Field(
+        description="Checklist items, by position (at most 100)")
 
 
 class TaskList(BaseModel):
@@ -363,3 +372,52 @@ class DirectUploadOut(BaseModel):
     attachment_id: str
     upload: dict[str, Any] = Field(description="POST these `fields` and the file to `url`")
     expires_in: int
+
+
+# --- checklists and activity ------------------------------------------------------------
+ItemText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ChecklistItemIn(Body):
+    text: ItemText
+    done: bool = False
+    position: Position | None = Field(None, description="Default: after the last item")
+
+
+class ChecklistItemPatch(Body):
+    text: ItemText | None = None
+    done: bool | None = None
+    position: Position | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ChecklistItemPatch:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} can't be null")
+        return self
+
+
+class ActivityActor(BaseModel):
+    user_id: str
+    name: str
+
+
+class ActivityChange(BaseModel):
+    field: str = Field(description="A task field, or `checklist` (one item), `comment`, "
+                                   "`attachment`")
+    before: Any = Field(description="null when the field or item was not there before")
+    after: Any = Field(description="null when the field or item is gone")
+
+
+class ActivityEntry(BaseModel):
+    seq: int = Field(description="The board event's seq")
+    at: str
+    type: str = Field(description="task:created, task:updated, comment:created, "
+                                  "comment:deleted, attachment:added or attachment:deleted")
+    actor: ActivityActor
+    changes: list[ActivityChange]
+
+
+class ActivityList(BaseModel):
+    items: list[ActivityEntry]
+    next_cursor: str | None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taskflow.security.tokens import TokenIssuer
+from taskflow.services.activity import ActivityService
 from taskflow.services.attachments import AttachmentService
 from taskflow.services.auth import AuthService
 from taskflow.services.boards import BoardService
 from taskflow.services.changes import Recorder
+from taskflow.services.checklists import ChecklistService
 from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
@@ -27,6 +29,8 @@ class Services:
     events: EventService
     stats: StatsService
     attachments: AttachmentService
+    checklists: ChecklistService
+    activity: ActivityService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
@@ -44,4 +48,6 @@ class Services:
             stats=StatsService(store=store, cache=cache, clock=clock, ttl=stats_ttl),
             attachments=AttachmentService(store=store, recorder=recorder, blobs=blobs,
                                           max_bytes=max_upload_bytes),
+            checklists=ChecklistService(recorder=recorder),
+            activity=ActivityService(store=store),
         )

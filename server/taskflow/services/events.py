@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from taskflow.domain import Board, Event
 from taskflow.errors import EventsGone
 from taskflow.services.access import Actor, board_for
-from taskflow.services.ports import Reader, Store
+from taskflow.services.ports import Reader, Store, Transaction
 
 # A join that missed more than this gets `resync` instead: refetching is cheaper.
 MAX_JOIN_EVENTS = 500
@@ -51,6 +53,10 @@ def _without_departed_emails(events: list[Event], board: Board) -> list[Event]:
     return [replace(event, data=_redact(event.data, current)) for event in events]
 
 
+async def _prune(tx: Transaction, *, board_id: str, before: datetime) -> int:
+    return await tx.prune_events(board_id, before=before)
+
+
 class EventService:
     def __init__(self, *, store: Store) -> None:
         self._store = store
@@ -79,6 +85,17 @@ class EventService:
     async def replay(self, board_id: str, *, since: int, limit: int = 1000) -> list[Event]:
         """Events after `since` for delivery to sockets already authorized (no actor)."""
         return await self._store.select_events(board_id, since=since, limit=limit)
+
+    async def prune(self, before: datetime) -> int:
+        """Drops events logged before `before` from every live board's log, the newest
+        events_kept of each aside; one short transaction per board. Returns how many went."""
+        pruned, after = 0, None
+        while board_ids := await self._store.select_board_ids(after=after, limit=500):
+            for board_id in board_ids:
+                pruned += await self._store.transact(partial(_prune, board_id=board_id,
+                                                             before=before))
+            after = board_ids[-1]
+        return pruned
 
     async def latest_seqs(self, board_ids: Sequence[str]) -> dict[str, int]:
         """Latest seq per board; boards that no longer exist are absent."""

@@ -16,6 +16,7 @@ from taskflow.domain import (
     Task,
     TaskRow,
     User,
+    checklist_data,
 )
 from taskflow.timefmt import from_ts
 
@@ -78,6 +79,7 @@ def task_view(task: Task) -> dict[str, Any]:
         "updated_at": rfc3339(task.updated_at),
         "completed_at": rfc3339(task.completed_at),
         "version": task.version,
+        "checklist": checklist_data(task.checklist),
     }
 
 

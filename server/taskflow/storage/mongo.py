@@ -47,7 +47,6 @@ from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment,
 
 T = TypeVar("T")
 EVENTS_KEPT = 10_000  # per board, at least; the same rule as SQLite's
-_PRUNE_EVERY = 500
 _ATTEMPTS = 60  # of one transaction, before the write is answered 503
 _COMMIT_ATTEMPTS = 5  # of one commit whose outcome is unknown (a lost connection)
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.005, 0.25  # seconds; doubled per attempt, fully jittered
@@ -199,10 +198,22 @@ class MongoTransaction(MongoQueries):
         at = at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
         event = Event(seq=seq, board_id=board_id, type=type, actor_id=actor_id, at=at, data=data)
         await self._db["events"].insert_one(rec.event_doc(event), session=self._session)
-        if seq % min(_PRUNE_EVERY, self._events_kept) == 0 and seq > self._events_kept:
-            await self._delete("events", {"board_id": board_id,
-                                          "seq": {"$lte": seq - self._events_kept}})
         return event
+
+    async def prune_events(self, board_id: str, *, before: datetime) -> int:
+        board = await self._one("boards", {"_id": board_id}, projection={"seq": 1})
+        last = int(board["seq"]) - self._events_kept if board is not None else 0
+        if last < 1:
+            return 0
+        # The log is in time order: everything before the first event that stays goes (a
+        # prune reads what it deletes, plus one, not the whole year).
+        stays = await self._one("events", {"board_id": board_id, "seq": {"$lte": last},
+                                           "at": {"$gte": before}},
+                                projection={"seq": 1}, sort=[("seq", 1)])
+        bound = int(stays["seq"]) - 1 if stays is not None else last
+        result = await self._db["events"].delete_many(
+            {"board_id": board_id, "seq": {"$lte": bound}}, session=self._session)
+        return int(result.deleted_count)
 
     async def insert_login(self, login: Login) -> None:
         await self._insert("logins", rec.login_doc(login), "That login already exists")

@@ -18,7 +18,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid
 
-from taskflow.domain import DEFAULT_COLUMNS
+from taskflow.domain import DEFAULT_COLUMNS, task_id_of_event
 from taskflow.ids import new_id
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
@@ -71,6 +71,8 @@ INDEXES = (
     # Unique: the last line of defence of a gap-free, duplicate-free event log.
     # Also the events' shard key, which is what lets it stay unique on a sharded cluster.
     Index("events", "events_by_board_seq", (("board_id", 1), ("seq", 1)), unique=True),
+    # A task's activity: its events, newest first (task_id is null on other events).
+    Index("events", "events_by_board_task", (("board_id", 1), ("task_id", 1), ("seq", 1))),
     Index("logins", "logins_by_user", (("user_id", 1), ("revoked_at", 1))),
 )
 
@@ -92,6 +94,22 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
             await _upgrade_to_2(db)
         await _upgrade_to_3(db)
         await db["meta"].update_one({"_id": "layout"}, {"$set": {"version": LAYOUT}}, upsert=True)
+    await _name_tasks_of_events(db)
+
+
+async def _name_tasks_of_events(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Gives events logged before they named their task a `task_id` (idempotent): what the
+    index events_by_board_task needs to find a task's activity."""
+    batch: list[UpdateOne] = []
+    async for doc in db["events"].find({"task_id": {"$exists": False}},
+                                       projection={"type": 1, "data": 1}):
+        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": {
+            "task_id": task_id_of_event(doc["type"], doc.get("data") or {})}}))
+        if len(batch) == _BACKFILL_BATCH:
+            await db["events"].bulk_write(batch, ordered=False)
+            batch = []
+    if batch:
+        await db["events"].bulk_write(batch, ordered=False)
 
 
 async def layout(db: AsyncDatabase[dict[str, Any]]) -> int:

@@ -171,6 +171,21 @@ class MongoQueries:
                                sort=[("seq", 1)], limit=limit)
         return [rec.event(doc) for doc in docs]
 
+    async def select_task_events(self, board_id: str, task_id: str, *, before: int | None,
+                                 limit: int) -> list[Event]:
+        if limit <= 0:
+            return []
+        filter: Doc = {"board_id": board_id, "task_id": task_id}
+        if before is not None:
+            filter["seq"] = {"$lt": before}
+        docs = await self._all("events", filter, sort=[("seq", -1)], limit=limit)
+        return [rec.event(doc) for doc in docs]
+
+    async def select_board_ids(self, *, after: str | None, limit: int) -> list[str]:
+        docs = await self._all("boards", {"_id": {"$gt": after or ""}}, projection={"_id": 1},
+                               sort=[("_id", 1)], limit=limit)
+        return [doc["_id"] for doc in docs]
+
     async def select_oldest_event_seq(self, board_id: str) -> int | None:
         doc = await self._one("events", {"board_id": board_id}, projection={"seq": 1},
                               sort=[("seq", 1)])

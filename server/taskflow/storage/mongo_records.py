@@ -26,6 +26,9 @@ from taskflow.domain import (
     Task,
     TaskQuery,
     User,
+    checklist_data,
+    checklist_of,
+    task_id_of_event,
 )
 from taskflow.timefmt import from_ts
 
@@ -96,7 +99,8 @@ def task_doc(task: Task) -> Doc:
             "assignee_id": task.assignee_id, "tags": list(task.tags), "position": task.position,
             "created_by": task.created_by, "created_at": task.created_at,
             "updated_at": task.updated_at, "completed_at": task.completed_at,
-            "version": task.version, "column_id": task.column_id}
+            "version": task.version, "column_id": task.column_id,
+            "checklist": checklist_data(task.checklist)}
 
 
 def task(doc: Doc) -> Task:
@@ -106,7 +110,8 @@ def task(doc: Doc) -> Task:
                 position=doc["position"], created_by=doc["created_by"],
                 created_at=doc["created_at"], updated_at=doc["updated_at"],
                 completed_at=doc["completed_at"], version=doc["version"],
-                column_id=doc.get("column_id", ""))
+                column_id=doc.get("column_id", ""),
+                checklist=checklist_of(doc.get("checklist")))
 
 
 def comment_doc(comment: Comment) -> Doc:
@@ -134,7 +139,8 @@ def attachment(doc: Doc) -> Attachment:
 
 def event_doc(event: Event) -> Doc:
     return {"_id": f"{event.board_id}:{event.seq}", "board_id": event.board_id, "seq": event.seq,
-            "type": event.type, "actor_id": event.actor_id, "at": event.at, "data": event.data}
+            "type": event.type, "actor_id": event.actor_id, "at": event.at, "data": event.data,
+            "task_id": task_id_of_event(event.type, event.data)}
 
 
 def event(doc: Doc) -> Event:

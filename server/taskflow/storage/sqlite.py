@@ -30,6 +30,8 @@ from taskflow.domain import (
     Role,
     Task,
     User,
+    checklist_data,
+    task_id_of_event,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage.sqlite_queries import SqliteQueries, members_of
@@ -41,7 +43,6 @@ from taskflow.timefmt import to_ts
 T = TypeVar("T")
 SCHEMA_VERSION = len(MIGRATIONS)
 EVENTS_KEPT = 10_000
-_PRUNE_EVERY = 500
 
 
 class SqliteTransaction(SqliteQueries):
@@ -208,23 +209,26 @@ class SqliteTransaction(SqliteQueries):
         self._later(
             "INSERT INTO tasks (id, board_id, title, description, status, priority, priority_rank,"
             " due_date, assignee_id, tags, position, created_by, created_at, updated_at,"
-            " completed_at, version, column_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " completed_at, version, column_id, checklist)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (task.id, task.board_id, task.title, task.description, task.status, task.priority,
              PRIORITY_RANK[task.priority], opt_ts(task.due_date), task.assignee_id,
              json.dumps(list(task.tags)), task.position, task.created_by, to_ts(task.created_at),
-             to_ts(task.updated_at), opt_ts(task.completed_at), task.version, task.column_id),
+             to_ts(task.updated_at), opt_ts(task.completed_at), task.version, task.column_id,
+             _checklist_json(task)),
         )
 
     async def update_task(self, task: Task) -> None:
         self._later(
             "UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,"
             " priority_rank = ?, due_date = ?, assignee_id = ?, tags = ?, position = ?,"
-            " updated_at = ?, completed_at = ?, version = ?, column_id = ? WHERE id = ?",
+            " updated_at = ?, completed_at = ?, version = ?, column_id = ?, checklist = ?"
+            " WHERE id = ?",
             (task.title, task.description, task.status, task.priority,
              PRIORITY_RANK[task.priority], opt_ts(task.due_date), task.assignee_id,
              json.dumps(list(task.tags)), task.position, to_ts(task.updated_at),
-             opt_ts(task.completed_at), task.version, task.column_id, task.id),
+             opt_ts(task.completed_at), task.version, task.column_id, _checklist_json(task),
+             task.id),
         )
 
     async def delete_task(self, board_id: str, task_id: str) -> None:
@@ -276,21 +280,39 @@ class SqliteTransaction(SqliteQueries):
         self, board_id: str, *, type: str, actor_id: str, at: datetime, data: dict[str, Any]
     ) -> Event:
         self._boards.clear()
-        kept = self._events_kept
         stamp, text = to_ts(at), json.dumps(data, separators=(",", ":"))
+        task_id = task_id_of_event(type, data)
 
         def append(conn: sqlite3.Connection) -> int:
             seq = _next_seq(conn, board_id=board_id)
             conn.execute(
-                "INSERT INTO events (board_id, seq, type, actor_id, at, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (board_id, seq, type, actor_id, stamp, text))
-            if seq % min(_PRUNE_EVERY, kept) == 0 and seq > kept:
-                conn.execute("DELETE FROM events WHERE board_id = ? AND seq <= ?",
-                             (board_id, seq - kept))
+                "INSERT INTO events (board_id, seq, type, actor_id, at, data, task_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (board_id, seq, type, actor_id, stamp, text, task_id))
             return seq
 
         seq = await self._run(append)
         return Event(seq=seq, board_id=board_id, type=type, actor_id=actor_id, at=at, data=data)
+
+    async def prune_events(self, board_id: str, *, before: datetime) -> int:
+        self._boards.clear()
+        kept, cut = self._events_kept, to_ts(before)
+
+        def prune(conn: sqlite3.Connection) -> int:
+            board = conn.execute("SELECT seq FROM boards WHERE id = ?", (board_id,)).fetchone()
+            last = int(board[0]) - kept if board is not None else 0
+            if last < 1:
+                return 0
+            # The log is in time order: walk the primary key from the oldest event to the first
+            # one that stays, so a prune reads what it deletes (plus one), not the whole year.
+            stays = conn.execute(
+                "SELECT seq FROM events WHERE board_id = ? AND seq <= ? AND at >= ?"
+                " ORDER BY seq LIMIT 1", (board_id, last, cut)).fetchone()
+            bound = int(stays[0]) - 1 if stays is not None else last
+            return int(conn.execute("DELETE FROM events WHERE board_id = ? AND seq <= ?",
+                                    (board_id, bound)).rowcount)
+
+        return await self._run(prune)
 
     async def insert_login(self, login: Login) -> None:
         await self._exec(
@@ -348,7 +370,7 @@ class SqliteStore(SqliteQueries):
 
         A new (empty) file gets the latest schema. A file at an older schema version is
         upgraded only with `migrate` (`taskflow db migrate`); otherwise StoreOutdated.
-        `events_kept`: the newest events of each board that are never pruned."""
+        `events_kept`: the newest events of each board, never pruned however old."""
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(path, busy_timeout_ms)
         try:
@@ -400,6 +422,10 @@ class SqliteStore(SqliteQueries):
     async def close(self) -> None:
         await self._conn.close()
         await self._writer.close()
+
+
+def _checklist_json(task: Task) -> str:
+    return json.dumps(checklist_data(task.checklist), separators=(",", ":"))
 
 
 def _next_seq(conn: sqlite3.Connection, *, board_id: str) -> int:

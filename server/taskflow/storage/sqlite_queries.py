@@ -95,9 +95,16 @@ def _task_query(query: TaskQuery, columns: str) -> tuple[str, list[Any]]:
     return sql, [*params, query.limit]
 
 
+# A task's events, newest first (without, with a `seq <` bound). The index is named: without
+# statistics the planner walks the primary key (board_id, seq) for its order instead,
+# reading every event of the board.
+TASK_EVENTS_SQL = tuple(
+    "SELECT * FROM events INDEXED BY events_by_task WHERE board_id = ? AND task_id = ?"
+    f"{bound} ORDER BY seq DESC LIMIT ?" for bound in ("", " AND seq < ?"))
+
 _ROW_NAMES = ("id", "board_id", "title", "description", "status", "priority", "due_date",
               "assignee_id", "tags", "position", "created_by", "created_at", "updated_at",
-              "completed_at", "version", "column_id")
+              "completed_at", "version", "column_id", "checklist")
 _ROW_COLUMNS = ", ".join(_ROW_NAMES)
 
 
@@ -109,6 +116,7 @@ def _task_rows(conn: sqlite3.Connection, *, sql: str, params: Sequence[Any]) -> 
     for values in cursor.execute(sql, params):
         row = dict(zip(_ROW_NAMES, values, strict=True))
         row["tags"] = loads(row["tags"])
+        row["checklist"] = loads(row["checklist"])
         rows.append(row)
     return rows
 
@@ -245,6 +253,20 @@ class SqliteQueries:
             (board_id, since, limit),
         )
         return [event_of(row) for row in rows]
+
+    async def select_task_events(self, board_id: str, task_id: str, *, before: int | None,
+                                 limit: int) -> list[Event]:
+        params: list[Any] = [board_id, task_id]
+        if before is not None:
+            params.append(before)
+        sql = TASK_EVENTS_SQL[before is not None]
+        rows = await self._rows(sql, [*params, limit])
+        return [event_of(row) for row in rows]
+
+    async def select_board_ids(self, *, after: str | None, limit: int) -> list[str]:
+        rows = await self._rows("SELECT id FROM boards WHERE id > ? ORDER BY id LIMIT ?",
+                                (after or "", limit))
+        return [row["id"] for row in rows]
 
     async def select_oldest_event_seq(self, board_id: str) -> int | None:
         row = await self._row("SELECT MIN(seq) AS seq FROM events WHERE board_id = ?", (board_id,))

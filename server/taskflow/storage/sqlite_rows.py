@@ -15,6 +15,7 @@ from taskflow.domain import (
     Member,
     Task,
     User,
+    checklist_of,
 )
 from taskflow.timefmt import from_ts, to_ts
 
@@ -76,6 +77,7 @@ def task_of(row: sqlite3.Row) -> Task:
         completed_at=from_ts(row["completed_at"]) if row["completed_at"] else None,
         version=row["version"],
         column_id=row["column_id"],
+        checklist=checklist_of(json.loads(row["checklist"])),
     )
 
 

@@ -119,6 +119,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_by_column ON tasks (board_id, status, position, id);
     DROP INDEX tasks_by_board_status;
     """,
+    # checklists: items live inside their task; events name their task, so that a task's
+    # activity is an index range (filled in for the events already logged).
+    """
+    ALTER TABLE tasks ADD COLUMN checklist TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE events ADD COLUMN task_id TEXT;
+    UPDATE events SET task_id = CASE
+        WHEN type IN ('task:created', 'task:updated', 'task:deleted') THEN json_extract(data, '$.id')
+        WHEN type IN ('comment:created', 'comment:deleted', 'attachment:added', 'attachment:deleted')
+            THEN json_extract(data, '$.task_id')
+        END;
+    CREATE INDEX events_by_task ON events (board_id, task_id, seq) WHERE task_id IS NOT NULL;
+    """,
     # Columns per board (issue #17): a board's ordered columns as JSON on its row, three
     # for every existing board; each task goes to the column of its status's category,
     # keeping its position. Written without `;` inside a statement (the runner splits on it).

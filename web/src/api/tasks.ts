@@ -1,5 +1,5 @@
 import type { ApiClient } from "./client";
-import type { Comment, ListPage, NewTask, Status, Task, TaskChanges } from "./types";
+import type { ActivityEntry, ChecklistItem, Comment, ListPage, NewTask, Status, Task, TaskChanges } from "./types";
 import { STATUSES } from "./types";
 
 export interface TaskWithVersion {
@@ -70,5 +70,17 @@ export function tasksApi(client: ApiClient) {
       client.post<Comment>(`/tasks/${encodeURIComponent(taskId)}/comments`, { body }),
     removeComment: (taskId: string, commentId: string) =>
       client.delete(`/tasks/${encodeURIComponent(taskId)}/comments/${encodeURIComponent(commentId)}`),
+    addChecklistItem: (taskId: string, text: string) =>
+      client.post<ChecklistItem>(`/tasks/${encodeURIComponent(taskId)}/checklist`, { text }),
+    updateChecklistItem: (taskId: string, itemId: string, changes: Partial<Omit<ChecklistItem, "id">>) =>
+      client.patch<ChecklistItem>(
+        `/tasks/${encodeURIComponent(taskId)}/checklist/${encodeURIComponent(itemId)}`,
+        changes,
+      ),
+    removeChecklistItem: (taskId: string, itemId: string) =>
+      client.delete(`/tasks/${encodeURIComponent(taskId)}/checklist/${encodeURIComponent(itemId)}`),
+    /** One page of a task's activity, newest first. */
+    activity: (taskId: string, cursor: string | null = null, limit = 20) =>
+      client.get<ListPage<ActivityEntry>>(`/tasks/${encodeURIComponent(taskId)}/activity`, { limit, cursor }),
   };
 }

@@ -78,6 +78,32 @@ export interface Task {
   updated_at: string;
   completed_at: string | null;
   version: number;
+  /** Checklist items, by position. */
+  checklist: ChecklistItem[];
+}
+
+/** One line of a task's checklist (`POST/PATCH/DELETE /tasks/{id}/checklist[/{item_id}]`). */
+export interface ChecklistItem {
+  id: string;
+  text: string;
+  done: boolean;
+  position: number;
+}
+
+/** One entry of `GET /tasks/{id}/activity`: an event of the task, with what it changed. */
+export interface ActivityEntry {
+  seq: number;
+  at: string;
+  type: "task:created" | "task:updated" | "comment:created" | "comment:deleted" | "attachment:added" | "attachment:deleted";
+  actor: { user_id: string; name: string };
+  changes: ActivityChange[];
+}
+
+export interface ActivityChange {
+  /** A task field, or "checklist" (one item), "comment", "attachment". */
+  field: string;
+  before: unknown;
+  after: unknown;
 }
 
 /** The fields a client may write on a task. */

@@ -46,6 +46,7 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     priority: "medium",
     due_date: null,
     assignee_id: null,
+    checklist: [],
     tags: [],
     position: 1024,
     created_by: "owner",

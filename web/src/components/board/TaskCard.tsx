@@ -1,6 +1,7 @@
 import { memo, useEffect, useRef, type DragEvent, type KeyboardEvent, type PointerEvent, type Ref } from "react";
 import { Link } from "react-router";
 import type { Member, Task } from "../../api/types";
+import { progressLabel, progressOf } from "../../board/checklist";
 import { Avatar } from "../Avatar";
 
 export type MoveDirection = "up" | "down" | "left" | "right";
@@ -104,6 +105,16 @@ export const TaskCard = memo(function TaskCard(props: Props) {
             {isOverdue(task) ? " (overdue)" : ""}
           </span>
         )}
+        {task.checklist && task.checklist.length > 0 && (() => {
+          const progress = progressOf(task.checklist);
+          return (
+            <span className={`checklist-badge${progress.done === progress.total ? " complete" : ""}`}
+              data-testid="checklist-progress">
+              <span aria-hidden="true">☑ {progress.done}/{progress.total}</span>
+              <span className="visually-hidden">{progressLabel(progress)}</span>
+            </span>
+          );
+        })()}
         {task.tags.map((tag) => (
           <span key={tag} className="tag">
             {tag}

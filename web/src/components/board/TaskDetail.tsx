@@ -6,7 +6,10 @@ import type { BoardSync } from "../../live/boardSync";
 import type { BoardState } from "../../live/reducer";
 import { Alert } from "../Alert";
 import type { TaskForm } from "../../board/taskForm";
+import { activityKey } from "../../board/checklist";
+import { ActivitySection } from "./ActivitySection";
 import { AttachmentsSection } from "./AttachmentsSection";
+import { ChecklistSection } from "./ChecklistSection";
 import { CommentsSection } from "./CommentsSection";
 import { TaskEditor } from "./TaskEditor";
 import type { TaskActions } from "./useTaskActions";
@@ -129,10 +132,13 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
               <ReadOnlyTask task={task} members={members} columns={state.board.columns} />
             </>
           )}
+          <ChecklistSection task={task} canEdit={canEdit} sync={sync} />
           <AttachmentsSection taskId={task.id} attachments={state.attachments[task.id]} members={members}
             canEdit={canEdit} sync={sync} dropZone={dialog} />
           <CommentsSection taskId={task.id} comments={state.comments[task.id]} members={members} me={state.me}
             isOwner={isOwner} canComment={canEdit} sync={sync} />
+          <ActivitySection taskId={task.id} members={members}
+            liveKey={activityKey(task.version, state.comments[task.id], state.attachments[task.id])} />
           {canEdit && (
             <div className="danger-zone">
               <button type="button" className="button-danger" onClick={() => {
