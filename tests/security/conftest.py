@@ -79,6 +79,7 @@ class World:
     task_e: dict[str, Any]
     comment_e: dict[str, Any]
     attachment_e: dict[str, Any]
+    item_a: dict[str, Any]
 
     def ids(self) -> dict[str, str]:
         """Names for path templates: {board_a}, {task_e}, {ada}..."""
@@ -89,6 +90,7 @@ class World:
             "comment_e": self.comment_e["id"], "attachment_e": self.attachment_e["id"],
             "ada": self.ada.id, "ed": self.ed.id, "vic": self.vic.id, "eve": self.eve.id,
             "column_a": self.board_a["columns"][1]["id"], "column_e": self.board_e["columns"][1]["id"],
+            "item_a": self.item_a["id"],
         }
 
 
@@ -105,6 +107,7 @@ def world(http: httpx.Client, api: Api) -> World:
         attachment_a=api.attachment(ada, task_a["id"], b"victim's file"),
         board_e=board_e, task_e=task_e, comment_e=api.comment(eve, task_e["id"]),
         attachment_e=api.attachment(eve, task_e["id"], b"eve's file"),
+        item_a=api.ok("POST", f"/tasks/{task_a['id']}/checklist", ada, json={"text": "secret step"}),
     )
 
 
