@@ -65,6 +65,8 @@ class Fuzzed:
                         json={"name": "Fuzzed column", "category": "in_progress"})
         return {"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
                 "column_id": column["id"],
+                "item_id": api.ok("POST", f"/tasks/{task['id']}/checklist", self.user,
+                                  json={"text": "fuzzed step"})["id"],
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"]}
 
