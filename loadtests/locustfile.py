@@ -362,7 +362,9 @@ class TaskFlowUser(FastHttpUser):
     def sign_up(self) -> None:
         domain = opt(self.environment, "tf_email_domain", "example.com")
         self.email = f"lt-{self.fixture['run_id']}-{secrets.token_hex(6)}@{domain}"
-        body = {"email": self.email, "password": self.password, "name": f"Load {type(self).__name__}"}
+        # A name of its own: a mention (`@[Name]`) of a shared name would notify all who bear it.
+        self.display_name = f"Load {type(self).__name__} {secrets.token_hex(3)}"
+        body = {"email": self.email, "password": self.password, "name": self.display_name}
         with self.client.post(f"{API}/auth/register", json=body, catch_response=True,
                               name=f"POST {API}/auth/register") as r:
             if r.status_code != 201:
@@ -488,6 +490,7 @@ class RestUser(TaskFlowUser):
         self.task_boards: dict[str, str] = {}  # task id -> board id
         self.items_seen: dict[str, list[tuple[str, bool]]] = {}  # task id -> checklist (id, done)
         self.mine: list[str] = []
+        self.mentionable: list[str] = []  # names of the other members of this user's boards
         self.browse_boards()
 
     def _remember(self, tasks: list[dict[str, Any]]) -> None:
@@ -523,6 +526,8 @@ class RestUser(TaskFlowUser):
         page = self._get(f"{API}/boards", f"GET {API}/boards")
         if page:
             self.boards = [b["id"] for b in page["items"]] or self.boards
+            self.mentionable = sorted({m["name"] for b in page["items"] for m in b["members"]
+                                       if m["user_id"] != self.user_id})
 
     @task(8)
     def open_board(self) -> None:
@@ -602,7 +607,11 @@ class RestUser(TaskFlowUser):
         if picked is None:
             return
         task_id, _ = picked
-        with self.client.post(f"{API}/tasks/{task_id}/comments", json={"body": f"Looks good. {stamp(0)}"},
+        body = f"Looks good. {stamp(0)}"
+        # About one comment in four mentions someone (issue #17): a notification per mention.
+        if self.mentionable and random.random() < 0.25:
+            body = f"@[{random.choice(self.mentionable)}] {body}"
+        with self.client.post(f"{API}/tasks/{task_id}/comments", json={"body": body},
                               headers=self.auth(), catch_response=True,
                               name=f"POST {API}/tasks/[id]/comments") as r:
             if r.status_code == 404:
@@ -661,6 +670,27 @@ class RestUser(TaskFlowUser):
         task_id = self.mine.pop(0)
         self.tasks_seen.pop(task_id, None)
         self.delete_task(task_id)
+
+    @task(1)
+    def search(self) -> None:
+        """The search box across boards: rarer than a listing (a person looking for a card),
+        a word or two, sometimes with a filter; under the per-user search limit."""
+        q = random.choice(("load", "task", "changed", "load task", '"load test"'))
+        if random.random() < 0.3:
+            q += " " + random.choice(("status:todo", "assignee:me", "due:<7d", "status:done"))
+        self._get(f"{API}/search?{urlencode({'q': q, 'limit': 20})}", f"GET {API}/search")
+
+    @task(2)
+    def notifications(self) -> None:
+        """The bell: the first page of the list (with its unread count), and now and then
+        marking everything read."""
+        page = self._get(f"{API}/notifications?limit=20", f"GET {API}/notifications")
+        if page and page["unread_count"] and random.random() < 0.3:
+            with self.client.post(f"{API}/notifications/read-all", headers=self.auth(),
+                                  catch_response=True,
+                                  name=f"POST {API}/notifications/read-all") as r:
+                if r.status_code != 200:
+                    r.failure(f"{r.status_code}: {(r.text or '')[:200]}")
 
     @task(2)
     def board_stats(self) -> None:

@@ -160,3 +160,18 @@ def test_soak_runs_a_mixed_workload_and_samples_every_instance(tmp_path: Path) -
     assert {"redis.redis_keys", "redis.presence_entries"} <= series, series
     assert all(s["i1"]["asyncio_tasks"] > 0 and s["i1"]["rss_mb"] > 10
                for s in result["samples"]), result["samples"][0]
+
+
+@pytest.mark.timeout(300)
+def test_search_benchmark_fills_the_store_and_measures_every_query_type(tmp_path: Path) -> None:
+    """loadtests/search_bench.py with small numbers: the store fills, every query type
+    answers (any non-2xx fails the run) and gets its p50/p95/p99 line."""
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(LOADTESTS / "search_bench.py"),
+                           "--tasks", "600", "--boards", "3", "--requests", "3"],
+                          env=clean_env({}, tmp_path), capture_output=True, text=True,
+                          timeout=240, check=False)
+    assert done.returncode == 0, _tail(done.stdout + done.stderr, 60)
+    lines = [line for line in done.stdout.splitlines() if line.strip().endswith(")")
+             and "mean" in line]
+    assert len(lines) == 9, done.stdout
+    assert "filled 600/600 tasks" in done.stdout

@@ -24,8 +24,10 @@ from taskflow.http import (
     boards,
     checklists,
     columns,
+    notifications,
     ops,
     problems,
+    search,
     tasks,
     web,
 )
@@ -117,7 +119,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
-                      attachments.blueprint, checklists.blueprint, ops.blueprint):
+                      attachments.blueprint, checklists.blueprint, notifications.blueprint,
+                      ops.blueprint, search.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -179,6 +182,9 @@ async def _chores(services: Services, retention_days: int) -> None:
             if uploads or boards or events:
                 logger.info("purged {} unconfirmed upload(s), {} deleted board log(s), "
                             "{} event(s) past retention", uploads, boards, events)
+            # Read notifications after 90 days, unread ones after 365.
+            if notices := await services.notifications.purge(now):
+                logger.info("purged {} old notification(s)", notices)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -38,6 +38,8 @@ class RateLimits:
     login_per_account: str = "10/minute;50/hour"
     auth_per_address: str = "60/minute;600/hour"
     api_per_user: str = "600/minute"
+    # GET /search, per user, on top of api_per_user: a search costs more than a listing.
+    search_per_user: str = "10/second;300/minute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +343,7 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimits:
         ("login_per_account", "TASKFLOW_RATE_LIMIT_LOGIN"),
         ("auth_per_address", "TASKFLOW_RATE_LIMIT_AUTH_ADDRESS"),
         ("api_per_user", "TASKFLOW_RATE_LIMIT_API"),
+        ("search_per_user", "TASKFLOW_RATE_LIMIT_SEARCH"),
     ):
         value = env.get(name, getattr(defaults, attr))
         try:

@@ -253,6 +253,45 @@ class BoardsNotice:
     user_ids: tuple[str, ...]
 
 
+NotificationType = Literal["mentioned", "assigned", "commented", "task_updated", "task_created"]
+NOTIFICATION_TYPES: tuple[NotificationType, ...] = (
+    "mentioned", "assigned", "commented", "task_updated", "task_created")
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One thing that happened that `user_id` should know about; stored per recipient."""
+
+    id: str
+    user_id: str
+    type: NotificationType
+    board_id: str
+    task_id: str
+    actor_id: str
+    actor_name: str
+    summary: str
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsRead:
+    """Some notifications of a user became read (`ids`), or all of them (`ids` None)."""
+
+    user_id: str
+    ids: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A user follows a task (`task_id`) or a whole board (`task_id` None)."""
+
+    user_id: str
+    board_id: str
+    task_id: str | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Login:
     """One sign-in: its refresh tokens rotate within it, and revoking it ends them all."""
@@ -334,3 +373,37 @@ def sort_values(task: Task, sort: str) -> tuple[Any, ...]:
             values.append(to_ts(getattr(task, name)))
     values.append(task.id)
     return tuple(values)
+
+
+# Search (GET /api/v1/search): the fields a hit's words can be found in.
+SEARCH_FIELDS: tuple[str, ...] = ("title", "description", "comments")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed search, its names resolved; `board_ids` is already limited to the caller's.
+
+    Order: updated_at descending, then id descending (newest change first); `after` is the
+    (updated_at as timefmt text, id) of the last hit handed out.
+    """
+
+    board_ids: tuple[str, ...]
+    # Each term is the words of a word or phrase, matched as a phrase; all terms must match.
+    terms: tuple[tuple[str, ...], ...] = ()
+    status: Status | None = None
+    assignee_id: str | None = None
+    unassigned: bool = False
+    tags: tuple[str, ...] = ()
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    not_done: bool = False
+    column: str | None = None
+    limit: int = 50
+    after: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    task: Task
+    # The fields in which some term of the query was found (empty for filters only).
+    matched_in: tuple[str, ...]

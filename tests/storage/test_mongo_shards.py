@@ -37,8 +37,9 @@ from tests.support.api import register
 from tests.support.mongo import MongoTarget
 
 SHARDED_URI_VARIABLE = "TASKFLOW_TEST_MONGODB_SHARDED_URI"
-# Not sharded on purpose (README, MongoDB): short-lived tombstones, and one layout marker.
-UNSHARDED = {"deleted_boards", "meta"}
+# Not sharded on purpose (README, MongoDB): short-lived tombstones, and one layout marker;
+# notifications and watches (README, notifications): read by user, deleted by board.
+UNSHARDED = {"deleted_boards", "meta", "notifications", "watches"}
 # The queries that ask every shard, each rare or off the hot path, named in the README.
 KNOWN_BROADCASTS = {
     ("members", "user_id"): "a user's boards: GET /boards, the live channel's connect",
@@ -210,6 +211,7 @@ async def _everything(client: Any) -> dict[str, str]:
     await call("patch", f"/tasks/{task}", json={"position": 0.0000001})  # crowds the column
     await call("get", f"/tasks?board_id={board}&status=todo&sort=priority")
     await call("get", "/tasks?q=t&sort=-due_date")
+    await call("get", "/search?q=t%20status:todo")  # tasks aggregate: $text, board_id $in
     comment = (await call("post", f"/tasks/{task}/comments", json={"body": "hi"}))["id"]
     await call("get", f"/tasks/{task}/comments")
     await call("delete", f"/tasks/{task}/comments/{comment}")

@@ -48,7 +48,7 @@ async def test_the_migration_names_the_task_of_events_already_logged(tmp_path: P
 
     path, at = tmp_path / "old.db", "2026-01-01T00:00:00.000000Z"
     # The version just before checklists (later migrations may follow it).
-    before = next(i for i, script in enumerate(MIGRATIONS) if "ADD COLUMN checklist" in script)
+    before = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN checklist" in script)
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:before]:
             conn.executescript(script)

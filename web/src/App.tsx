@@ -8,6 +8,7 @@ const SignupPage = lazy(() => import("./pages/SignupPage"));
 const BoardsPage = lazy(() => import("./pages/BoardsPage"));
 const BoardPage = lazy(() => import("./pages/BoardPage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
+const SearchPage = lazy(() => import("./pages/SearchPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
 
 const router = createBrowserRouter([
@@ -21,6 +22,7 @@ const router = createBrowserRouter([
       { path: "/boards/:boardId", element: <RequireAuth><BoardPage /></RequireAuth> },
       { path: "/boards/:boardId/tasks/:taskId", element: <RequireAuth><BoardPage /></RequireAuth> },
       { path: "/profile", element: <RequireAuth><ProfilePage /></RequireAuth> },
+      { path: "/search", element: <RequireAuth><SearchPage /></RequireAuth> },
       { path: "*", element: <NotFoundPage /> },
     ],
   },

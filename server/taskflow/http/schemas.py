@@ -421,3 +421,72 @@ class ActivityEntry(BaseModel):
 class ActivityList(BaseModel):
     items: list[ActivityEntry]
     next_cursor: str | None
+
+
+# --- notifications and watches ----------------------------------------------------------
+class NotificationArgs(PageArgs):
+    unread: bool = Field(False, description="only unread notifications")
+
+
+class NotificationActor(BaseModel):
+    user_id: str
+    name: str
+
+
+class NotificationOut(BaseModel):
+    id: str
+    type: Literal["mentioned", "assigned", "commented", "task_updated", "task_created"]
+    board_id: str
+    task_id: str
+    actor: NotificationActor
+    created_at: str
+    read_at: str | None
+    summary: str = Field(description="the task's title and a short excerpt")
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None
+    unread_count: int = Field(description="the caller's unread notifications, in all")
+
+
+class ReadAllOut(BaseModel):
+    updated: int
+
+
+class WatchArgs(PageArgs):
+    board_id: Id | None = None
+
+
+class WatchOut(BaseModel):
+    board_id: str
+    task_id: str | None = Field(description="null: the whole board is watched")
+    created_at: str
+
+
+class WatchList(BaseModel):
+    items: list[WatchOut]
+
+
+# --- search -----------------------------------------------------------------------------
+class SearchArgs(PageArgs):
+    q: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description='Words and "quoted phrases" (all must match), and filters: assignee:me|none|'
+                    '<email>, status:todo|in_progress|done, tag:x, due:<7d|>3d|<2w|overdue, '
+                    'board:"Name", column:"Name". Up to 20 terms.')
+
+
+class SearchBoardRef(BaseModel):
+    id: str
+    name: str
+
+
+class SearchHitOut(BaseModel):
+    task: TaskOut
+    board: SearchBoardRef
+    matched_in: list[Literal["title", "description", "comments"]]
+
+
+class SearchList(BaseModel):
+    items: list[SearchHitOut]
+    next_cursor: str | None

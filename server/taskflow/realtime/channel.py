@@ -196,11 +196,12 @@ class LiveChannel:
             logger.warning("dropped {!r} addressed to board {}", event, board_id)
 
     def user(self, user_id: str, event: str, data: Any) -> None:
-        """To a user's connections here: `boards:changed`, or `auth:revoked` of some logins."""
+        """To a user's connections here: `boards:changed`, `notification:created` and
+        `notification:read`, or `auth:revoked` of some logins."""
         if event == "auth:revoked" and isinstance(data, dict):
             for login_id in data.get("login_ids", ()):
                 self.end_login(login_id, {"reason": "login_revoked"})
-        elif event == "boards:changed":
+        elif event in ("boards:changed", "notification:created", "notification:read"):
             connections = self.connections.of_user(user_id)
             if connections:
                 frame = self.sio.frame(event, data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from taskflow.domain import BoardsNotice, Event
+from taskflow.domain import BoardsNotice, Event, Notification, NotificationsRead
 
 Listener = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -26,4 +26,10 @@ class LocalPublisher:
         return None
 
     async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
+        return None
+
+    async def notify(self, notifications: Sequence[Notification]) -> None:
+        return None
+
+    async def notifications_read(self, reads: Sequence[NotificationsRead]) -> None:
         return None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taskflow.domain import BoardsNotice, Event
+from taskflow.domain import BoardsNotice, Event, Notification, NotificationsRead
 from taskflow.realtime.channel import LiveChannel, user_room
 from taskflow.realtime.router import board_room
-from taskflow.services.views import event_view
+from taskflow.services.views import event_view, notification_view
 
 
 class LivePublisher:
@@ -34,3 +34,17 @@ class LivePublisher:
             for user_id in notice.user_ids:
                 await self._channel.manager.emit("boards:changed", payload, namespace="/",
                                                  room=user_room(user_id))
+
+    async def notify(self, notifications: Sequence[Notification]) -> None:
+        """`notification:created` to each recipient's connections, on every instance."""
+        for n in notifications:
+            await self._channel.manager.emit("notification:created",
+                                             {"notification": notification_view(n)},
+                                             namespace="/", room=user_room(n.user_id))
+
+    async def notifications_read(self, reads: Sequence[NotificationsRead]) -> None:
+        """`notification:read` `{ids}` or `{all: true}` to the user's connections."""
+        for read in reads:
+            payload = {"all": True} if read.ids is None else {"ids": list(read.ids)}
+            await self._channel.manager.emit("notification:read", payload, namespace="/",
+                                             room=user_room(read.user_id))

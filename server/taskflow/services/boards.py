@@ -84,6 +84,8 @@ class BoardService:
             event = await change.record(board_id, "board:deleted", {"id": board_id})
             change.tell((m.user_id for m in board.members), board_id, "board:deleted")
             await change.tx.delete_board(board_id, seq=event.seq, at=event.at)
+            await change.tx.delete_watches(board_id)
+            await change.tx.delete_notifications(board_id)
             return keys
 
         await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
@@ -137,6 +139,8 @@ class BoardService:
             if member.role == "owner":
                 raise Conflict("The owner can't leave the board; delete it instead")
             await change.tx.delete_member(board_id, user_id)
+            await change.tx.delete_watches(board_id, user_id=user_id)
+            await change.tx.delete_notifications(board_id, user_id=user_id)
             await change.record(board_id, "member:removed", {"user_id": user_id})
             change.tell([user_id], board_id, "member:removed")
             await _unassign(change, board_id, user_id)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
-from taskflow.domain import BoardsNotice, Event
+from taskflow.domain import BoardsNotice, Event, Notification, NotificationsRead
 from taskflow.services.ports import Clock, Publisher, Store, Transaction
 
 T = TypeVar("T")
@@ -23,6 +23,9 @@ class Change:
     clock: Clock
     events: list[Event] = field(default_factory=list)
     notices: list[BoardsNotice] = field(default_factory=list)
+    # Stored in this transaction (services/notifications.py), pushed live after commit.
+    notifications: list[Notification] = field(default_factory=list)
+    reads: list[NotificationsRead] = field(default_factory=list)
 
     async def record(self, board_id: str, type: str, data: dict[str, Any]) -> Event:
         """Appends one board event in this transaction."""
@@ -73,3 +76,14 @@ class Recorder:
                 await self.publisher.boards_changed(change.notices)
             except Exception:
                 logger.exception("telling users their boards changed failed")
+        # Stored already: a lost push shows up on the next read of the list.
+        if change.notifications:
+            try:
+                await self.publisher.notify(change.notifications)
+            except Exception:
+                logger.exception("pushing {} notification(s) failed", len(change.notifications))
+        if change.reads:
+            try:
+                await self.publisher.notifications_read(change.reads)
+            except Exception:
+                logger.exception("pushing notification reads failed")

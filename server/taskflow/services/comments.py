@@ -8,6 +8,7 @@ from taskflow.ids import new_id
 from taskflow.services.access import Actor, task_for
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
+from taskflow.services.notifications import Outbox, mentioned, watch_in, watchers
 from taskflow.services.ports import Store
 from taskflow.services.views import comment_view
 
@@ -29,11 +30,16 @@ class CommentService:
 
     async def create(self, actor: Actor, task_id: str, *, body: str) -> Comment:
         async def work(change: Change) -> Comment:
-            task, _ = await task_for(change.tx, task_id, actor, "editor")
+            task, board = await task_for(change.tx, task_id, actor, "editor")
             comment = Comment(id=new_id(), task_id=task_id, board_id=task.board_id,
                               author_id=actor.user_id, body=body, created_at=change.clock.now())
             await change.tx.insert_comment(comment)
             await change.record(task.board_id, "comment:created", comment_view(comment))
+            outbox = Outbox()
+            outbox.add(mentioned(body, board.members), "mentioned")
+            outbox.add(await watchers(change, task.board_id, task_id), "commented")
+            await outbox.deliver(change, board, task, body)
+            await watch_in(change, actor.user_id, task.board_id, task_id)
             return comment
 
         return await self._recorder.run(actor.user_id, work)

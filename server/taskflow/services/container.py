@@ -14,7 +14,9 @@ from taskflow.services.checklists import ChecklistService
 from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
+from taskflow.services.notifications import NotificationService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
+from taskflow.services.search import SearchService
 from taskflow.services.stats import StatsService
 from taskflow.services.tasks import TaskService
 
@@ -31,6 +33,8 @@ class Services:
     attachments: AttachmentService
     checklists: ChecklistService
     activity: ActivityService
+    notifications: NotificationService
+    search: SearchService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
@@ -50,4 +54,6 @@ class Services:
                                           max_bytes=max_upload_bytes),
             checklists=ChecklistService(recorder=recorder),
             activity=ActivityService(store=store),
+            notifications=NotificationService(store=store, recorder=recorder),
+            search=SearchService(store=store, clock=clock),
         )

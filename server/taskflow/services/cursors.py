@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -59,3 +60,35 @@ def decode_time_cursor(cursor: str) -> tuple[str, str]:
     if not isinstance(keys, list) or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
         raise _bad_cursor()
     return keys[0], keys[1]
+
+
+def encode_keys(tag: str, keys: list[str | int]) -> str:
+    """A cursor of a listing with its own keyset (`tag` tells listings apart)."""
+    return _encode({tag: keys})
+
+
+def decode_keys(cursor: str, tag: str, types: tuple[type, ...]) -> tuple[Any, ...]:
+    """The keys of a cursor from encode_keys(tag, ...), each of the given type."""
+    keys = _decode(cursor).get(tag)
+    if (not isinstance(keys, list) or len(keys) != len(types)
+            or not all(type(k) is t for k, t in zip(keys, types, strict=True))):
+        raise _bad_cursor()
+    return tuple(keys)
+
+
+def encode_search_cursor(updated_at: str, id: str, q: str) -> str:
+    """A cursor of GET /search: the last hit's (updated_at text, id), tied to its query."""
+    return _encode({"u": [updated_at, id], "q": _digest(q)})
+
+
+def decode_search_cursor(cursor: str, q: str) -> tuple[str, str]:
+    payload = _decode(cursor)
+    keys = payload.get("u")
+    if (payload.get("q") != _digest(q) or not isinstance(keys, list) or len(keys) != 2
+            or not all(isinstance(k, str) for k in keys)):
+        raise _bad_cursor()
+    return keys[0], keys[1]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

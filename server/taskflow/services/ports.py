@@ -16,13 +16,18 @@ from taskflow.domain import (
     Event,
     Login,
     Member,
+    Notification,
+    NotificationsRead,
     RefreshToken,
     Role,
+    SearchHit,
+    SearchQuery,
     Stats,
     Task,
     TaskQuery,
     TaskRow,
     User,
+    Watch,
 )
 
 T = TypeVar("T")
@@ -50,6 +55,10 @@ class Reader(Protocol):
         ...
     async def select_task_rows(self, query: TaskQuery) -> list[TaskRow]:
         """select_tasks, as rows (domain.TaskRow): for listings, which only serialize them."""
+        ...
+    async def search_tasks(self, query: SearchQuery) -> list[SearchHit]:
+        """Up to query.limit tasks of query.board_ids matching every term and filter, by
+        (rank desc, updated_at desc, id desc), strictly after query.after."""
         ...
     async def select_column(self, board_id: str, column_id: str) -> list[Task]:
         """Every task of one column of a board, by (position, id)."""
@@ -89,6 +98,25 @@ class Reader(Protocol):
         """Those of `login_ids` that exist and are not revoked."""
         ...
     async def select_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+    # --- notifications and watches (services/notifications.py) ---------------------------
+    async def select_notifications(self, user_id: str, *, unread_only: bool, limit: int,
+                                   after: tuple[int, str, str] | None) -> list[Notification]:
+        """A user's notifications, unread first, then newest first: ordered by (read ? 1 : 0,
+        created_at descending, id descending), strictly after the key `after`
+        (read flag, timefmt.to_ts of created_at, id)."""
+        ...
+    async def count_unread_notifications(self, user_id: str) -> int: ...
+    async def select_notification(self, user_id: str, notification_id: str) -> Notification | None:
+        """One of the user's notifications (None for another user's)."""
+        ...
+    async def select_watchers(self, board_id: str, task_id: str | None) -> list[Watch]:
+        """Who watches the board, and (with `task_id`) who watches that task."""
+        ...
+    async def select_watches_of_user(self, user_id: str, *, board_id: str | None, limit: int,
+                                     after: tuple[str, str] | None) -> list[Watch]:
+        """A user's watches by (created_at, board_id/task_id), strictly after `after`
+        (timefmt.to_ts of created_at, watch_key)."""
+        ...
 
 
 class Transaction(Reader, Protocol):
@@ -160,6 +188,29 @@ class Transaction(Reader, Protocol):
     async def spend_refresh_token(self, token_hash: str, at: datetime) -> bool:
         """Marks the token used; False when it already was (a reuse)."""
         ...
+    async def insert_notifications(self, notifications: Sequence[Notification]) -> None: ...
+    async def mark_notifications_read(self, user_id: str, ids: Sequence[str] | None,
+                                      at: datetime) -> int:
+        """Marks these (None: every) unread notifications of the user read; how many were."""
+        ...
+    async def delete_notifications(self, board_id: str, *, user_id: str | None = None,
+                                   task_id: str | None = None) -> None:
+        """The board's notifications, only the user's and/or only the task's when named."""
+        ...
+    async def purge_notifications(self, *, read_before: datetime,
+                                  unread_before: datetime) -> int:
+        """Drops read notifications created before `read_before` and unread ones before
+        `unread_before`; how many."""
+        ...
+    async def upsert_watch(self, watch: Watch) -> None:
+        """Idempotent: watching what one already watches keeps the first `created_at`."""
+        ...
+    async def delete_watches(self, board_id: str, *, user_id: str | None = None,
+                             task_id: str | None = None) -> None:
+        """The board's watches (the board's own and its tasks'), narrowed to the user and/or
+        the task when named; with both, exactly that task watch."""
+        ...
+    async def delete_board_watch(self, board_id: str, user_id: str) -> None: ...
 
 
 class Store(Reader, Protocol):
@@ -197,6 +248,12 @@ class Publisher(Protocol):
         ...
     async def boards_changed(self, notices: Sequence[BoardsNotice]) -> None:
         """Tells the users' live connections, on every instance, that their boards changed."""
+        ...
+    async def notify(self, notifications: Sequence[Notification]) -> None:
+        """`notification:created` to every live connection of each recipient, everywhere."""
+        ...
+    async def notifications_read(self, reads: Sequence[NotificationsRead]) -> None:
+        """`notification:read` to every live connection of the user (their other tabs)."""
         ...
 
 

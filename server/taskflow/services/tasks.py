@@ -14,6 +14,7 @@ from taskflow.services.access import Actor, board_for, task_for
 from taskflow.services.attachments import blob_keys_of_task, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_task_cursor, encode_task_cursor
+from taskflow.services.notifications import Outbox, mentioned, watch_in, watchers
 from taskflow.services.ports import BlobStore, Store
 from taskflow.services.views import task_row_view, task_view
 
@@ -78,6 +79,13 @@ class TaskService:
             )
             await change.tx.insert_task(task)
             await change.record(board_id, "task:created", task_view(task))
+            outbox = Outbox()
+            if task.assignee_id is not None:
+                outbox.add([task.assignee_id], "assigned")
+            outbox.add(mentioned(task.description, board.members), "mentioned")
+            outbox.add(await watchers(change, board_id, None), "task_created")
+            await outbox.deliver(change, board, task, task.description)
+            await watch_in(change, actor.user_id, board_id, task.id)
             return await _renumber_if_crowded(change, task)
 
         return await self._recorder.run(actor.user_id, work)
@@ -104,6 +112,7 @@ class TaskService:
             updated = replace(updated, version=task.version + 1, updated_at=change.clock.now())
             await change.tx.update_task(updated)
             await change.record(task.board_id, "task:updated", task_view(updated))
+            await _notify_update(change, board, task, updated)
             return await _renumber_if_crowded(change, updated)
 
         return await self._recorder.run(actor.user_id, work)
@@ -114,10 +123,33 @@ class TaskService:
             task, _ = await task_for(change.tx, task_id, actor, "editor")
             keys = await blob_keys_of_task(change.tx, task.board_id, task_id)
             await change.tx.delete_task(task.board_id, task_id)
+            await change.tx.delete_watches(task.board_id, task_id=task_id)
+            await change.tx.delete_notifications(task.board_id, task_id=task_id)
             await change.record(task.board_id, "task:deleted", {"id": task_id})
             return keys
 
         await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
+
+
+# What a change is called in its notification; a move alone (position) notifies no one.
+_CHANGED = ("title", "description", "status", "priority", "due_date", "assignee_id", "tags")
+
+
+async def _notify_update(change: Change, board: Board, before: Task, after: Task) -> None:
+    """The assignee when it changed, members newly mentioned in the description, and the
+    task's and board's watchers."""
+    changed = [name for name in _CHANGED if getattr(before, name) != getattr(after, name)]
+    if not changed:
+        return
+    outbox = Outbox()
+    if after.assignee_id is not None and after.assignee_id != before.assignee_id:
+        outbox.add([after.assignee_id], "assigned")
+    if "description" in changed:
+        outbox.add(mentioned(after.description, board.members)
+                   - mentioned(before.description, board.members), "mentioned")
+    outbox.add(await watchers(change, board.id, after.id), "task_updated")
+    detail = "changed " + ", ".join(name.replace("_id", "").replace("_", " ") for name in changed)
+    await outbox.deliver(change, board, after, detail)
 
 
 def _check_assignee(board: Board, assignee_id: str | None) -> None:

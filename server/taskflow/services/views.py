@@ -12,10 +12,12 @@ from taskflow.domain import (
     Comment,
     Event,
     Member,
+    Notification,
     Role,
     Task,
     TaskRow,
     User,
+    Watch,
     checklist_data,
 )
 from taskflow.timefmt import from_ts
@@ -114,3 +116,14 @@ def attachment_view(attachment: Attachment) -> dict[str, Any]:
 def event_view(event: Event) -> dict[str, Any]:
     return {"seq": event.seq, "board_id": event.board_id, "type": event.type,
             "actor_id": event.actor_id, "at": rfc3339(event.at), "data": event.data}
+
+
+def notification_view(n: Notification) -> dict[str, Any]:
+    return {"id": n.id, "type": n.type, "board_id": n.board_id, "task_id": n.task_id,
+            "actor": {"user_id": n.actor_id, "name": n.actor_name},
+            "created_at": rfc3339(n.created_at), "read_at": rfc3339(n.read_at),
+            "summary": n.summary}
+
+
+def watch_view(w: Watch) -> dict[str, Any]:
+    return {"board_id": w.board_id, "task_id": w.task_id, "created_at": rfc3339(w.created_at)}

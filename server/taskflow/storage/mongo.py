@@ -41,7 +41,7 @@ from taskflow.domain import (
 from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage import mongo_records as rec
 from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missing_indexes
-from taskflow.storage.mongo_queries import MongoQueries
+from taskflow.storage.mongo_notify import MongoNotifyQueries, MongoNotifyWrites
 from taskflow.storage.mongo_records import Doc
 from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment, shard_collections
 
@@ -64,7 +64,7 @@ class MongoNotReady(Exception):
     """The server, or its indexes, can't serve TaskFlow; the message is one line."""
 
 
-class MongoTransaction(MongoQueries):
+class MongoTransaction(MongoNotifyWrites):
     """Writes inside one MongoDB transaction (or, on an allowed standalone server, none)."""
 
     def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None, *,
@@ -149,7 +149,8 @@ class MongoTransaction(MongoQueries):
         # The lookup entry first: its `_id`, the shard key, keeps task ids unique cluster-wide.
         await self._insert("task_boards", {"_id": task.id, "board_id": task.board_id},
                            "That task already exists")
-        await self._insert("tasks", rec.task_doc(task), "That task already exists")
+        await self._insert("tasks", {**rec.task_doc(task), "search_comments": ""},
+                           "That task already exists")
 
     async def update_task(self, task: Task) -> None:
         changes = rec.task_doc(task)
@@ -165,9 +166,23 @@ class MongoTransaction(MongoQueries):
 
     async def insert_comment(self, comment: Comment) -> None:
         await self._insert("comments", rec.comment_doc(comment), "That comment already exists")
+        await self._copy_comments(comment.board_id, comment.task_id)
 
     async def delete_comment(self, board_id: str, comment_id: str) -> None:
+        found = await self._one("comments", {"board_id": board_id, "_id": comment_id},
+                                projection={"task_id": 1})
         await self._delete("comments", {"board_id": board_id, "_id": comment_id})
+        if found is not None:
+            await self._copy_comments(board_id, found["task_id"])
+
+    async def _copy_comments(self, board_id: str, task_id: str) -> None:
+        """The task's copy of its comments' text, which its text index covers
+        (mongo_search.py): set whole, from the comments as they are in this transaction."""
+        comments = await self._all("comments", {"board_id": board_id, "task_id": task_id},
+                                   projection={"body": 1},
+                                   sort=[("created_at", 1), ("_id", 1)])
+        await self._set("tasks", {"board_id": board_id, "_id": task_id},
+                        {"search_comments": "\n".join(c["body"] for c in comments)})
 
     async def insert_attachment(self, attachment: Attachment) -> None:
         await self._insert("attachments", rec.attachment_doc(attachment),
@@ -238,7 +253,7 @@ class MongoTransaction(MongoQueries):
         return spent == 1
 
 
-class MongoStore(MongoQueries):
+class MongoStore(MongoNotifyQueries):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off

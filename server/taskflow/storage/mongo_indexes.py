@@ -16,18 +16,21 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid
+from pymongo.errors import CollectionInvalid, OperationFailure
 
 from taskflow.domain import DEFAULT_COLUMNS, task_id_of_event
 from taskflow.ids import new_id
+from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
-               "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta")
+               "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta",
+               "notifications", "watches")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
 LAYOUT = 3
 _BACKFILL_BATCH = 1000
+_TEXT_WEIGHTS = {"title": 4, "description": 2, "search_comments": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,13 @@ INDEXES = (
     # A task's activity: its events, newest first (task_id is null on other events).
     Index("events", "events_by_board_task", (("board_id", 1), ("task_id", 1), ("seq", 1))),
     Index("logins", "logins_by_user", (("user_id", 1), ("revoked_at", 1))),
+    # notify: a user's list (unread first, newest first), deletes by board/task, the purge.
+    Index("notifications", "notifications_by_user", (("user_id", 1), ("read", 1),
+                                                     ("created_at", -1), ("_id", -1))),
+    Index("notifications", "notifications_by_board", (("board_id", 1), ("task_id", 1))),
+    Index("notifications", "notifications_by_time", (("read", 1), ("created_at", 1))),
+    Index("watches", "watches_by_board", (("board_id", 1), ("task_id", 1), ("user_id", 1))),
+    Index("watches", "watches_by_user", (("user_id", 1), ("created_at", 1), ("key", 1))),
 )
 
 
@@ -88,6 +98,8 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     for index in INDEXES:
         await db[index.collection].create_index(list(index.keys), name=index.name,
                                                 unique=index.unique)
+    await _ensure_text_index(db)
+    await _backfill_search_comments(db)
     found = await layout(db)
     if found < LAYOUT:
         if found < 2:
@@ -187,3 +199,29 @@ async def missing_indexes(db: AsyncDatabase[dict[str, Any]]) -> list[Index]:
 def _fields(key: dict[str, Any]) -> tuple[str, ...]:
     fields = tuple(key)
     return fields[:-1] if len(fields) > 1 and fields[-1] == "_id" else fields
+
+
+async def _backfill_search_comments(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Gives each task made before search its `search_comments` (idempotent: only tasks
+    without the field). A comment written meanwhile by a running older server is not seen
+    by search until it is written again; `db init` runs before the new servers start."""
+    async for doc in db["tasks"].find({"search_comments": {"$exists": False}},
+                                      projection={"board_id": 1}):
+        comments = await db["comments"].find(
+            {"board_id": doc["board_id"], "task_id": doc["_id"]},
+            projection={"body": 1}, sort=[("created_at", 1), ("_id", 1)]).to_list(None)
+        await db["tasks"].update_one(
+            {"board_id": doc["board_id"], "_id": doc["_id"],
+             "search_comments": {"$exists": False}},
+            {"$set": {"search_comments": "\n".join(c["body"] for c in comments)}})
+
+
+async def _ensure_text_index(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """The tasks' text index. MongoDB takes an identical index again as a no-op; the emulator
+    refuses it ("constraint failed") and doesn't list it, so a refusal is accepted when a
+    `$text` query then works (it fails without a text index)."""
+    try:
+        await db["tasks"].create_index(TEXT_KEYS, name=TEXT_INDEX, weights=_TEXT_WEIGHTS,
+                                       default_language="none")
+    except OperationFailure:
+        await db["tasks"].find_one({"$text": {"$search": "taskflow"}}, projection={"_id": 1})

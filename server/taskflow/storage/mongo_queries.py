@@ -15,6 +15,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from taskflow.domain import (
     Attachment,
@@ -24,6 +25,8 @@ from taskflow.domain import (
     Login,
     Member,
     RefreshToken,
+    SearchHit,
+    SearchQuery,
     Stats,
     Task,
     TaskQuery,
@@ -31,8 +34,12 @@ from taskflow.domain import (
     User,
     row_of_task,
 )
+from taskflow.errors import ServiceUnavailable
 from taskflow.storage import mongo_records as rec
+from taskflow.storage import mongo_search
 from taskflow.storage.mongo_records import Doc
+
+_INDEX_NOT_FOUND = 27  # MongoDB's IndexNotFound: $text without a text index
 
 
 class MongoQueries:
@@ -125,6 +132,21 @@ class MongoQueries:
         docs = await self._all("tasks", rec.task_filter(query), sort=rec.task_order(query.sort),
                                limit=query.limit)
         return [rec.task(doc) for doc in docs]
+
+    async def search_tasks(self, query: SearchQuery) -> list[SearchHit]:
+        if not query.board_ids:
+            return []
+        try:
+            cursor = await self._db["tasks"].aggregate(mongo_search.pipeline(query),
+                                                       session=self._session)
+            docs = await cursor.to_list(None)
+        except OperationFailure as exc:
+            if exc.code == _INDEX_NOT_FOUND:
+                raise ServiceUnavailable("Search needs the tasks' text index: run "
+                                         "`taskflow db init`") from None
+            raise
+        return [SearchHit(task=rec.task(doc), matched_in=mongo_search.matched_in(doc))
+                for doc in docs]
 
     async def select_column(self, board_id: str, column_id: str) -> list[Task]:
         docs = await self._all("tasks", {"board_id": board_id, "column_id": column_id},

@@ -34,7 +34,9 @@ from taskflow.domain import (
     task_id_of_event,
 )
 from taskflow.errors import Conflict, ServiceUnavailable
-from taskflow.storage.sqlite_queries import SqliteQueries, members_of
+from taskflow.storage import sqlite_search
+from taskflow.storage.sqlite_notify import NotifyQueries, NotifyWrites
+from taskflow.storage.sqlite_queries import members_of
 from taskflow.storage.sqlite_rows import board_of, columns_json, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
@@ -45,7 +47,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 EVENTS_KEPT = 10_000
 
 
-class SqliteTransaction(SqliteQueries):
+class SqliteTransaction(NotifyWrites):
     """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
     the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
     for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
@@ -173,6 +175,7 @@ class SqliteTransaction(SqliteQueries):
 
     async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
         await self._exec_all([
+            *sqlite_search.unindex_board(board_id),
             *[(f"DELETE FROM {table} WHERE board_id = ?", (board_id,))
               for table in ("attachments", "comments", "tasks", "members")],
             ("DELETE FROM boards WHERE id = ?", (board_id,)),
@@ -217,6 +220,9 @@ class SqliteTransaction(SqliteQueries):
              to_ts(task.updated_at), opt_ts(task.completed_at), task.version, task.column_id,
              _checklist_json(task)),
         )
+        for sql, params in sqlite_search.index_task(task.id, task.board_id, task.title,
+                                                    task.description):
+            self._later(sql, params)
 
     async def update_task(self, task: Task) -> None:
         self._later(
@@ -230,6 +236,7 @@ class SqliteTransaction(SqliteQueries):
              opt_ts(task.completed_at), task.version, task.column_id, _checklist_json(task),
              task.id),
         )
+        self._later(*sqlite_search.reindex_task(task.id, task.title, task.description))
 
     async def delete_task(self, board_id: str, task_id: str) -> None:
         key = (board_id, task_id)
@@ -237,19 +244,34 @@ class SqliteTransaction(SqliteQueries):
             ("DELETE FROM attachments WHERE board_id = ? AND task_id = ?", key),
             ("DELETE FROM comments WHERE board_id = ? AND task_id = ?", key),
             ("DELETE FROM tasks WHERE board_id = ? AND id = ?", key),
+            *sqlite_search.unindex_task(task_id),
         ])
 
     async def insert_comment(self, comment: Comment) -> None:
-        await self._exec(
-            "INSERT INTO comments (id, task_id, board_id, author_id, body, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (comment.id, comment.task_id, comment.board_id, comment.author_id, comment.body,
-             to_ts(comment.created_at)),
-        )
+        self._boards.clear()
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO comments (id, task_id, board_id, author_id, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (comment.id, comment.task_id, comment.board_id, comment.author_id, comment.body,
+                 to_ts(comment.created_at)),
+            )
+            sqlite_search.reindex_comments(conn, comment.task_id)
+
+        await self._run(insert)
 
     async def delete_comment(self, board_id: str, comment_id: str) -> None:
-        await self._exec("DELETE FROM comments WHERE board_id = ? AND id = ?",
-                         (board_id, comment_id))
+        self._boards.clear()
+
+        def delete(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "DELETE FROM comments WHERE board_id = ? AND id = ? RETURNING task_id",
+                               (board_id, comment_id)).fetchall()
+            for found in row:
+                sqlite_search.reindex_comments(conn, found["task_id"])
+
+        await self._run(delete)
 
     async def insert_attachment(self, attachment: Attachment) -> None:
         a = attachment
@@ -351,7 +373,7 @@ class SqliteTransaction(SqliteQueries):
         return changed == 1
 
 
-class SqliteStore(SqliteQueries):
+class SqliteStore(NotifyQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: SqliteThread, reader: SqliteThread, *,

@@ -19,6 +19,8 @@ from taskflow.domain import (
     Login,
     Member,
     RefreshToken,
+    SearchHit,
+    SearchQuery,
     Stats,
     Task,
     TaskQuery,
@@ -26,6 +28,7 @@ from taskflow.domain import (
     User,
 )
 from taskflow.errors import ServiceUnavailable
+from taskflow.storage import sqlite_search
 from taskflow.storage.sqlite_rows import attachment_of, board_of, comment_of, event_of, task_of, user_of
 from taskflow.storage.sqlite_thread import SqliteThread, fetch_all
 from taskflow.timefmt import from_ts, to_ts
@@ -124,6 +127,9 @@ def _task_rows(conn: sqlite3.Connection, *, sql: str, params: Sequence[Any]) -> 
 class SqliteQueries:
     """The reads, on one connection; shared by the store and its transactions."""
 
+    # Matches above which a search walks tasks newest first (sqlite_search.search).
+    search_walk_above = sqlite_search.WALK_ABOVE
+
     def __init__(self, conn: SqliteThread) -> None:
         self._conn = conn
 
@@ -202,6 +208,10 @@ class SqliteQueries:
             return []
         sql, params = _task_query(query, _ROW_COLUMNS)
         return await self._run(partial(_task_rows, sql=sql, params=params))
+
+    async def search_tasks(self, query: SearchQuery) -> list[SearchHit]:
+        return await self._run(partial(sqlite_search.search, query=query,
+                                       walk_above=self.search_walk_above))
 
     async def select_column(self, board_id: str, column_id: str) -> list[Task]:
         rows = await self._rows(

@@ -131,6 +131,53 @@ MIGRATIONS: tuple[str, ...] = (
         END;
     CREATE INDEX events_by_task ON events (board_id, task_id, seq) WHERE task_id IS NOT NULL;
     """,
+    # notify: notifications per recipient, and watches of boards and tasks.
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        board_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        read_at TEXT,
+        is_read INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX notifications_by_user ON notifications (user_id, is_read, created_at, id);
+    CREATE INDEX notifications_by_board ON notifications (board_id, task_id);
+    CREATE INDEX notifications_by_time ON notifications (is_read, created_at);
+    CREATE TABLE watches (
+        user_id TEXT NOT NULL,
+        board_id TEXT NOT NULL,
+        task_id TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (board_id, task_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX watches_by_user ON watches (user_id, created_at, board_id, task_id);
+    """,
+    # Search: an FTS5 index of each task's title, description and comment bodies, kept in
+    # step by the store (sqlite_search.py), back-filled here from what the file already holds.
+    """
+    CREATE TABLE search_docs (
+        doc INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL UNIQUE,
+        board_id TEXT NOT NULL
+    );
+    CREATE INDEX search_docs_by_board ON search_docs (board_id);
+    CREATE INDEX tasks_by_updated ON tasks (updated_at, id);
+    CREATE VIRTUAL TABLE search_fts USING fts5(
+        title, description, comments, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO search_docs (task_id, board_id) SELECT id, board_id FROM tasks;
+    INSERT INTO search_fts (rowid, title, description, comments)
+        SELECT d.doc, t.title, t.description,
+               COALESCE((SELECT group_concat(c.body, char(10)) FROM comments c
+                         WHERE c.task_id = t.id), '')
+        FROM search_docs d JOIN tasks t ON t.id = d.task_id;
+    """,
     # Columns per board (issue #17): a board's ordered columns as JSON on its row, three
     # for every existing board; each task goes to the column of its status's category,
     # keeping its position. Written without `;` inside a statement (the runner splits on it).

@@ -2,11 +2,14 @@ import { attachmentsApi } from "./attachments";
 import { authApi } from "./auth";
 import { boardsApi } from "./boards";
 import { ApiClient, type TokenSource } from "./client";
+import { notificationsApi } from "./notifications";
+import { searchApi } from "./search";
 import { tasksApi } from "./tasks";
 
 /** The whole typed API, over one client. */
 export function createApi(client: ApiClient) {
-  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client) };
+  return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client),
+    notifications: notificationsApi(client), search: searchApi(client) };
 }
 
 export type TaskFlowApi = ReturnType<typeof createApi>;
@@ -17,3 +20,4 @@ export function createApiWithTokens(tokens: TokenSource | null, baseUrl?: string
 
 export { ApiError, errorMessage, fieldErrors } from "./errors";
 export type * from "./types";
+export type * from "./notifications";

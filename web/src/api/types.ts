@@ -232,3 +232,17 @@ export interface Problem {
   /** On 410 events_gone. */
   latest_seq?: number;
 }
+
+/** Where a search's words were found in a task. */
+export type SearchField = "title" | "description" | "comments";
+
+export interface SearchHit {
+  task: Task;
+  board: { id: string; name: string };
+  matched_in: SearchField[];
+}
+
+export interface SearchPage {
+  items: SearchHit[];
+  next_cursor: string | null;
+}

@@ -3,6 +3,7 @@ import { Link, NavLink, Outlet } from "react-router";
 import { useSession } from "../app/ServicesContext";
 import { useSignOut } from "../auth/useSignOut";
 import { ConnectionBadge } from "./ConnectionBadge";
+import { NotificationBell } from "./NotificationBell";
 import { usePageFocus } from "./usePageFocus";
 
 /** Header, navigation and the page; a skip link lets keyboard users jump past the header. */
@@ -22,11 +23,13 @@ export function Layout() {
         {session && (
           <nav aria-label="Main">
             <NavLink to="/boards">Boards</NavLink>
+            <NavLink to="/search">Search</NavLink>
             <NavLink to="/profile">Profile</NavLink>
           </nav>
         )}
         <div className="header-end">
           {session && <ConnectionBadge />}
+          {session && <NotificationBell />}
           {session && (
             <>
               <span className="signed-in-as">{session.user.name}</span>

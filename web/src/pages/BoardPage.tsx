@@ -9,6 +9,7 @@ import { canEditTasks, myRole } from "../live/reducer";
 import { useBoardSync } from "../live/useBoardSync";
 import { Alert } from "../components/Alert";
 import { usePageTitle } from "../components/usePageTitle";
+import { WatchButton } from "../components/WatchButton";
 import { AccessLost } from "../components/board/AccessLost";
 import { BoardColumns } from "../components/board/BoardColumns";
 import { BoardSettings } from "../components/board/BoardSettings";
@@ -94,6 +95,7 @@ export default function BoardPage() {
         </div>
         <div className="board-header-end">
           <PresenceBar users={view.presence} me={me.id} />
+          <WatchButton boardId={boardId} />
           {canEdit && (
             <button type="button" className="button-secondary" aria-haspopup="dialog" onClick={() => setManagingColumns(true)}>
               Manage columns

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Comment, Member } from "../../api/types";
 import { errorMessage } from "../../api/errors";
 import { useApi } from "../../app/ServicesContext";
@@ -6,6 +6,7 @@ import type { BoardSync } from "../../live/boardSync";
 import { Alert } from "../Alert";
 import { TextAreaField } from "../Field";
 import { useAction } from "../useAction";
+import { insertMention } from "../../notifications/state";
 
 interface Props {
   taskId: string;
@@ -49,6 +50,19 @@ export function CommentsSection({ taskId, comments, members, me, isOwner, canCom
     sync.removeLocalComment(taskId, comment.id);
   });
 
+  const form = useRef<HTMLFormElement>(null);
+  const mention = (userId: string) => {
+    const member = members.find((m) => m.user_id === userId);
+    const area = form.current?.querySelector("textarea");
+    if (!member || !area) return;
+    const next = insertMention(body, area.selectionStart ?? body.length, member.name);
+    setBody(next.text);
+    requestAnimationFrame(() => {
+      area.focus();
+      area.setSelectionRange(next.caret, next.caret);
+    });
+  };
+
   const nameOf = (id: string) => members.find((m) => m.user_id === id)?.name ?? "Former member";
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
@@ -81,10 +95,19 @@ export function CommentsSection({ taskId, comments, members, me, isOwner, canCom
         </ol>
       )}
       {canComment && (
-        <form onSubmit={onSubmit} noValidate>
+        <form ref={form} onSubmit={onSubmit} noValidate>
           <Alert>{add.fields.body ? null : add.message}</Alert>
           <TextAreaField label="Add a comment" name="body" rows={2} value={body}
             onChange={(e) => setBody(e.target.value)} error={add.fields.body} />
+          <label className="mention-picker">
+            <span>Mention a member (they are notified; or type @[Their Name])</span>
+            <select value="" onChange={(e) => mention(e.target.value)}>
+              <option value="">Choose a member…</option>
+              {members.filter((m) => m.user_id !== me).map((m) => (
+                <option key={m.user_id} value={m.user_id}>{m.name}</option>
+              ))}
+            </select>
+          </label>
           <button type="submit" disabled={add.pending || !body.trim()}>
             {add.pending ? "Posting…" : "Post comment"}
           </button>

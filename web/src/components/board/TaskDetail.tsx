@@ -10,6 +10,7 @@ import { activityKey } from "../../board/checklist";
 import { ActivitySection } from "./ActivitySection";
 import { AttachmentsSection } from "./AttachmentsSection";
 import { ChecklistSection } from "./ChecklistSection";
+import { WatchButton } from "../WatchButton";
 import { CommentsSection } from "./CommentsSection";
 import { TaskEditor } from "./TaskEditor";
 import type { TaskActions } from "./useTaskActions";
@@ -123,6 +124,7 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
               {editingBy.join(", ")} {editingBy.length === 1 ? "is" : "are"} editing this task too.
             </Alert>
           )}
+          <WatchButton boardId={state.board.id} taskId={task.id} />
           {canEdit ? (
             <TaskEditor key={task.id} task={task} members={members} columns={state.board.columns} actions={actions} initialDraft={draft}
               onDraftChange={updateDraft} />

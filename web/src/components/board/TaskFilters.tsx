@@ -1,6 +1,8 @@
+import { Link } from "react-router";
 import type { Member } from "../../api/types";
 import { PRIORITIES } from "../../api/types";
 import { isFiltering, NO_FILTER, type TaskFilter } from "../../board/filters";
+import { boardTextToQuery, searchPath } from "../../search/results";
 import { SelectField, TextField } from "../Field";
 
 interface Props {
@@ -16,6 +18,9 @@ export function TaskFilters({ filter, onChange, members, shown, total }: Props) 
     <form className="filters" role="search" aria-label="Filter tasks" onSubmit={(e) => e.preventDefault()}>
       <TextField label="Search" type="search" name="q" value={filter.text} placeholder="Title, description or tag"
         onChange={(e) => onChange({ ...filter, text: e.target.value })} />
+      <Link className="search-all-link" to={searchPath(boardTextToQuery(filter.text))}>
+        Search all boards
+      </Link>
       <SelectField label="Assignee" name="assignee" value={filter.assignee}
         onChange={(e) => onChange({ ...filter, assignee: e.target.value })}
         options={[
