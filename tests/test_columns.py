@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -290,3 +291,27 @@ async def test_column_writes_count_against_the_users_api_limit(
         assert [a.status_code for a in answers] == [201, 200, 422]
         await problem(await _add(client, ada, bid, name="B", category="todo"), 429,
                       "rate_limited")
+
+
+async def test_search_finds_tasks_by_column_name_across_boards(client: Any,
+                                                               team: dict[str, Any]) -> None:
+    owner = team["owner"]
+    other = await make_board(client, owner, name="Other")
+    found = []
+    for board in (team["board"], other):
+        review = await (await _add(client, owner, board["id"], name="Review",
+                                   category="in_progress")).get_json()
+        found.append((await make_task(client, owner, board["id"], title=f"in {board['name']}",
+                                      column_id=review["id"]))["title"])
+        await make_task(client, owner, board["id"], title="elsewhere", status="in_progress")
+
+    async def titles(q: str) -> list[str]:
+        r = await client.get(f"/api/v1/search?{urlencode({'q': q})}", headers=owner.headers)
+        assert r.status_code == 200, await r.get_data(as_text=True)
+        return sorted(item["task"]["title"] for item in (await r.get_json())["items"])
+
+    assert await titles('column:"review"') == sorted(found)
+    assert await titles('column:"Review" board:"Other"') == ["in Other"]
+    assert await titles('column:"No such column"') == []
+    # Another member's board with a "Review" column is not the caller's.
+    assert await titles(f'column:"Review" {found[0].split()[-1]}') == [found[0]]

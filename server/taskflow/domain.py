@@ -398,6 +398,8 @@ class SearchQuery:
     due_after: datetime | None = None
     not_done: bool = False
     column: str | None = None
+    # `column:"Name"` resolved: the ids of the caller's columns of that name (None: no filter).
+    column_ids: tuple[str, ...] | None = None
     limit: int = 50
     after: tuple[str, str] | None = None
 
