@@ -28,16 +28,21 @@ export function ColumnsDialog({ board, counts, onClose }: Props) {
     if (d && !d.open) d.showModal();
   }, []);
 
+  // After a move, focus goes back to the same button once the list shows the new order (it
+  // arrives with board:updated; moving a focused element in the DOM drops its focus).
+  const [refocus, setRefocus] = useState<{ id: string; index: number; delta: -1 | 1 } | null>(null);
+  useEffect(() => {
+    if (!refocus || board.columns[refocus.index]?.id !== refocus.id) return;
+    document.querySelector<HTMLElement>(`[data-column-admin="${CSS.escape(refocus.id)}"] [data-move="${refocus.delta}"]`)?.focus();
+    setRefocus(null);
+  }, [board.columns, refocus]);
   const move = useAction(async (index: number, delta: -1 | 1) => {
     const ids = reordered(board.columns, index, delta);
     if (!ids) return;
-    await api.boards.orderColumns(board.id, ids);
     const moved = board.columns[index]!;
+    setRefocus({ id: moved.id, index: index + delta, delta });
+    await api.boards.orderColumns(board.id, ids);
     setStatus(`Moved ${moved.name} ${delta < 0 ? "left" : "right"}.`);
-    // Keep focus on the same button of the column at its new place.
-    requestAnimationFrame(() =>
-      document.querySelector<HTMLElement>(`[data-column-admin="${CSS.escape(moved.id)}"] [data-move="${delta}"]`)?.focus(),
-    );
   });
 
   return (
