@@ -41,6 +41,11 @@ ROWS: list[tuple[str, str, Any, int]] = [
     ("DELETE", "/tasks/{task_a}", None, 404),
     ("GET", "/tasks/{task_a}/comments", None, 404),
     ("GET", "/tasks/{task_a}/activity", None, 404),
+    ("PUT", "/tasks/{task_a}/watch", None, 404),
+    ("DELETE", "/tasks/{task_a}/watch", None, 404),
+    ("PUT", "/boards/{board_a}/watch", None, 404),
+    ("DELETE", "/boards/{board_a}/watch", None, 404),
+    ("POST", "/notifications/{notification_a}/read", None, 404),
     ("POST", "/tasks/{task_a}/checklist", {"text": "pwned"}, 404),
     ("PATCH", "/tasks/{task_a}/checklist/{item_a}", {"done": True}, 404),
     ("DELETE", "/tasks/{task_a}/checklist/{item_a}", None, 404),
@@ -72,7 +77,8 @@ ROWS: list[tuple[str, str, Any, int]] = [
 ]
 _PARAM_OF = {"board": "board_id", "task": "task_id", "comment": "comment_id",
              "attachment": "attachment_id", "ada": "user_id", "ed": "user_id", "eve": "user_id",
-             "vic": "user_id", "column": "column_id", "item": "item_id"}
+             "vic": "user_id", "column": "column_id", "item": "item_id",
+             "notification": "notification_id"}
 
 
 def _fill(template: Any, ids: dict[str, str]) -> Any:
