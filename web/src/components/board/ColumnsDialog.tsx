@@ -69,7 +69,7 @@ export function ColumnsDialog({ board, counts, onClose }: Props) {
       <ol className="column-admin-list">
         {board.columns.map((column, index) => (
           <ColumnRow key={column.id} board={board} column={column} index={index} count={counts[column.id] ?? 0}
-            onMove={(delta) => void move.run(index, delta)} busy={move.pending} onStatus={setStatus} />
+            onMove={(delta) => void move.run(index, delta)} onStatus={setStatus} />
         ))}
       </ol>
       <AddColumn board={board} onStatus={setStatus} />
@@ -77,13 +77,13 @@ export function ColumnsDialog({ board, counts, onClose }: Props) {
   );
 }
 
-function ColumnRow({ board, column, index, count, onMove, busy, onStatus }: {
+function ColumnRow({ board, column, index, count, onMove, onStatus }: {
   board: Board;
   column: BoardColumn;
   index: number;
   count: number;
+  /** Moves from the order on screen: the next move may start before the last one's answer. */
   onMove: (delta: -1 | 1) => void;
-  busy: boolean;
   onStatus: (message: string) => void;
 }) {
   const api = useApi();
@@ -140,12 +140,12 @@ function ColumnRow({ board, column, index, count, onMove, busy, onStatus }: {
           <div className="column-admin-actions">
             <button type="submit" disabled={save.pending}>Save</button>
             <button type="button" className="button-secondary" data-move="-1"
-              aria-disabled={index === 0 || busy} onClick={() => index > 0 && !busy && onMove(-1)}>
+              aria-disabled={index === 0} onClick={() => index > 0 && onMove(-1)}>
               Move <span className="visually-hidden">{column.name} </span>left
             </button>
             <button type="button" className="button-secondary" data-move="1"
-              aria-disabled={index === board.columns.length - 1 || busy}
-              onClick={() => index < board.columns.length - 1 && !busy && onMove(1)}>
+              aria-disabled={index === board.columns.length - 1}
+              onClick={() => index < board.columns.length - 1 && onMove(1)}>
               Move <span className="visually-hidden">{column.name} </span>right
             </button>
             <button type="button" className="button-danger" aria-disabled={blocked !== null}
