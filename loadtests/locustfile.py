@@ -9,6 +9,8 @@ User classes (mix them with weights, `--config-users`, or by naming them on the 
 
 - RestUser    signs up, then browses boards, lists/filters/creates/updates/deletes tasks,
               comments, reads stats, now and then logs in again, with think time between.
+              Tasks move between the board's columns by `column_id` (read from the board,
+              as the web client does), and listings sometimes filter by one column.
 - LiveUser    signs up, connects to the live channel, joins the shared boards and stays
               connected. Every board event it receives becomes a Locust request entry of type
               "live": "<type> -> subscriber" is the delay from the REST write that caused it
@@ -338,6 +340,7 @@ class TaskFlowUser(FastHttpUser):
     user_id = ""
 
     def on_start(self) -> None:
+        self.columns_known: dict[str, list[str]] = {}  # board id -> its column ids
         self.fixture = fixture_of(self.environment)
         self.password = opt(self.environment, "tf_password", "loadtest-password")
         self.sign_up()
@@ -442,6 +445,25 @@ class TaskFlowUser(FastHttpUser):
                 return None
         return None
 
+    def columns_of(self, board_id: str) -> list[str]:
+        """The board's column ids, read once (GET /boards/{id}) and kept: a move names one."""
+        known = self.columns_known
+        if board_id not in known:
+            with self.client.get(f"{API}/boards/{board_id}", headers=self.auth(), catch_response=True,
+                                 name=f"GET {API}/boards/[id]") as r:
+                if r.status_code != 200:
+                    r.failure(f"{r.status_code}: {(r.text or '')[:200]}")
+                    return []
+                known[board_id] = [c["id"] for c in r.json()["columns"]]
+        return known[board_id]
+
+    def move_to_column(self, board_id: str) -> dict[str, Any]:
+        """A move as the web client makes one: to one of the board's columns, by its id."""
+        columns = self.columns_of(board_id)
+        if not columns:
+            return {"status": random.choice(("todo", "in_progress", "done"))}
+        return {"column_id": random.choice(columns)}
+
     def delete_task(self, task_id: str) -> None:
         with self.client.delete(f"{API}/tasks/{task_id}", headers=self.auth(), catch_response=True,
                                 name=f"DELETE {API}/tasks/[id]") as r:
@@ -465,6 +487,7 @@ class RestUser(TaskFlowUser):
         super().on_start()
         self.boards: list[str] = list(self.shared)
         self.tasks_seen: dict[str, int] = {}  # task id -> version
+        self.task_boards: dict[str, str] = {}  # task id -> board id
         self.items_seen: dict[str, list[tuple[str, bool]]] = {}  # task id -> checklist (id, done)
         self.mine: list[str] = []
         self.mentionable: list[str] = []  # names of the other members of this user's boards
@@ -473,11 +496,14 @@ class RestUser(TaskFlowUser):
     def _remember(self, tasks: list[dict[str, Any]]) -> None:
         for t in tasks:
             self.tasks_seen[t["id"]] = int(t["version"])
+            self.task_boards[t["id"]] = t["board_id"]
             self.items_seen[t["id"]] = [(i["id"], bool(i["done"])) for i in t.get("checklist", ())]
         while len(self.tasks_seen) > 300:
             oldest = next(iter(self.tasks_seen))
             self.tasks_seen.pop(oldest)
             self.items_seen.pop(oldest, None)
+        if len(self.task_boards) > 600:  # tasks forgotten elsewhere (deleted, gone)
+            self.task_boards = {k: v for k, v in self.task_boards.items() if k in self.tasks_seen}
 
     def _some_task(self) -> tuple[str, int] | None:
         if not self.tasks_seen:
@@ -506,7 +532,9 @@ class RestUser(TaskFlowUser):
     @task(8)
     def open_board(self) -> None:
         board_id = random.choice(self.boards)
-        self._get(f"{API}/boards/{board_id}", f"GET {API}/boards/[id]")
+        board = self._get(f"{API}/boards/{board_id}", f"GET {API}/boards/[id]")
+        if board:
+            self.columns_known[board_id] = [c["id"] for c in board["columns"]]
         page = self._get(f"{API}/tasks?{urlencode({'board_id': board_id, 'limit': 50})}",
                          f"GET {API}/tasks?board_id")
         if page:
@@ -519,6 +547,10 @@ class RestUser(TaskFlowUser):
             query["board_id"] = random.choice(self.boards)
         if random.random() < 0.5:
             query["status"] = random.choice(("todo", "in_progress", "done"))
+        elif "board_id" in query and random.random() < 0.3:  # one column of a board
+            columns = self.columns_known.get(query["board_id"])
+            if columns:
+                query["column_id"] = random.choice(columns)
         if random.random() < 0.3:
             query["priority"] = random.choice(("high", "urgent"))
         if random.random() < 0.2:
@@ -555,10 +587,12 @@ class RestUser(TaskFlowUser):
         if picked is None:
             return self.add_task()
         task_id, version = picked
+        board_id = self.task_boards.get(task_id)
+        move = self.move_to_column(board_id) if board_id else {"status": "in_progress"}
         changes: dict[str, Any] = random.choice((
-            {"status": random.choice(("todo", "in_progress", "done"))},
+            move,  # dragged to another column (by column_id, as the web client sends it)
             {"priority": random.choice(("low", "medium", "high", "urgent"))},
-            {"status": "in_progress", "position": random.uniform(0, 1000)},
+            {**move, "position": random.uniform(0, 1000)},  # dropped between two cards
         ))
         updated = self.update_task(task_id, version, changes)
         if updated is None:
@@ -694,6 +728,7 @@ class LiveWriter(TaskFlowUser):
         super().on_start()
         self.turn = random.randrange(len(self.shared))
         self.recent: list[tuple[str, int]] = []  # (task id, version), oldest first
+        self.boards_of: dict[str, str] = {}  # task id -> board id
 
     @task(7)
     def create(self) -> None:
@@ -701,8 +736,11 @@ class LiveWriter(TaskFlowUser):
         created = self.create_task(self.shared[self.turn % len(self.shared)])
         if created:
             self.recent.append((created["id"], int(created["version"])))
+            self.boards_of[created["id"]] = created["board_id"]
         if len(self.recent) > 20:  # keep the boards from growing without bound
-            self.delete_task(self.recent.pop(0)[0])
+            gone = self.recent.pop(0)[0]
+            self.boards_of.pop(gone, None)
+            self.delete_task(gone)
 
     @task(3)
     def update(self) -> None:
@@ -710,8 +748,7 @@ class LiveWriter(TaskFlowUser):
             return self.create()
         i = random.randrange(len(self.recent))
         task_id, version = self.recent[i]
-        updated = self.update_task(task_id, version,
-                                   {"status": random.choice(("todo", "in_progress", "done"))})
+        updated = self.update_task(task_id, version, self.move_to_column(self.boards_of[task_id]))
         if updated is None:
             self.recent.pop(i)
         else:

@@ -31,8 +31,10 @@ async def test_stats_count_what_the_contract_says(client: Any) -> None:
     await make_task(client, ada, bid, status="in_progress", due_date=_iso(timedelta(days=9)))
     await make_task(client, ada, bid, status="done", due_date=_iso(timedelta(days=-3)))
     stats = await _stats(client, ada.headers, bid)
+    todo, doing, done = (c["id"] for c in board["columns"])
     assert stats == {"total": 4, "by_status": {"todo": 2, "in_progress": 1, "done": 1},
-                     "overdue": 1, "due_soon": 1, "completed_last_7_days": 1}
+                     "overdue": 1, "due_soon": 1, "completed_last_7_days": 1,
+                     "by_column": {todo: 2, doing: 1, done: 1}}
 
 
 async def test_every_write_is_visible_in_the_next_read(client: Any) -> None:

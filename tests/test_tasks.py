@@ -32,7 +32,8 @@ async def test_task_shape(client: Any, team: dict[str, Any]) -> None:
                            assignee_id=team["editor"].id)
     assert set(task) == {"id", "board_id", "title", "description", "status", "priority",
                          "due_date", "assignee_id", "tags", "position", "created_by",
-                         "created_at", "updated_at", "completed_at", "version", "checklist"}
+                         "created_at", "updated_at", "completed_at", "version", "column_id",
+                         "checklist"}
     assert task["due_date"] == "2030-05-01T00:00:00.000Z"
     assert (task["status"], task["version"], task["completed_at"]) == ("todo", 1, None)
     offset = await make_task(client, team["owner"], team["board"]["id"],

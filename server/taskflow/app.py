@@ -23,6 +23,7 @@ from taskflow.http import (
     auth,
     boards,
     checklists,
+    columns,
     notifications,
     ops,
     problems,
@@ -53,7 +54,8 @@ from taskflow.storage.timed import TimedStore
 async def open_store(settings: Settings, *, create_indexes: bool = False) -> Store:
     """The store the settings name: MongoDB with MONGODB_URI, else SQLite in the data dir.
 
-    MongoDB must be a replica set and have its indexes, unless `create_indexes` (db init)."""
+    MongoDB must be a replica set and have its indexes and layout, SQLite its latest schema
+    (a new file gets it), unless `create_indexes` (db init, db migrate): that upgrades."""
     if settings.mongodb_uri:
         try:
             return await MongoStore.open(
@@ -65,7 +67,8 @@ async def open_store(settings: Settings, *, create_indexes: bool = False) -> Sto
         except MongoNotReady as exc:
             raise SettingsError(str(exc)) from None
     return await SqliteStore.open(settings.data_dir / "taskflow.db",
-                                  busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                                  busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                                  migrate=create_indexes)
 
 
 def open_blobs(settings: Settings) -> BlobStore:
@@ -115,9 +118,9 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
                          access_ttl=settings.access_token_ttl)
     rt = Runtime(settings=settings, tokens=tokens, metrics=Metrics())
     app.extensions["taskflow"] = rt
-    for blueprint in (auth.blueprint, boards.blueprint, tasks.blueprint, attachments.blueprint,
-                      checklists.blueprint, notifications.blueprint, ops.blueprint,
-                      search.blueprint):
+    for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
+                      attachments.blueprint, checklists.blueprint, notifications.blueprint,
+                      ops.blueprint, search.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))

@@ -13,6 +13,7 @@ from loguru import logger
 from taskflow import __version__, serving
 from taskflow.config import Settings, SettingsError
 from taskflow.observability import configure_logging
+from taskflow.storage.sqlite import StoreOutdated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database chores")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("init", help="create the schema and indexes (idempotent)")
+    db_commands.add_parser("migrate", help="upgrade existing data to this version's schema "
+                                          "(idempotent; stop older instances first)")
     return parser
 
 
@@ -34,6 +37,15 @@ async def _db_init(settings: Settings) -> None:
     store = await open_store(settings, create_indexes=True)
     await store.close()
     logger.info("schema and indexes are in place")
+
+
+async def _db_migrate(settings: Settings) -> None:
+    from taskflow.app import open_store
+
+    # The same idempotent routine as init: it creates what is missing and upgrades the rest.
+    store = await open_store(settings, create_indexes=True)
+    await store.close()
+    logger.info("the data is at the latest schema")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"taskflow: cannot listen on {args.host}:{args.port}: {exc.strerror}",
                       file=sys.stderr)
                 return 1
+            except StoreOutdated as exc:
+                print(f"taskflow: cannot start: {exc}", file=sys.stderr)
+                return 1
             except Exception as exc:
                 # A dependency that refused us at start: one line, the details in the debug log.
                 logger.opt(exception=exc).debug("start-up failed")
@@ -71,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
         elif args.command == "db" and args.db_command == "init":
             asyncio.run(_db_init(settings))
+        elif args.command == "db" and args.db_command == "migrate":
+            asyncio.run(_db_migrate(settings))
     except SettingsError as exc:
         print(f"taskflow: bad setting: {exc}", file=sys.stderr)
         return 2

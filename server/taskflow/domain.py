@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -56,6 +57,28 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a board. `category` is fixed at creation: a task's `status` is its
+    column's category, so it never needs rewriting when a column changes."""
+
+    id: str
+    name: str
+    category: Status
+    wip_limit: int | None = None
+
+
+DEFAULT_COLUMNS: tuple[tuple[str, Status], ...] = (
+    ("To do", "todo"), ("In progress", "in_progress"), ("Done", "done"))
+MAX_COLUMNS = 50
+
+
+def default_columns(new_id: Callable[[], str]) -> tuple[Column, ...]:
+    """The columns a new board starts with: one per category."""
+    return tuple(Column(id=new_id(), name=name, category=category)
+                 for name, category in DEFAULT_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
 class Board:
     id: str
     name: str
@@ -65,6 +88,22 @@ class Board:
     created_at: datetime
     updated_at: datetime
     members: tuple[Member, ...] = ()
+    # In order; every board has at least one column of each category.
+    columns: tuple[Column, ...] = ()
+
+    def column(self, column_id: str) -> Column | None:
+        """The column of this board with that id, or None."""
+        for column in self.columns:
+            if column.id == column_id:
+                return column
+        return None
+
+    def first_column(self, category: str) -> Column | None:
+        """The first column of that category, in board order."""
+        for column in self.columns:
+            if column.category == category:
+                return column
+        return None
 
     def role_of(self, user_id: str) -> Role | None:
         """The role of user_id on this board, or None for a non-member."""
@@ -101,6 +140,8 @@ class Task:
     updated_at: datetime
     completed_at: datetime | None
     version: int
+    # The task's column on its board; `status` is that column's category (kept beside it).
+    column_id: str = ""
     checklist: tuple[ChecklistItem, ...] = ()
 
 
@@ -285,6 +326,7 @@ class TaskQuery:
     status: Status | None = None
     assignee_id: str | None = None
     priority: Priority | None = None
+    column_id: str | None = None
     text: str | None = None
     due_before: datetime | None = None
     sort: str = "-created_at"
@@ -299,6 +341,8 @@ class Stats:
     overdue: int
     due_soon: int
     completed_last_7_days: int
+    # Tasks per column id (columns without tasks are left out).
+    by_column: dict[str, int] = field(default_factory=dict)
 
 # Task orderings: the listed fields, then `id`, break ties. `due_missing` sorts tasks without
 # a due date last in either direction; the direction applies to the other fields.
@@ -354,6 +398,8 @@ class SearchQuery:
     due_after: datetime | None = None
     not_done: bool = False
     column: str | None = None
+    # `column:"Name"` resolved: the ids of the caller's columns of that name (None: no filter).
+    column_ids: tuple[str, ...] | None = None
     limit: int = 50
     after: tuple[str, str] | None = None
 

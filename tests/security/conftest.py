@@ -79,8 +79,8 @@ class World:
     task_e: dict[str, Any]
     comment_e: dict[str, Any]
     attachment_e: dict[str, Any]
-    item_a: dict[str, Any]  # a checklist item of task_a
-    notification_a: dict[str, Any]  # Ada's (Ed commented on her task)
+    item_a: dict[str, Any]
+    notification_a: dict[str, Any]
 
     def ids(self) -> dict[str, str]:
         """Names for path templates: {board_a}, {task_e}, {ada}..."""
@@ -90,6 +90,7 @@ class World:
             "board_e": self.board_e["id"], "task_e": self.task_e["id"],
             "comment_e": self.comment_e["id"], "attachment_e": self.attachment_e["id"],
             "ada": self.ada.id, "ed": self.ed.id, "vic": self.vic.id, "eve": self.eve.id,
+            "column_a": self.board_a["columns"][1]["id"], "column_e": self.board_e["columns"][1]["id"],
             "item_a": self.item_a["id"], "notification_a": self.notification_a["id"],
         }
 
@@ -101,16 +102,22 @@ def world(http: httpx.Client, api: Api) -> World:
     task_a = api.task(ada, board_a["id"], title="Secret plan", assignee_id=ed.id)
     board_e = api.board(eve, "Attacker")
     task_e = api.task(eve, board_e["id"], title="Eve's own")
-    comment_a = api.comment(ed, task_a["id"], "for Ada only")
-    item_a = api.ok("POST", f"/tasks/{task_a['id']}/checklist", ada, json={"text": "Step one"})
-    (notification_a,) = api.ok("GET", "/notifications", ada)["items"]
     return World(
-        ada=ada, ed=ed, vic=vic, eve=eve, item_a=item_a, notification_a=notification_a,
-        board_a=board_a, task_a=task_a, comment_a=comment_a,
+        ada=ada, ed=ed, vic=vic, eve=eve,
+        board_a=board_a, task_a=task_a, comment_a=api.comment(ed, task_a["id"], "for Ada only"),
         attachment_a=api.attachment(ada, task_a["id"], b"victim's file"),
         board_e=board_e, task_e=task_e, comment_e=api.comment(eve, task_e["id"]),
         attachment_e=api.attachment(eve, task_e["id"], b"eve's file"),
+        item_a=api.ok("POST", f"/tasks/{task_a['id']}/checklist", ada, json={"text": "secret step"}),
+        notification_a=_notification_of(api, ada, ed, task_a["id"]),
     )
+
+
+def _notification_of(api: Api, to: Person, by: Person, task_id: str) -> dict[str, Any]:
+    """A notification of `to`'s: `by` mentions them in a comment on the task."""
+    api.comment(by, task_id, f"@[{to.name}] have a look")
+    notification: dict[str, Any] = api.ok("GET", "/notifications?limit=1", to)["items"][0]
+    return notification
 
 
 @pytest.fixture

@@ -60,12 +60,17 @@ class Fuzzed:
     def _objects(self, api: Api) -> dict[str, str]:
         board = api.board(self.user, "Fuzzed", other=(self.other, "editor"))
         task = api.task(self.user, board["id"], assignee_id=self.other.id)
+        # A column that may go (the board keeps a column of each category beside it).
+        column = api.ok("POST", f"/boards/{board['id']}/columns", self.user,
+                        json={"name": "Fuzzed column", "category": "in_progress"})
         # The other one mentions the user (who created the task, so also watches it): one
         # notification of the user's.
         api.comment(self.other, task["id"], f"@[{self.user.name}] see")
         notes = api.ok("GET", "/notifications?limit=1", self.user)
-        item = api.ok("POST", f"/tasks/{task['id']}/checklist", self.user, json={"text": "Item"})
-        return {"item_id": item["id"],"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
+        return {"board_id": board["id"], "task_id": task["id"], "user_id": self.other.id,
+                "column_id": column["id"],
+                "item_id": api.ok("POST", f"/tasks/{task['id']}/checklist", self.user,
+                                  json={"text": "fuzzed step"})["id"],
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"],
                 "notification_id": notes["items"][0]["id"]}

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from taskflow.domain import Board, Member, Task, User
+from taskflow.domain import Board, Member, Task, User, default_columns
 from taskflow.ids import new_id
 from taskflow.storage.mongo import EVENTS_KEPT, MongoStore
 from taskflow.storage.sqlite import SqliteStore
@@ -107,6 +107,7 @@ def make_board(owner: User, **overrides: Any) -> Board:
         "id": new_id(), "name": "Board", "description": "", "owner_id": owner.id, "seq": 0,
         "created_at": T0, "updated_at": T0,
         "members": (Member(user_id=owner.id, name=owner.name, email=owner.email, role="owner"),),
+        "columns": default_columns(new_id),
     }
     return Board(**{**fields, **overrides})
 
@@ -119,7 +120,11 @@ def make_task(board: Board, n: int = 0, **overrides: Any) -> Task:
         "tags": (), "position": float(n), "created_by": board.owner_id, "created_at": at,
         "updated_at": at, "completed_at": None, "version": 1,
     }
-    return Task(**{**fields, **overrides})
+    fields.update(overrides)
+    if "column_id" not in overrides:  # the first column of its status, as the service puts it
+        column = board.first_column(fields["status"])
+        fields["column_id"] = column.id if column is not None else ""
+    return Task(**fields)
 
 
 async def seed(store: Any, *, users: int = 1) -> tuple[list[User], Board]:

@@ -15,6 +15,7 @@ from taskflow.domain import (
     SORTS,
     Attachment,
     ChecklistItem,
+    Column,
     Comment,
     Login,
     Member,
@@ -212,16 +213,48 @@ async def test_select_column_orders_by_position(store: Any) -> None:
             await t.insert_task(task)
 
     await store.transact(fill)
-    column = await store.select_column(board.id, "todo")
+    todo, doing = board.columns[0].id, board.columns[1].id
+    column = await store.select_column(board.id, todo)
     assert column == sorted(tasks[:4], key=lambda t: (t.position, t.id))
-    assert await store.select_column(board.id, "in_progress") == []
+    assert await store.select_column(board.id, doing) == []
     # The column's end, and each task's neighbours, agree with the whole column.
-    assert await store.select_column_end(board.id, "todo") == 3.0
-    assert await store.select_column_end(board.id, "in_progress") is None
+    assert await store.select_column_end(board.id, todo) == 3.0
+    assert await store.select_column_end(board.id, doing) is None
     for index, task in enumerate(column):
         before = column[index - 1] if index > 0 else None
         after = column[index + 1] if index + 1 < len(column) else None
         assert await store.select_neighbours(task) == (before, after)
+
+
+async def test_board_columns_round_trip_and_tasks_by_column(store: Any) -> None:
+    (_,), board = await seed(store)
+    assert (await store.select_board(board.id)).columns == board.columns
+    review = Column(id=new_id(), name="Review", category="in_progress", wip_limit=3)
+    columns = (board.columns[0], review, *board.columns[1:])
+    later = T0 + timedelta(hours=1)
+    await store.transact(lambda t: t.update_board_columns(board.id, columns, updated_at=later))
+    found = await store.select_board(board.id)
+    assert found.columns == columns and found.updated_at == later
+    assert [b.columns for b in await store.select_boards_of_user(board.owner_id)] == [columns]
+    # A column's tasks are found by column id, not by status: two in_progress columns.
+    first = make_task(board, 1, status="in_progress")
+    second = make_task(board, 2, status="in_progress", column_id=review.id)
+
+    async def fill(t: Any) -> None:
+        await t.insert_task(first)
+        await t.insert_task(second)
+
+    await store.transact(fill)
+    assert await store.select_column(board.id, review.id) == [second]
+    assert await store.select_column(board.id, board.columns[1].id) == [first]
+    assert await store.select_neighbours(second) == (None, None)
+    moved = replace(first, column_id=review.id, position=5.0, version=2)
+    await tx(store, "update_task", moved)
+    assert await store.select_task(first.id) == moved
+    assert await store.select_column(board.id, review.id) == [second, moved]
+    query = TaskQuery(board_ids=(board.id,), column_id=review.id, sort="position")
+    assert await store.select_tasks(query) == [second, moved]
+    assert [row["column_id"] for row in await store.select_task_rows(query)] == [review.id] * 2
 
 
 async def _listing(store: Any) -> tuple[Any, Any, list[Task]]:
@@ -361,12 +394,14 @@ async def test_stats(store: Any) -> None:
             await t.insert_task(task)
 
     await store.transact(fill)
+    todo, doing, done = (c.id for c in board.columns)
     assert await store.compute_stats([board.id], now) == Stats(
         total=8, by_status={"todo": 4, "in_progress": 1, "done": 3}, overdue=2, due_soon=1,
-        completed_last_7_days=2)
+        completed_last_7_days=2, by_column={todo: 4, doing: 1, done: 3})
     both = await store.compute_stats([board.id, other.id], now)
     assert (both.total, both.overdue, both.by_status["todo"]) == (9, 3, 5)
-    empty = Stats(0, {"todo": 0, "in_progress": 0, "done": 0}, 0, 0, 0)
+    assert both.by_column[other.columns[0].id] == 1 and len(both.by_column) == 4
+    empty = Stats(0, {"todo": 0, "in_progress": 0, "done": 0}, 0, 0, 0, {})
     assert await store.compute_stats([], now) == empty
     assert await store.compute_stats([new_id()], now) == empty
 

@@ -257,3 +257,15 @@ async def test_concurrent_comment_writers_leave_no_word_unindexed(stores: Any, s
                            for note in notes[:10]))
     left = [w for w in words if await ids(store, q([board.id], w)) == [task.id]]
     assert left == words[10:]
+
+
+async def test_a_column_filter_keeps_the_tasks_of_those_columns(store: Any) -> None:
+    """`column:"Review"`, resolved by the service to the caller's columns of that name."""
+    _, board = await seed(store)
+    todo, doing = board.columns[0].id, board.columns[1].id
+    a = make_task(board, 1, title="release plan", column_id=todo)
+    b = make_task(board, 2, title="release notes", status="in_progress", column_id=doing)
+    await add(store, a, b)
+    assert await ids(store, q([board.id], "release", column_ids=(doing,))) == [b.id]
+    assert await ids(store, q([board.id], column_ids=(todo, doing))) == [b.id, a.id]
+    assert await ids(store, q([board.id], "release", column_ids=(new_id(),))) == []

@@ -183,8 +183,9 @@ _OPAQUE = {"access_token", "refresh_token", "next_cursor", "etag"}
 
 def _normalized(value: Any, ids: dict[str, str], key: str = "") -> Any:
     """Ids become placeholders in order of appearance, times "<time>"; types stay visible."""
-    if isinstance(value, dict):
-        return {k: _normalized(v, ids, k) for k, v in value.items()}
+    if isinstance(value, dict):  # ids as keys too (stats by column)
+        return {(ids.setdefault(k, f"<id{len(ids)}>") if _ID.match(k) else k): _normalized(v, ids, k)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [_normalized(v, ids) for v in value]
     if isinstance(value, str):

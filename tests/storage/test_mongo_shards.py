@@ -273,7 +273,8 @@ async def test_every_hot_query_of_the_api_carries_the_shard_key(
 async def test_an_older_layout_is_refused_and_db_init_upgrades_it(
     settings: Settings, mongo: MongoTarget, tmp_path: Any
 ) -> None:
-    """Data of layout 1 (emails unique on users, no lookups) works again after `db init`."""
+    """Data of layout 1 (emails unique on users, no lookups, no columns) works again after
+    `db init` (or `db migrate`, the same routine)."""
     stores = Stores(kind="mongo", path=tmp_path / "unused.db", target=mongo)
     uri = mongo.database_uri(stores.database)
     run = replace(settings, data_dir=tmp_path / "data", mongodb_uri=uri,
@@ -296,9 +297,11 @@ async def test_an_older_layout_is_refused_and_db_init_upgrades_it(
                 await db[name].delete_many({})
             await db["users"].create_index([("email_norm", 1)], name="users_by_email",
                                            unique=True)
+            await db["boards"].update_many({}, {"$unset": {"columns": ""}})
+            await db["tasks"].update_many({}, {"$unset": {"column_id": ""}})
         finally:
             await raw.close()
-        with pytest.raises(MongoNotReady, match=f"layout 0.*layout {LAYOUT}.*taskflow db init"):
+        with pytest.raises(MongoNotReady, match=f"layout 0.*layout {LAYOUT}.*taskflow db migrate"):
             await MongoStore.open(uri, allow_standalone=mongo.emulator)
         for _ in range(2):  # idempotent
             store = await MongoStore.open(uri, allow_standalone=mongo.emulator,
@@ -308,6 +311,9 @@ async def test_an_older_layout_is_refused_and_db_init_upgrades_it(
         try:
             assert (await store.select_user_by_email("ADA@example.com")).id == ada.id
             assert (await store.select_task(task["id"])).board_id == board
+            columns = (await store.select_board(board)).columns
+            assert [c.category for c in columns] == ["todo", "in_progress", "done"]
+            assert (await store.select_task(task["id"])).column_id == columns[0].id
         finally:
             await store.close()
         raw = AsyncMongoClient(mongo.uri)

@@ -45,7 +45,7 @@ async def test_sqlite_migration_back_fills_the_index(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
 
-    store = await SqliteStore.open(path)
+    store = await SqliteStore.open(path, migrate=True)  # `taskflow db migrate`: an old file
     try:
         found = await store.search_tasks(SearchQuery(board_ids=("b",), terms=(("walrus",),)))
         assert [(h.task.id, h.matched_in) for h in found] == [("t0", ("title",))]

@@ -11,11 +11,11 @@ from taskflow.storage.sqlite import SqliteStore
 from taskflow.storage.sqlite_queries import TASK_EVENTS_SQL
 
 PLACING = [
-    "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND (position, id) < (?, ?)"
+    "SELECT * FROM tasks WHERE board_id = ? AND column_id = ? AND (position, id) < (?, ?)"
     " ORDER BY position DESC, id DESC LIMIT 1",
-    "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND (position, id) > (?, ?)"
+    "SELECT * FROM tasks WHERE board_id = ? AND column_id = ? AND (position, id) > (?, ?)"
     " ORDER BY position, id LIMIT 1",
-    "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND status = ?",
+    "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND column_id = ?",
 ]
 
 
@@ -25,7 +25,7 @@ async def test_placing_a_task_walks_the_column_index(tmp_path: Path, sql: str) -
     await store.close()
     with sqlite3.connect(tmp_path / "t.db") as conn:
         plan = " ".join(row[3] for row in conn.execute(
-            "EXPLAIN QUERY PLAN " + sql, ("b", "todo", 1.0, "x")[:sql.count("?")]))
+            "EXPLAIN QUERY PLAN " + sql, ("b", "c", 1.0, "x")[:sql.count("?")]))
     assert "USING" in plan and "INDEX tasks_by_column" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
 
@@ -47,6 +47,7 @@ async def test_the_migration_names_the_task_of_events_already_logged(tmp_path: P
     from taskflow.storage.sqlite_schema import MIGRATIONS
 
     path, at = tmp_path / "old.db", "2026-01-01T00:00:00.000000Z"
+    # The version just before checklists (later migrations may follow it).
     before = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN checklist" in script)
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:before]:
@@ -62,7 +63,7 @@ async def test_the_migration_names_the_task_of_events_already_logged(tmp_path: P
                                 (3, "board:updated", '{"id": "b"}'),
                                 (4, "attachment:deleted", '{"id": "a", "task_id": "t2"}')]:
             conn.execute("INSERT INTO events VALUES ('b', ?, ?, 'u', ?, ?)", (seq, type, at, data))
-    store = await SqliteStore.open(path)
+    store = await SqliteStore.open(path, migrate=True)  # `taskflow db migrate`
     try:
         task = await store.select_task("t1")
         assert task is not None and task.checklist == ()

@@ -136,6 +136,48 @@ class MemberOut(BaseModel):
     role: Literal["owner", "editor", "viewer"]
 
 
+ColumnName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+WipLimit = Annotated[int, Field(ge=1, le=1000)]
+
+
+class ColumnIn(Body):
+    name: ColumnName
+    category: Status = Field(description="Fixed at creation: the `status` of the column's tasks")
+    wip_limit: WipLimit | None = Field(None, description="null: no limit")
+    before_id: Id | None = Field(None, description="Insert before this column (default: last)")
+
+
+class ColumnPatch(Body):
+    name: ColumnName | None = None
+    wip_limit: WipLimit | None = Field(None, description="null removes the limit")
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> ColumnPatch:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name can't be null")
+        return self
+
+
+class ColumnOrderIn(Body):
+    column_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
+
+
+class ColumnDeleteArgs(Query):
+    move_to: Id | None = Field(None, description="The column that receives the deleted "
+                                                 "column's tasks (required when it has any)")
+
+
+class ColumnOut(BaseModel):
+    id: str
+    name: str
+    category: Status
+    wip_limit: int | None
+
+
+class ColumnsOut(BaseModel):
+    columns: list[ColumnOut]
+
+
 class BoardOut(BaseModel):
     id: str
     name: str
@@ -143,6 +185,7 @@ class BoardOut(BaseModel):
     owner_id: str
     role: Literal["owner", "editor", "viewer"]
     members: list[MemberOut]
+    columns: list[ColumnOut] = Field(description="The board's columns, in order")
     seq: int
     created_at: str
     updated_at: str
@@ -183,6 +226,7 @@ class StatsOut(BaseModel):
     overdue: int
     due_soon: int
     completed_last_7_days: int
+    by_column: dict[str, int] = Field(description="Tasks per column id (empty columns left out)")
 
 
 # --- tasks and comments -----------------------------------------------------------------
@@ -190,7 +234,9 @@ class TaskIn(Body):
     board_id: Id
     title: Title
     description: Text = ""
-    status: Status = "todo"
+    status: Status | None = Field(None, description="The first column of this category, unless "
+                                                    "`column_id` says which (default: todo)")
+    column_id: Id | None = None
     priority: Priority = "medium"
     due_date: DueDate = None
     assignee_id: Id | None = None
@@ -201,6 +247,7 @@ class TaskPatch(Body):
     title: Title | None = None
     description: Text | None = None
     status: Status | None = None
+    column_id: Id | None = None
     priority: Priority | None = None
     due_date: DueDate = None
     assignee_id: Id | None = None
@@ -209,7 +256,8 @@ class TaskPatch(Body):
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> TaskPatch:
-        for name in ("title", "status", "priority", "position", "tags", "description"):
+        for name in ("title", "status", "priority", "position", "tags", "description",
+                     "column_id"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} can't be null")
         return self
@@ -218,6 +266,7 @@ class TaskPatch(Body):
 class TaskArgs(PageArgs):
     board_id: Id | None = None
     status: Status | None = None
+    column_id: Id | None = None
     assignee_id: Id | None = None
     priority: Priority | None = None
     q: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -237,7 +286,8 @@ class TaskOut(BaseModel):
     board_id: str
     title: str
     description: str
-    status: Status
+    status: Status = Field(description="The category of the task's column (read-only)")
+    column_id: str
     priority: Priority
     due_date: str | None
     assignee_id: str | None

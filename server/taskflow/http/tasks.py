@@ -53,7 +53,8 @@ async def list_tasks(query_args: TaskArgs, actor: Actor) -> dict[str, Any]:
     """Tasks on the caller's boards, filtered and sorted; keyset-paginated."""
     a = query_args
     page = await runtime().services.tasks.list(
-        actor, board_id=a.board_id, status=a.status, assignee_id=a.assignee_id,
+        actor, board_id=a.board_id, status=a.status, column_id=a.column_id,
+        assignee_id=a.assignee_id,
         priority=a.priority, text=a.q, due_before=a.due_before, sort=a.sort, limit=a.limit,
         cursor=a.cursor,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from taskflow.domain import Board, Login, Member, RefreshToken, User
+from taskflow.domain import Board, Login, Member, RefreshToken, User, default_columns
 from taskflow.errors import Forbidden, InvalidCredentials, TokenReused, Unauthorized, field_error
 from taskflow.ids import new_id
 from taskflow.security.passwords import password_too_long
@@ -74,6 +74,7 @@ class AuthService:
             id=new_id(), name=f"{name}'s board", description="", owner_id=user.id, seq=0,
             created_at=now, updated_at=now,
             members=(Member(user_id=user.id, name=name, email=email, role="owner"),),
+            columns=default_columns(new_id),
         )
         async def work(tx: Transaction) -> Session:
             await tx.insert_user(user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from taskflow.domain import Board, Member, Page, Role, TaskQuery
+from taskflow.domain import Board, Member, Page, Role, TaskQuery, default_columns
 from taskflow.errors import Conflict, NotFound, UserNotFound, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for
@@ -46,7 +46,8 @@ class BoardService:
         board = Board(id=new_id(), name=name, description=description, owner_id=user.id, seq=0,
                       created_at=now, updated_at=now,
                       members=(Member(user_id=user.id, name=user.name, email=user.email,
-                                      role="owner"),))
+                                      role="owner"),),
+                      columns=default_columns(new_id))
 
         async def work(change: Change) -> None:
             await change.tx.insert_board(board)

@@ -11,6 +11,7 @@ from taskflow.services.auth import AuthService
 from taskflow.services.boards import BoardService
 from taskflow.services.changes import Recorder
 from taskflow.services.checklists import ChecklistService
+from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.notifications import NotificationService
@@ -24,6 +25,7 @@ from taskflow.services.tasks import TaskService
 class Services:
     auth: AuthService
     boards: BoardService
+    columns: ColumnService
     tasks: TaskService
     comments: CommentService
     events: EventService
@@ -43,6 +45,7 @@ class Services:
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
                              clock=clock, refresh_ttl=refresh_ttl),
             boards=BoardService(store=store, recorder=recorder, clock=clock, blobs=blobs),
+            columns=ColumnService(recorder=recorder),
             tasks=TaskService(store=store, recorder=recorder, blobs=blobs),
             comments=CommentService(store=store, recorder=recorder),
             events=EventService(store=store),

@@ -10,6 +10,7 @@ from taskflow.domain import (
     Attachment,
     Board,
     BoardsNotice,
+    Column,
     Comment,
     Download,
     Event,
@@ -59,14 +60,15 @@ class Reader(Protocol):
         """Up to query.limit tasks of query.board_ids matching every term and filter, by
         (rank desc, updated_at desc, id desc), strictly after query.after."""
         ...
-    async def select_column(self, board_id: str, status: str) -> list[Task]:
-        """Every task of one status column of a board, by position."""
+    async def select_column(self, board_id: str, column_id: str) -> list[Task]:
+        """Every task of one column of a board, by (position, id)."""
         ...
-    async def select_column_end(self, board_id: str, status: str) -> float | None:
-        """The highest position in one status column of a board (None: the column is empty)."""
+    async def select_column_end(self, board_id: str, column_id: str) -> float | None:
+        """The highest position in one column of a board (None: the column is empty)."""
         ...
     async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
-        """The tasks just before and just after `task` in its column, by (position, id)."""
+        """The tasks just before and just after `task` in its column (`column_id`), by
+        (position, id)."""
         ...
     # Calls that name a board's row take its board_id: the key a sharded store routes by.
     async def select_comment(self, board_id: str, comment_id: str) -> Comment | None: ...
@@ -135,6 +137,10 @@ class Transaction(Reader, Protocol):
         ...
     async def update_board(self, board_id: str, *, name: str, description: str,
                            updated_at: datetime) -> None: ...
+    async def update_board_columns(self, board_id: str, columns: Sequence[Column], *,
+                                   updated_at: datetime) -> None:
+        """Replaces the board's ordered list of columns."""
+        ...
     async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
         """Deletes the board with its members, tasks, comments and attachment records.
 

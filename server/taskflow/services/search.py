@@ -24,16 +24,18 @@ class SearchService:
         parsed = parse(q)
         if not parsed.has_words and not parsed.filters:
             raise BadSearch("needs a word, a phrase or a filter", part=q[:40])
-        if parsed.column is not None:
-            # Columns per board are not in this store yet (their branch adds board.columns).
-            raise BadSearch("column: is not supported by this server yet",
-                            part=f"column:{parsed.column}", code="unsupported_filter")
         after = decode_search_cursor(cursor, q) if cursor else None
         boards = await self._store.select_boards_of_user(actor.user_id)
         if parsed.board is not None:
             wanted = parsed.board.casefold()
             boards = [board for board in boards if board.name.casefold() == wanted]
-        if parsed.impossible or not boards:
+        column_ids: tuple[str, ...] | None = None
+        if parsed.column is not None:
+            # Names are unique per board ignoring case: at most one column per board.
+            wanted = parsed.column.casefold()
+            column_ids = tuple(column.id for board in boards for column in board.columns
+                               if column.name.casefold() == wanted)
+        if parsed.impossible or not boards or column_ids == ():
             return Page(items=[])
         assignee_id = None
         if parsed.assignee == "me":
@@ -57,7 +59,7 @@ class SearchService:
             board_ids=tuple(board.id for board in boards), terms=parsed.terms,
             status=parsed.status, assignee_id=assignee_id, unassigned=parsed.assignee == "none",
             tags=parsed.tags, due_before=due_before, due_after=due_after, not_done=not_done,
-            limit=limit + 1, after=after,
+            column_ids=column_ids, limit=limit + 1, after=after,
         )
         hits = await self._store.search_tasks(query)
         names = {board.id: board.name for board in boards}

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from taskflow.domain import Board, Page, Priority, Status, Task, TaskQuery, task_of_row
+from taskflow.domain import Board, Column, Page, Priority, Status, Task, TaskQuery, task_of_row
 from taskflow.errors import PreconditionFailed, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, board_for, task_for
@@ -19,7 +19,7 @@ from taskflow.services.ports import BlobStore, Store
 from taskflow.services.views import task_row_view, task_view
 
 WRITABLE = frozenset({"title", "description", "status", "priority", "due_date", "assignee_id",
-                      "tags", "position"})
+                      "tags", "position", "column_id"})
 POSITION_STEP = 1024.0
 # Closer than this, a column is renumbered: floats between neighbours run out eventually.
 MIN_POSITION_GAP = 1e-6
@@ -37,7 +37,8 @@ class TaskService:
 
     async def list(self, actor: Actor, *, board_id: str | None = None,
                    status: Status | None = None, assignee_id: str | None = None,
-                   priority: Priority | None = None, text: str | None = None,
+                   priority: Priority | None = None, column_id: str | None = None,
+                   text: str | None = None,
                    due_before: datetime | None = None, sort: str = "-created_at",
                    limit: int = 50, cursor: str | None = None) -> Page[dict[str, Any]]:
         """Views of tasks on the actor's boards; keyset pagination (the cursor names the last row)."""
@@ -47,8 +48,8 @@ class TaskService:
             board_ids = tuple(b for b, _ in await self._store.select_board_seqs_of_user(actor.user_id))
         after = decode_task_cursor(cursor, sort) if cursor else None
         query = TaskQuery(board_ids=board_ids, status=status, assignee_id=assignee_id,
-                          priority=priority, text=text or None, due_before=due_before, sort=sort,
-                          limit=limit + 1, after=after)
+                          priority=priority, column_id=column_id, text=text or None,
+                          due_before=due_before, sort=sort, limit=limit + 1, after=after)
         rows = await self._store.select_task_rows(query)
         next_cursor = (encode_task_cursor(task_of_row(rows[limit - 1]), sort)
                        if len(rows) > limit else None)
@@ -63,12 +64,13 @@ class TaskService:
             board = await board_for(change.tx, board_id, actor, "editor")
             _check_assignee(board, fields.get("assignee_id"))
             now = change.clock.now()
-            status: Status = fields.get("status") or "todo"
+            column = column_for(board, fields.get("status"), fields.get("column_id"))
+            status: Status = column.category
             position = fields.get("position")
             if position is None:
-                position = await _end_of_column(change, board_id, status)
+                position = await _end_of_column(change, board_id, column.id)
             task = Task(
-                id=new_id(), board_id=board_id, title=fields["title"],
+                id=new_id(), board_id=board_id, title=fields["title"], column_id=column.id,
                 description=fields.get("description") or "", status=status,
                 priority=fields.get("priority") or "medium", due_date=fields.get("due_date"),
                 assignee_id=fields.get("assignee_id"), tags=tuple(fields.get("tags") or ()),
@@ -104,7 +106,7 @@ class TaskService:
                 )
             if "assignee_id" in changes:
                 _check_assignee(board, changes["assignee_id"])
-            updated = await _apply(change, task, changes)
+            updated = await _apply(change, board, task, changes)
             if updated == task:
                 return task
             updated = replace(updated, version=task.version + 1, updated_at=change.clock.now())
@@ -155,24 +157,50 @@ def _check_assignee(board: Board, assignee_id: str | None) -> None:
         raise field_error("assignee_id", "must be a member of the task's board")
 
 
-async def _apply(change: Change, task: Task, changes: Mapping[str, Any]) -> Task:
+def column_for(board: Board, status: str | None, column_id: str | None,
+               current: Task | None = None) -> Column:
+    """The column a task goes to: `column_id`'s (its category must match `status` when both
+    are given), else the first column of `status` (the task's own column when it already
+    has that status), else the first "todo" column."""
+    if column_id is not None:
+        column = board.column(column_id)
+        if column is None:
+            raise field_error("column_id", "must be a column of the task's board")
+        if status is not None and status != column.category:
+            raise field_error("status", "must be the category of the column named by column_id")
+        return column
+    if current is not None and (status is None or status == current.status):
+        column = board.column(current.column_id)
+        if column is not None:
+            return column
+    category = status or (current.status if current is not None else "todo")
+    column = board.first_column(category)
+    if column is None:  # a board keeps one column of each category (services/columns.py)
+        raise field_error("status", f"the board has no {category} column")
+    return column
+
+
+async def _apply(change: Change, board: Board, task: Task, changes: Mapping[str, Any]) -> Task:
     values = dict(changes)
     if "tags" in values:
         values["tags"] = tuple(values["tags"] or ())
     if "description" in values and values["description"] is None:
         values["description"] = ""
+    if "status" in values or "column_id" in values:
+        column = column_for(board, values.get("status"), values.get("column_id"), task)
+        values["status"], values["column_id"] = column.category, column.id
     updated = replace(task, **values)
+    if updated.column_id != task.column_id and "position" not in changes:
+        updated = replace(updated, position=await _end_of_column(change, task.board_id,
+                                                                  updated.column_id))
     if updated.status != task.status:
-        if "position" not in changes:
-            updated = replace(updated, position=await _end_of_column(change, task.board_id,
-                                                                      updated.status))
         done_at = change.clock.now() if updated.status == "done" else None
         updated = replace(updated, completed_at=done_at)
     return updated
 
 
-async def _end_of_column(change: Change, board_id: str, status: str) -> float:
-    end = await change.tx.select_column_end(board_id, status)
+async def _end_of_column(change: Change, board_id: str, column_id: str) -> float:
+    end = await change.tx.select_column_end(board_id, column_id)
     return POSITION_STEP if end is None else end + POSITION_STEP
 
 
@@ -187,7 +215,7 @@ async def _renumber_if_crowded(change: Change, task: Task) -> Task:
     if ((before is None or task.position - before.position >= MIN_POSITION_GAP)
             and (after is None or after.position - task.position >= MIN_POSITION_GAP)):
         return task
-    column = await change.tx.select_column(task.board_id, task.status)
+    column = await change.tx.select_column(task.board_id, task.column_id)
     now = change.clock.now()
     result = task
     for index, current in enumerate(column, start=1):

@@ -8,6 +8,7 @@ from typing import Any
 from taskflow.domain import (
     Attachment,
     Board,
+    Column,
     Comment,
     Event,
     Member,
@@ -47,6 +48,7 @@ def board_view(board: Board, role: Role | None = None) -> dict[str, Any]:
         "description": board.description,
         "owner_id": board.owner_id,
         "members": [member_view(member) for member in board.members],
+        "columns": [column_view(column) for column in board.columns],
         "seq": board.seq,
         "created_at": rfc3339(board.created_at),
         "updated_at": rfc3339(board.updated_at),
@@ -56,6 +58,11 @@ def board_view(board: Board, role: Role | None = None) -> dict[str, Any]:
     return view
 
 
+def column_view(column: Column) -> dict[str, Any]:
+    return {"id": column.id, "name": column.name, "category": column.category,
+            "wip_limit": column.wip_limit}
+
+
 def task_view(task: Task) -> dict[str, Any]:
     return {
         "id": task.id,
@@ -63,6 +70,7 @@ def task_view(task: Task) -> dict[str, Any]:
         "title": task.title,
         "description": task.description,
         "status": task.status,
+        "column_id": task.column_id,
         "priority": task.priority,
         "due_date": rfc3339(task.due_date),
         "assignee_id": task.assignee_id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from pymongo.write_concern import WriteConcern
 from taskflow.domain import (
     Attachment,
     Board,
+    Column,
     Comment,
     Event,
     Login,
@@ -109,6 +110,11 @@ class MongoTransaction(MongoNotifyWrites):
     ) -> None:
         await self._set("boards", {"_id": board_id},
                         {"name": name, "description": description, "updated_at": updated_at})
+
+    async def update_board_columns(self, board_id: str, columns: Sequence[Column], *,
+                                   updated_at: datetime) -> None:
+        await self._set("boards", {"_id": board_id},
+                        {"columns": rec.columns_docs(columns), "updated_at": updated_at})
 
     async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
         tasks = await self._all("tasks", {"board_id": board_id}, projection={"_id": 1})
@@ -320,7 +326,7 @@ class MongoStore(MongoNotifyQueries):
                                 f"({len(missing)} in all): run `taskflow db init`")
         if (found := await layout(self._db)) < LAYOUT:
             raise MongoNotReady(f"the MongoDB data is in layout {found}, this TaskFlow needs "
-                                f"layout {LAYOUT}: run `taskflow db init` (with no older "
+                                f"layout {LAYOUT}: run `taskflow db migrate` (with no older "
                                 "TaskFlow instance writing meanwhile)")
 
     async def transact(self, work: Callable[[MongoTransaction], Awaitable[T]]) -> T:

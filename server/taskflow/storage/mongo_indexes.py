@@ -18,7 +18,8 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 
-from taskflow.domain import task_id_of_event
+from taskflow.domain import DEFAULT_COLUMNS, task_id_of_event
+from taskflow.ids import new_id
 from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
@@ -26,8 +27,8 @@ COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_board
                "notifications", "watches")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
-# by id through `task_boards`.
-LAYOUT = 2
+# by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
+LAYOUT = 3
 _BACKFILL_BATCH = 1000
 _TEXT_WEIGHTS = {"title": 4, "description": 2, "search_comments": 1}
 
@@ -50,6 +51,9 @@ INDEXES = (
     # Listings: board (+ status) with each sort order; MongoDB merges the per-board ranges.
     Index("tasks", "tasks_by_board_status", (("board_id", 1), ("status", 1), ("position", 1),
                                              ("_id", 1))),
+    # A board column's tasks by position: placing a task reads its neighbours through it.
+    Index("tasks", "tasks_by_column", (("board_id", 1), ("column_id", 1), ("position", 1),
+                                       ("_id", 1))),
     Index("tasks", "tasks_by_board_created", (("board_id", 1), ("created_at", 1), ("_id", 1))),
     Index("tasks", "tasks_by_board_updated", (("board_id", 1), ("updated_at", 1), ("_id", 1))),
     Index("tasks", "tasks_by_board_due", (("board_id", 1), ("due_missing", 1), ("due_date", 1),
@@ -96,8 +100,11 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
                                                 unique=index.unique)
     await _ensure_text_index(db)
     await _backfill_search_comments(db)
-    if await layout(db) < LAYOUT:
-        await _upgrade_to_2(db)
+    found = await layout(db)
+    if found < LAYOUT:
+        if found < 2:
+            await _upgrade_to_2(db)
+        await _upgrade_to_3(db)
         await db["meta"].update_one({"_id": "layout"}, {"$set": {"version": LAYOUT}}, upsert=True)
     await _name_tasks_of_events(db)
 
@@ -136,6 +143,26 @@ async def _upgrade_to_2(db: AsyncDatabase[dict[str, Any]]) -> None:
     async for spec in await db["users"].list_indexes():
         if list(spec["key"]) == ["email_norm"] and spec.get("unique"):
             await db["users"].drop_index(spec["name"])
+
+
+async def _upgrade_to_3(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Gives every board without columns the three default ones and every task without a
+    column the first column of its status's category, keeping positions (idempotent)."""
+    bare = [doc["_id"] async for doc in db["boards"].find({"columns": {"$exists": False}},
+                                                          projection={"_id": 1})]
+    for board_id in bare:
+        columns = [{"id": new_id(), "name": name, "category": category, "wip_limit": None}
+                   for name, category in DEFAULT_COLUMNS]
+        await db["boards"].update_one({"_id": board_id, "columns": {"$exists": False}},
+                                      {"$set": {"columns": columns}})
+    async for board in db["boards"].find({}, projection={"columns": 1}):
+        firsts: dict[str, str] = {}
+        for column in board.get("columns", ()):
+            firsts.setdefault(column["category"], column["id"])
+        for category, column_id in firsts.items():
+            await db["tasks"].update_many(
+                {"board_id": board["_id"], "status": category, "column_id": {"$exists": False}},
+                {"$set": {"column_id": column_id}})
 
 
 async def _backfill(db: AsyncDatabase[dict[str, Any]], source: str, field: str, target: str,

@@ -148,18 +148,18 @@ class MongoQueries:
         return [SearchHit(task=rec.task(doc), matched_in=mongo_search.matched_in(doc))
                 for doc in docs]
 
-    async def select_column(self, board_id: str, status: str) -> list[Task]:
-        docs = await self._all("tasks", {"board_id": board_id, "status": status},
+    async def select_column(self, board_id: str, column_id: str) -> list[Task]:
+        docs = await self._all("tasks", {"board_id": board_id, "column_id": column_id},
                                sort=[("position", 1), ("_id", 1)])
         return [rec.task(doc) for doc in docs]
 
-    async def select_column_end(self, board_id: str, status: str) -> float | None:
-        doc = await self._one("tasks", {"board_id": board_id, "status": status},
+    async def select_column_end(self, board_id: str, column_id: str) -> float | None:
+        doc = await self._one("tasks", {"board_id": board_id, "column_id": column_id},
                               sort=[("position", -1)], projection={"position": 1})
         return None if doc is None else float(doc["position"])
 
     async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
-        column = {"board_id": task.board_id, "status": task.status}
+        column = {"board_id": task.board_id, "column_id": task.column_id}
         before = await self._one("tasks", {**column, "$or": [
             {"position": {"$lt": task.position}},
             {"position": task.position, "_id": {"$lt": task.id}}]},
@@ -234,12 +234,17 @@ class MongoQueries:
         cursor = await self._db["tasks"].aggregate(pipeline, session=self._session)
         rows = await cursor.to_list(None)
         row = rows[0] if rows else {}
+        per_column: list[Doc] = [{"$match": {"board_id": {"$in": list(board_ids)}}},
+                      {"$group": {"_id": "$column_id", "n": {"$sum": 1}}}]
+        cursor = await self._db["tasks"].aggregate(per_column, session=self._session)
+        by_column = {str(doc["_id"]): int(doc["n"]) for doc in await cursor.to_list(None)}
         return Stats(
             total=row.get("total", 0),
             by_status={status: row.get(status, 0) for status in ("todo", "in_progress", "done")},
             overdue=row.get("overdue", 0),
             due_soon=row.get("due_soon", 0),
             completed_last_7_days=row.get("completed", 0),
+            by_column=by_column,
         )
 
     async def select_attachment(self, board_id: str, attachment_id: str) -> Attachment | None:

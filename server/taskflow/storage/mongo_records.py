@@ -17,6 +17,7 @@ from taskflow.domain import (
     SORT_FIELDS,
     Attachment,
     Board,
+    Column,
     Comment,
     Event,
     Login,
@@ -66,13 +67,22 @@ def user(doc: Doc) -> User:
 def board_doc(board: Board) -> Doc:
     return {"_id": board.id, "name": board.name, "description": board.description,
             "owner_id": board.owner_id, "seq": board.seq, "created_at": board.created_at,
-            "updated_at": board.updated_at}
+            "updated_at": board.updated_at, "columns": columns_docs(board.columns)}
+
+
+def columns_docs(columns: Sequence[Column]) -> list[Doc]:
+    """A board's columns as embedded documents, in order."""
+    return [{"id": c.id, "name": c.name, "category": c.category, "wip_limit": c.wip_limit}
+            for c in columns]
 
 
 def board(doc: Doc, members: dict[str, list[Member]]) -> Board:
     return Board(id=doc["_id"], name=doc["name"], description=doc["description"],
                  owner_id=doc["owner_id"], seq=doc["seq"], created_at=doc["created_at"],
-                 updated_at=doc["updated_at"], members=tuple(members.get(doc["_id"], ())))
+                 updated_at=doc["updated_at"], members=tuple(members.get(doc["_id"], ())),
+                 columns=tuple(Column(id=c["id"], name=c["name"], category=c["category"],
+                                      wip_limit=c["wip_limit"])
+                               for c in doc.get("columns", ())))
 
 
 def member_id(board_id: str, user_id: str) -> str:
@@ -89,7 +99,8 @@ def task_doc(task: Task) -> Doc:
             "assignee_id": task.assignee_id, "tags": list(task.tags), "position": task.position,
             "created_by": task.created_by, "created_at": task.created_at,
             "updated_at": task.updated_at, "completed_at": task.completed_at,
-            "version": task.version, "checklist": checklist_data(task.checklist)}
+            "version": task.version, "column_id": task.column_id,
+            "checklist": checklist_data(task.checklist)}
 
 
 def task(doc: Doc) -> Task:
@@ -99,6 +110,7 @@ def task(doc: Doc) -> Task:
                 position=doc["position"], created_by=doc["created_by"],
                 created_at=doc["created_at"], updated_at=doc["updated_at"],
                 completed_at=doc["completed_at"], version=doc["version"],
+                column_id=doc.get("column_id", ""),
                 checklist=checklist_of(doc.get("checklist")))
 
 
@@ -160,7 +172,7 @@ def task_filter(query: TaskQuery) -> Doc:
     """The find() filter of a task listing, keyset included."""
     clauses: list[Doc] = [{"board_id": {"$in": list(query.board_ids)}}]
     for field, value in (("status", query.status), ("assignee_id", query.assignee_id),
-                         ("priority", query.priority)):
+                         ("priority", query.priority), ("column_id", query.column_id)):
         if value is not None:
             clauses.append({field: value})
     if query.due_before is not None:

@@ -57,6 +57,8 @@ def pipeline(query: SearchQuery) -> list[Doc]:
                                        for name in SEARCH_FIELDS]})
     if query.status is not None:
         conditions.append({"status": query.status})
+    if query.column_ids is not None:
+        conditions.append({"column_id": {"$in": list(query.column_ids)}})
     if query.not_done:
         conditions.append({"status": {"$ne": "done"}})
     if query.assignee_id is not None:

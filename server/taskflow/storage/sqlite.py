@@ -21,6 +21,7 @@ from taskflow.domain import (
     PRIORITY_RANK,
     Attachment,
     Board,
+    Column,
     Comment,
     Event,
     Login,
@@ -36,12 +37,13 @@ from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage import sqlite_search
 from taskflow.storage.sqlite_notify import NotifyQueries, NotifyWrites
 from taskflow.storage.sqlite_queries import members_of
-from taskflow.storage.sqlite_rows import board_of, opt_ts, task_of
+from taskflow.storage.sqlite_rows import board_of, columns_json, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
 from taskflow.timefmt import to_ts
 
 T = TypeVar("T")
+SCHEMA_VERSION = len(MIGRATIONS)
 EVENTS_KEPT = 10_000
 
 
@@ -148,10 +150,10 @@ class SqliteTransaction(NotifyWrites):
     async def insert_board(self, board: Board) -> None:
         stamp = to_ts(board.created_at)
         await self._exec_all([
-            ("INSERT INTO boards (id, name, description, owner_id, seq, created_at, updated_at)"
-             " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("INSERT INTO boards (id, name, description, owner_id, seq, created_at, updated_at,"
+             " columns_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
              (board.id, board.name, board.description, board.owner_id, board.seq,
-              stamp, to_ts(board.updated_at))),
+              stamp, to_ts(board.updated_at), columns_json(board.columns))),
             *[("INSERT INTO members (board_id, user_id, role, added_at) VALUES (?, ?, ?, ?)",
                (board.id, member.user_id, member.role, stamp)) for member in board.members],
         ])
@@ -162,6 +164,13 @@ class SqliteTransaction(NotifyWrites):
         await self._exec(
             "UPDATE boards SET name = ?, description = ?, updated_at = ? WHERE id = ?",
             (name, description, to_ts(updated_at), board_id),
+        )
+
+    async def update_board_columns(self, board_id: str, columns: Sequence[Column], *,
+                                   updated_at: datetime) -> None:
+        await self._exec(
+            "UPDATE boards SET columns_json = ?, updated_at = ? WHERE id = ?",
+            (columns_json(tuple(columns)), to_ts(updated_at), board_id),
         )
 
     async def delete_board(self, board_id: str, *, seq: int, at: datetime) -> None:
@@ -203,12 +212,12 @@ class SqliteTransaction(NotifyWrites):
         self._later(
             "INSERT INTO tasks (id, board_id, title, description, status, priority, priority_rank,"
             " due_date, assignee_id, tags, position, created_by, created_at, updated_at,"
-            " completed_at, version, checklist)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " completed_at, version, column_id, checklist)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (task.id, task.board_id, task.title, task.description, task.status, task.priority,
              PRIORITY_RANK[task.priority], opt_ts(task.due_date), task.assignee_id,
              json.dumps(list(task.tags)), task.position, task.created_by, to_ts(task.created_at),
-             to_ts(task.updated_at), opt_ts(task.completed_at), task.version,
+             to_ts(task.updated_at), opt_ts(task.completed_at), task.version, task.column_id,
              _checklist_json(task)),
         )
         for sql, params in sqlite_search.index_task(task.id, task.board_id, task.title,
@@ -219,11 +228,13 @@ class SqliteTransaction(NotifyWrites):
         self._later(
             "UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,"
             " priority_rank = ?, due_date = ?, assignee_id = ?, tags = ?, position = ?,"
-            " updated_at = ?, completed_at = ?, version = ?, checklist = ? WHERE id = ?",
+            " updated_at = ?, completed_at = ?, version = ?, column_id = ?, checklist = ?"
+            " WHERE id = ?",
             (task.title, task.description, task.status, task.priority,
              PRIORITY_RANK[task.priority], opt_ts(task.due_date), task.assignee_id,
              json.dumps(list(task.tags)), task.position, to_ts(task.updated_at),
-             opt_ts(task.completed_at), task.version, _checklist_json(task), task.id),
+             opt_ts(task.completed_at), task.version, task.column_id, _checklist_json(task),
+             task.id),
         )
         self._later(*sqlite_search.reindex_task(task.id, task.title, task.description))
 
@@ -376,14 +387,16 @@ class SqliteStore(NotifyQueries):
 
     @classmethod
     async def open(cls, path: Path, *, events_kept: int = EVENTS_KEPT,
-                   busy_timeout_ms: int = 10_000) -> SqliteStore:
-        """Open (creating if needed) the database file and bring its schema up to date.
+                   busy_timeout_ms: int = 10_000, migrate: bool = False) -> SqliteStore:
+        """Open (creating if needed) the database file.
 
+        A new (empty) file gets the latest schema. A file at an older schema version is
+        upgraded only with `migrate` (`taskflow db migrate`); otherwise StoreOutdated.
         `events_kept`: the newest events of each board, never pruned however old."""
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(path, busy_timeout_ms)
         try:
-            await _migrate(writer)
+            await writer.run(partial(_migrate_now, path=path, upgrade=migrate))
             reader = await _connect(path, busy_timeout_ms)
         except BaseException:
             await writer.close()
@@ -487,12 +500,24 @@ async def _use_wal(conn: SqliteThread, busy_timeout_ms: int) -> None:
         await asyncio.sleep(0.005)  # back-off before asking for the lock again
 
 
-def _migrate_now(conn: sqlite3.Connection) -> None:
+class StoreOutdated(Exception):
+    """The database's schema is older than this TaskFlow's; the message is one line that
+    names the command to run."""
+
+
+def _migrate_now(conn: sqlite3.Connection, *, path: Path, upgrade: bool) -> None:
     # The write lock is taken before user_version is read, so of several instances starting
     # together one migrates and the others, waiting on the lock, then find nothing left to do.
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        # Version 0 is a new file: it holds nothing to upgrade, so it is built at once (the
+        # README's first run works). Data at an older version waits for an operator's
+        # `db migrate`: every instance on the old code must be stopped first.
+        if 0 < version < SCHEMA_VERSION and not upgrade:
+            raise StoreOutdated(
+                f"the database at {path} is at schema version {version}, this TaskFlow needs "
+                f"{SCHEMA_VERSION}: run `taskflow db migrate`")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
                 conn.execute(statement)
@@ -502,6 +527,3 @@ def _migrate_now(conn: sqlite3.Connection) -> None:
         raise
     conn.execute("COMMIT")
 
-
-async def _migrate(conn: SqliteThread) -> None:
-    await conn.run(_migrate_now)

@@ -76,6 +76,7 @@ def _task_query(query: TaskQuery, columns: str) -> tuple[str, list[Any]]:
         ("status", query.status),
         ("assignee_id", query.assignee_id),
         ("priority", query.priority),
+        ("column_id", query.column_id),
     ):
         if value is not None:
             where.append(f"{column} = ?")
@@ -106,7 +107,7 @@ TASK_EVENTS_SQL = tuple(
 
 _ROW_NAMES = ("id", "board_id", "title", "description", "status", "priority", "due_date",
               "assignee_id", "tags", "position", "created_by", "created_at", "updated_at",
-              "completed_at", "version", "checklist")
+              "completed_at", "version", "column_id", "checklist")
 _ROW_COLUMNS = ", ".join(_ROW_NAMES)
 
 
@@ -212,25 +213,25 @@ class SqliteQueries:
         return await self._run(partial(sqlite_search.search, query=query,
                                        walk_above=self.search_walk_above))
 
-    async def select_column(self, board_id: str, status: str) -> list[Task]:
+    async def select_column(self, board_id: str, column_id: str) -> list[Task]:
         rows = await self._rows(
-            "SELECT * FROM tasks WHERE board_id = ? AND status = ? ORDER BY position, id",
-            (board_id, status),
+            "SELECT * FROM tasks WHERE board_id = ? AND column_id = ? ORDER BY position, id",
+            (board_id, column_id),
         )
         return [task_of(row) for row in rows]
 
-    async def select_column_end(self, board_id: str, status: str) -> float | None:
+    async def select_column_end(self, board_id: str, column_id: str) -> float | None:
         row = await self._row(
-            "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND status = ?",
-            (board_id, status))
+            "SELECT MAX(position) AS end_position FROM tasks WHERE board_id = ? AND column_id = ?",
+            (board_id, column_id))
         return None if row is None or row["end_position"] is None else float(row["end_position"])
 
     async def select_neighbours(self, task: Task) -> tuple[Task | None, Task | None]:
-        where = "SELECT * FROM tasks WHERE board_id = ? AND status = ? AND "
-        key = (task.board_id, task.status, task.position, task.id)
+        where = "SELECT * FROM tasks WHERE board_id = ? AND column_id = ? AND "
+        key = (task.board_id, task.column_id, task.position, task.id)
 
         def read(conn: sqlite3.Connection) -> tuple[Task | None, Task | None]:
-            # Row values walk the (board_id, status, position, id) index from the task outwards.
+            # Row values walk the (board_id, column_id, position, id) index from the task outwards.
             before = conn.execute(
                 where + "(position, id) < (?, ?) ORDER BY position DESC, id DESC LIMIT 1",
                 key).fetchone()
@@ -283,7 +284,7 @@ class SqliteQueries:
 
     async def compute_stats(self, board_ids: Sequence[str], now: datetime) -> Stats:
         if not board_ids:
-            return Stats(0, {"todo": 0, "in_progress": 0, "done": 0}, 0, 0, 0)
+            return Stats(0, {"todo": 0, "in_progress": 0, "done": 0}, 0, 0, 0, {})
         marks = ",".join("?" * len(board_ids))
         sql = (
             "SELECT COUNT(*) AS total,"
@@ -302,12 +303,16 @@ class SqliteQueries:
              *board_ids],
         )
         assert row is not None
+        by_column = {r["column_id"]: r["n"] for r in await self._rows(
+            "SELECT column_id, COUNT(*) AS n FROM tasks"
+            f" WHERE board_id IN ({marks}) GROUP BY column_id", list(board_ids))}
         return Stats(
             total=row["total"],
             by_status={"todo": row["todo"], "in_progress": row["in_progress"], "done": row["done"]},
             overdue=row["overdue"],
             due_soon=row["due_soon"],
             completed_last_7_days=row["completed"],
+            by_column=by_column,
         )
 
     async def select_attachment(self, board_id: str, attachment_id: str) -> Attachment | None:

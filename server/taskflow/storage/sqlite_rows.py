@@ -9,6 +9,7 @@ from datetime import datetime
 from taskflow.domain import (
     Attachment,
     Board,
+    Column,
     Comment,
     Event,
     Member,
@@ -44,7 +45,18 @@ def board_of(row: sqlite3.Row, members: dict[str, list[Member]]) -> Board:
         created_at=from_ts(row["created_at"]),
         updated_at=from_ts(row["updated_at"]),
         members=tuple(members.get(row["id"], ())),
+        columns=columns_of(row["columns_json"]),
     )
+
+
+def columns_of(text: str) -> tuple[Column, ...]:
+    return tuple(Column(id=c["id"], name=c["name"], category=c["category"],
+                        wip_limit=c["wip_limit"]) for c in json.loads(text))
+
+
+def columns_json(columns: tuple[Column, ...]) -> str:
+    return json.dumps([{"id": c.id, "name": c.name, "category": c.category,
+                        "wip_limit": c.wip_limit} for c in columns], separators=(",", ":"))
 
 
 def task_of(row: sqlite3.Row) -> Task:
@@ -64,6 +76,7 @@ def task_of(row: sqlite3.Row) -> Task:
         updated_at=from_ts(row["updated_at"]),
         completed_at=from_ts(row["completed_at"]) if row["completed_at"] else None,
         version=row["version"],
+        column_id=row["column_id"],
         checklist=checklist_of(json.loads(row["checklist"])),
     )
 

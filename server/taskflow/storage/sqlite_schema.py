@@ -178,4 +178,26 @@ MIGRATIONS: tuple[str, ...] = (
                          WHERE c.task_id = t.id), '')
         FROM search_docs d JOIN tasks t ON t.id = d.task_id;
     """,
+    # Columns per board (issue #17): a board's ordered columns as JSON on its row, three
+    # for every existing board; each task goes to the column of its status's category,
+    # keeping its position. Written without `;` inside a statement (the runner splits on it).
+    """
+    ALTER TABLE boards ADD COLUMN columns_json TEXT NOT NULL DEFAULT '[]';
+    UPDATE boards SET columns_json = json_array(
+        json_object('id', lower(hex(randomblob(12))), 'name', 'To do',
+                    'category', 'todo', 'wip_limit', NULL),
+        json_object('id', lower(hex(randomblob(12))), 'name', 'In progress',
+                    'category', 'in_progress', 'wip_limit', NULL),
+        json_object('id', lower(hex(randomblob(12))), 'name', 'Done',
+                    'category', 'done', 'wip_limit', NULL))
+        WHERE columns_json = '[]';
+    ALTER TABLE tasks ADD COLUMN column_id TEXT NOT NULL DEFAULT '';
+    UPDATE tasks SET column_id = COALESCE((
+        SELECT json_extract(c.value, '$.id') FROM boards b, json_each(b.columns_json) c
+        WHERE b.id = tasks.board_id AND json_extract(c.value, '$.category') = tasks.status
+        ORDER BY c.key LIMIT 1), '');
+    DROP INDEX tasks_by_column;
+    CREATE INDEX tasks_by_column ON tasks (board_id, column_id, position, id);
+    CREATE INDEX tasks_by_board_status ON tasks (board_id, status)
+    """,
 )

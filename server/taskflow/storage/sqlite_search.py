@@ -90,6 +90,9 @@ def _where(query: SearchQuery) -> tuple[list[str], list[Any]]:
     if query.status is not None:
         where.append("t.status = ?")
         params.append(query.status)
+    if query.column_ids is not None:
+        where.append(f"t.column_id IN ({','.join('?' * len(query.column_ids))})")
+        params.extend(query.column_ids)
     if query.assignee_id is not None:
         where.append("t.assignee_id = ?")
         params.append(query.assignee_id)

@@ -1,5 +1,5 @@
 import type { ApiClient } from "./client";
-import type { Board, EventsPage, ListPage, Member, Role } from "./types";
+import type { Board, BoardColumn, EventsPage, ListPage, Member, Role, Status } from "./types";
 
 /** Boards, their members and their event log. */
 export function boardsApi(client: ApiClient) {
@@ -25,6 +25,18 @@ export function boardsApi(client: ApiClient) {
       client.patch<Member>(`/boards/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`, { role }),
     removeMember: (id: string, userId: string) =>
       client.delete(`/boards/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`),
+    addColumn: (id: string, body: { name: string; category: Status; wip_limit?: number | null; before_id?: string }) =>
+      client.post<BoardColumn>(`/boards/${encodeURIComponent(id)}/columns`, body),
+    /** Rename and/or set the WIP limit (null: none); the category never changes. */
+    updateColumn: (id: string, columnId: string, body: { name?: string; wip_limit?: number | null }) =>
+      client.patch<BoardColumn>(`/boards/${encodeURIComponent(id)}/columns/${encodeURIComponent(columnId)}`, body),
+    orderColumns: (id: string, columnIds: string[]) =>
+      client.put<{ columns: BoardColumn[] }>(`/boards/${encodeURIComponent(id)}/columns/order`, { column_ids: columnIds }),
+    /** `moveTo` is required when the column holds tasks: they go to the end of that column. */
+    removeColumn: (id: string, columnId: string, moveTo?: string) =>
+      client.delete(`/boards/${encodeURIComponent(id)}/columns/${encodeURIComponent(columnId)}`, {
+        query: { move_to: moveTo },
+      }),
     events: (id: string, since: number, limit = 1000) =>
       client.get<EventsPage>(`/boards/${encodeURIComponent(id)}/events`, { since, limit }),
   };

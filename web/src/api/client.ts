@@ -92,6 +92,10 @@ export class ApiClient {
     return this.request<T>("PATCH", path, { ...opts, body }).then((r) => r.data);
   }
 
+  put<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
+    return this.request<T>("PUT", path, { ...opts, body }).then((r) => r.data);
+  }
+
   async delete(path: string, opts: RequestOptions = {}): Promise<void> {
     await this.request<void>("DELETE", path, opts);
   }

@@ -36,6 +36,15 @@ export interface Member {
   role: Role;
 }
 
+/** One column of a board; `category` is fixed at creation and is the `status` of its tasks. */
+export interface BoardColumn {
+  id: string;
+  name: string;
+  category: Status;
+  /** null: no limit. A full column is marked; a move into it is still allowed. */
+  wip_limit: number | null;
+}
+
 export interface Board {
   id: string;
   name: string;
@@ -44,6 +53,8 @@ export interface Board {
   /** The caller's role; absent from the copies carried by live events. */
   role?: Role;
   members: Member[];
+  /** In order; at least one of each category. */
+  columns: BoardColumn[];
   seq: number;
   created_at: string;
   updated_at: string;
@@ -54,7 +65,9 @@ export interface Task {
   board_id: string;
   title: string;
   description: string;
+  /** The category of the task's column (derived by the server). */
   status: Status;
+  column_id: string;
   priority: Priority;
   due_date: string | null;
   assignee_id: string | null;
@@ -95,7 +108,7 @@ export interface ActivityChange {
 
 /** The fields a client may write on a task. */
 export type TaskChanges = Partial<
-  Pick<Task, "title" | "description" | "status" | "priority" | "due_date" | "assignee_id" | "tags" | "position">
+  Pick<Task, "title" | "description" | "status" | "column_id" | "priority" | "due_date" | "assignee_id" | "tags" | "position">
 >;
 
 export interface NewTask extends TaskChanges {

@@ -1,19 +1,21 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../api/types";
-import { makeTask } from "../test/factories";
+import { DEFAULT_BOARD_COLUMNS, makeTask } from "../test/factories";
 import { countOf, filterColumns, updateColumns } from "./columns";
 import { NO_FILTER } from "./filters";
-import { columnsOf } from "./position";
+import { columnsOf, layoutOf } from "./position";
+
+const layout = layoutOf(DEFAULT_BOARD_COLUMNS);
 
 const byId = (tasks: Task[]) => Object.fromEntries(tasks.map((t) => [t.id, t]));
-const ids = (list: readonly Task[]) => list.map((t) => t.id);
+const ids = (list: readonly Task[] | undefined) => (list ?? []).map((t) => t.id);
 
 describe("updateColumns", () => {
   const a = makeTask({ id: "a", status: "todo", position: 10 });
   const b = makeTask({ id: "b", status: "todo", position: 20 });
   const c = makeTask({ id: "c", status: "in_progress", position: 5 });
   const tasks = byId([a, b, c]);
-  const columns = updateColumns(null, tasks);
+  const columns = updateColumns(null, tasks, layout);
 
   it("groups and orders from scratch", () => {
     expect(ids(columns.todo)).toEqual(["a", "b"]);
@@ -21,31 +23,41 @@ describe("updateColumns", () => {
   });
 
   it("patches only the columns a change touches, and agrees with a full regroup", () => {
-    const moved = { ...b, status: "in_progress" as const, position: 1, version: 2 };
+    const moved = { ...b, status: "in_progress" as const, column_id: "in_progress", position: 1, version: 2 };
     const next = { ...tasks, b: moved };
-    const patched = updateColumns({ tasks, columns }, next);
+    const patched = updateColumns({ tasks, columns, layout }, next, layout);
     expect(ids(patched.todo)).toEqual(["a"]);
     expect(ids(patched.in_progress)).toEqual(["b", "c"]);
     expect(patched.done).toBe(columns.done); // untouched column: same array, React skips it
-    expect(patched).toEqual(columnsOf(Object.values(next)));
+    expect(patched).toEqual(columnsOf(Object.values(next), layout));
   });
 
   it("handles inserts, reorders within a column and deletions", () => {
     const d = makeTask({ id: "d", status: "todo", position: 15 });
     const { a: _gone, ...rest } = tasks;
     const next = { ...rest, d, b: { ...b, position: 1, version: 2 } };
-    const patched = updateColumns({ tasks, columns }, next);
+    const patched = updateColumns({ tasks, columns, layout }, next, layout);
     expect(ids(patched.todo)).toEqual(["b", "d"]);
     expect(patched.in_progress).toBe(columns.in_progress);
   });
 
+  it("regroups everything when the board's columns change", () => {
+    const review = { id: "review", name: "Review", category: "in_progress" as const, wip_limit: null };
+    const wider = layoutOf([...DEFAULT_BOARD_COLUMNS, review]);
+    const moved = { ...c, column_id: "review", version: 2 };
+    const next = { ...tasks, c: moved };
+    const regrouped = updateColumns({ tasks, columns, layout }, next, wider);
+    expect(ids(regrouped.review!)).toEqual(["c"]);
+    expect(regrouped.in_progress).toEqual([]);
+  });
+
   it("returns the same columns for the same tasks", () => {
-    expect(updateColumns({ tasks, columns }, tasks)).toBe(columns);
+    expect(updateColumns({ tasks, columns, layout }, tasks, layout)).toBe(columns);
   });
 
   it("stays correct over many random changes", () => {
     let current: Record<string, Task> = {};
-    let cols = updateColumns(null, current);
+    let cols = updateColumns(null, current, layout);
     const statuses = ["todo", "in_progress", "done"] as const;
     let seed = 7;
     const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
@@ -54,10 +66,10 @@ describe("updateColumns", () => {
       const next: Record<string, Task> = { ...current };
       if (rand(5) === 0) delete next[id];
       else next[id] = makeTask({ id, status: statuses[rand(3)]!, position: rand(100), version: i + 1 });
-      cols = updateColumns({ tasks: current, columns: cols }, next);
+      cols = updateColumns({ tasks: current, columns: cols, layout }, next, layout);
       current = next;
     }
-    expect(cols).toEqual(columnsOf(Object.values(current)));
+    expect(cols).toEqual(columnsOf(Object.values(current), layout));
     expect(countOf(cols)).toBe(Object.keys(current).length);
   });
 });
@@ -65,7 +77,7 @@ describe("updateColumns", () => {
 describe("filterColumns", () => {
   const a = makeTask({ id: "a", title: "Fix login", priority: "high" });
   const b = makeTask({ id: "b", title: "Write docs", tags: ["Login"], position: 2000 });
-  const columns = updateColumns(null, byId([a, b]));
+  const columns = updateColumns(null, byId([a, b]), layout);
 
   it("passes the columns through without a filter", () => {
     expect(filterColumns(columns, NO_FILTER, null)).toBe(columns);

@@ -3,14 +3,16 @@
  * tasks, so only their columns are rebuilt (by a binary-search insert), and the other
  * columns keep their identity, which lets React skip them entirely.
  */
-import { STATUSES, type Status, type Task } from "../api/types";
+import type { Task } from "../api/types";
 import { matchesFilter, isFiltering, type TaskFilter } from "./filters";
-import { columnsOf, compareTasks } from "./position";
+import { columnsOf, compareTasks, type Layout } from "./position";
 
-export type Columns = Readonly<Record<Status, readonly Task[]>>;
+/** The tasks of each of the board's columns, by column id. */
+export type Columns = Readonly<Record<string, readonly Task[]>>;
 
 export interface ColumnsSnapshot {
   tasks: Readonly<Record<string, Task>>;
+  layout: Layout;
   columns: Columns;
 }
 
@@ -30,31 +32,34 @@ function insertionIndex(column: readonly Task[], task: Task): number {
 }
 
 /** The columns of `tasks`, reusing `prev` (the columns of an earlier task map) where nothing changed. */
-export function updateColumns(prev: ColumnsSnapshot | null, tasks: Readonly<Record<string, Task>>): Columns {
-  if (!prev) return columnsOf(Object.values(tasks));
+export function updateColumns(prev: ColumnsSnapshot | null, tasks: Readonly<Record<string, Task>>, layout: Layout): Columns {
+  // Columns added, renamed, reordered or deleted (rare): everything is regrouped.
+  if (!prev || prev.layout !== layout) return columnsOf(Object.values(tasks), layout);
   if (prev.tasks === tasks) return prev.columns;
   const changed: Task[] = [];
   const gone: Task[] = [];
   for (const id in tasks) {
     const task = tasks[id]!;
     if (prev.tasks[id] !== task) changed.push(task);
-    if (changed.length > PATCH_LIMIT) return columnsOf(Object.values(tasks));
+    if (changed.length > PATCH_LIMIT) return columnsOf(Object.values(tasks), layout);
   }
   for (const id in prev.tasks) if (!(id in tasks)) gone.push(prev.tasks[id]!);
-  if (changed.length + gone.length > PATCH_LIMIT) return columnsOf(Object.values(tasks));
+  if (changed.length + gone.length > PATCH_LIMIT) return columnsOf(Object.values(tasks), layout);
 
-  const columns: Record<Status, readonly Task[]> = { ...prev.columns };
-  const touched = new Map<Status, Task[]>();
-  const open = (status: Status): Task[] => {
-    let list = touched.get(status);
+  const columns: Record<string, readonly Task[]> = { ...prev.columns };
+  const touched = new Map<string, Task[]>();
+  const open = (columnId: string): Task[] => {
+    let list = touched.get(columnId);
     if (!list) {
-      list = [...(columns[status] ?? [])];
-      touched.set(status, list);
+      list = [...(columns[columnId] ?? [])];
+      touched.set(columnId, list);
     }
     return list;
   };
   const take = (old: Task) => {
-    const list = open(old.status);
+    const place = layout.place(old);
+    if (place === undefined) return;
+    const list = open(place);
     const at = list.indexOf(old);
     if (at >= 0) list.splice(at, 1);
   };
@@ -62,11 +67,12 @@ export function updateColumns(prev: ColumnsSnapshot | null, tasks: Readonly<Reco
   for (const task of changed) {
     const old = prev.tasks[task.id];
     if (old) take(old);
-    if (!STATUSES.includes(task.status)) continue;
-    const list = open(task.status);
+    const place = layout.place(task);
+    if (place === undefined) continue;
+    const list = open(place);
     list.splice(insertionIndex(list, task), 0, task);
   }
-  for (const [status, list] of touched) columns[status] = list;
+  for (const [columnId, list] of touched) columns[columnId] = list;
   return columns;
 }
 
@@ -102,27 +108,23 @@ export function filterColumns(columns: Columns, filter: TaskFilter, prev: Filter
     prev.filter.assignee === filter.assignee &&
     prev.filter.priority === filter.priority &&
     prev.filter.text.trim().toLowerCase() === text;
-  const out = {} as Record<Status, readonly Task[]>;
-  for (const status of STATUSES) {
-    const column = columns[status];
-    out[status] =
-      sameFilter && prev.source[status] === column
-        ? prev.result[status]
-        : column.filter((task) => passes(task, filter, text));
+  const out: Record<string, readonly Task[]> = {};
+  for (const [columnId, column] of Object.entries(columns)) {
+    const cached = sameFilter && prev.source[columnId] === column ? prev.result[columnId] : undefined;
+    out[columnId] = cached ?? column.filter((task) => passes(task, filter, text));
   }
   return out;
 }
 
 export function countOf(columns: Columns): number {
-  return STATUSES.reduce((n, s) => n + columns[s].length, 0);
+  return Object.values(columns).reduce((n, column) => n + column.length, 0);
 }
 
 /** The columns without the given tasks (columns holding none of them keep their identity). */
 export function withoutTasks(columns: Columns, ids: ReadonlySet<string>): Columns {
-  const out = {} as Record<Status, readonly Task[]>;
-  for (const status of STATUSES) {
-    const column = columns[status];
-    out[status] = column.some((t) => ids.has(t.id)) ? column.filter((t) => !ids.has(t.id)) : column;
+  const out: Record<string, readonly Task[]> = {};
+  for (const [columnId, column] of Object.entries(columns)) {
+    out[columnId] = column.some((t) => ids.has(t.id)) ? column.filter((t) => !ids.has(t.id)) : column;
   }
   return out;
 }

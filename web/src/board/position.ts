@@ -1,8 +1,8 @@
 /**
- * Column order. A task's `position` orders its status column ascending; a client moving
- * a task sends any number between its new neighbours' positions.
+ * Column order. A task's `position` orders its column ascending; a client moving a task
+ * sends any number between its new neighbours' positions.
  */
-import { STATUSES, type Status, type Task } from "../api/types";
+import type { BoardColumn, Task } from "../api/types";
 
 export const POSITION_STEP = 1024;
 
@@ -18,11 +18,38 @@ export function compareTasks(a: Task, b: Task): number {
   return a.position - b.position || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
 }
 
-/** The tasks of each status column, in order. */
-export function columnsOf(tasks: Iterable<Task>): Record<Status, Task[]> {
-  const columns = Object.fromEntries(STATUSES.map((s) => [s, [] as Task[]])) as Record<Status, Task[]>;
-  for (const task of tasks) columns[task.status]?.push(task);
-  for (const s of STATUSES) columns[s].sort(compareTasks);
+/** A board's columns in order, and where each task shows. */
+export interface Layout {
+  readonly columns: readonly BoardColumn[];
+  readonly ids: readonly string[];
+  byId(id: string): BoardColumn | undefined;
+  /**
+   * The column a task shows in: its own, or, while the board's columns and the task
+   * disagree for a moment (events in flight), the first column of the task's status.
+   */
+  place(task: Task): string | undefined;
+}
+
+export function layoutOf(columns: readonly BoardColumn[]): Layout {
+  const byId = new Map(columns.map((c) => [c.id, c]));
+  const firstOf = new Map<string, string>();
+  for (const c of columns) if (!firstOf.has(c.category)) firstOf.set(c.category, c.id);
+  return {
+    columns,
+    ids: columns.map((c) => c.id),
+    byId: (id) => byId.get(id),
+    place: (task) => (byId.has(task.column_id) ? task.column_id : firstOf.get(task.status)),
+  };
+}
+
+/** The tasks of each column, in order. */
+export function columnsOf(tasks: Iterable<Task>, layout: Layout): Record<string, Task[]> {
+  const columns: Record<string, Task[]> = Object.fromEntries(layout.ids.map((id) => [id, [] as Task[]]));
+  for (const task of tasks) {
+    const place = layout.place(task);
+    if (place !== undefined) columns[place]!.push(task);
+  }
+  for (const id of layout.ids) columns[id]!.sort(compareTasks);
   return columns;
 }
 
@@ -37,28 +64,41 @@ export function positionAt(column: readonly Task[], taskId: string, index: numbe
 }
 
 export interface Move {
-  status: Status;
+  column: BoardColumn;
   position: number;
 }
 
 /** Moving a task one place up (-1) or down (+1) in its column; null at the edge. */
-export function moveWithinColumn(column: readonly Task[], taskId: string, delta: -1 | 1): Move | null {
-  const index = column.findIndex((t) => t.id === taskId);
-  const task = column[index];
-  if (!task) return null;
+export function moveWithinColumn(column: BoardColumn, tasks: readonly Task[], taskId: string, delta: -1 | 1): Move | null {
+  const index = tasks.findIndex((t) => t.id === taskId);
+  if (index < 0) return null;
   const target = index + delta;
-  if (target < 0 || target >= column.length) return null;
-  return { status: task.status, position: positionAt(column, taskId, target) };
+  if (target < 0 || target >= tasks.length) return null;
+  return { column, position: positionAt(tasks, taskId, target) };
+}
+
+/** The column beside `columnId` (-1 left, +1 right), if any. */
+export function neighbourColumn(layout: Layout, columnId: string, delta: -1 | 1): BoardColumn | undefined {
+  const index = layout.ids.indexOf(columnId);
+  return index < 0 ? undefined : layout.columns[index + delta];
 }
 
 /** Moving a task to the neighbouring column (-1 left, +1 right), at the end of it; null at the edge. */
 export function moveAcross(
-  columns: Record<Status, readonly Task[]>,
+  columns: Readonly<Record<string, readonly Task[]>>,
+  layout: Layout,
   task: Task,
   delta: -1 | 1,
 ): Move | null {
-  const status = STATUSES[STATUSES.indexOf(task.status) + delta];
-  if (!status) return null;
-  const column = columns[status];
-  return { status, position: positionAt(column, task.id, column.length) };
+  const place = layout.place(task);
+  const column = place === undefined ? undefined : neighbourColumn(layout, place, delta);
+  if (!column) return null;
+  const tasks = columns[column.id] ?? [];
+  return { column, position: positionAt(tasks, task.id, tasks.length) };
+}
+
+/** "3 / 5" and whether the column is at (or over) its WIP limit. */
+export function wipOf(column: BoardColumn, count: number): { text: string; full: boolean; over: boolean } {
+  if (column.wip_limit === null) return { text: String(count), full: false, over: false };
+  return { text: `${count} / ${column.wip_limit}`, full: count >= column.wip_limit, over: count > column.wip_limit };
 }

@@ -32,9 +32,9 @@ describe("task form", () => {
   });
 
   it("maps every field", () => {
-    const form = { title: "T", description: "D", status: "done" as const, priority: "urgent" as const, due: "2026-04-02", assignee: "u2", tags: "x" };
+    const form = { title: "T", description: "D", column: "review", priority: "urgent" as const, due: "2026-04-02", assignee: "u2", tags: "x" };
     expect(changesFrom(base, form)).toEqual({
-      title: "T", description: "D", status: "done", priority: "urgent", due_date: "2026-04-02", assignee_id: "u2", tags: ["x"],
+      title: "T", description: "D", column_id: "review", priority: "urgent", due_date: "2026-04-02", assignee_id: "u2", tags: ["x"],
     });
     expect(changedFields(formFromTask(base), formFromTask(base))).toEqual([]);
   });
@@ -52,5 +52,15 @@ describe("task form", () => {
     expect(merged.description).toBe("their text");
     expect(merged.priority).toBe("low");
     expect(changesFrom(theirs, merged)).toEqual({ priority: "low" });
+  });
+});
+
+describe("the column field", () => {
+  it("is the task's column id, sent as column_id; a 422 on status or column_id lands on it", () => {
+    const task = makeTask({ id: "t", status: "in_progress", column_id: "review" });
+    expect(formFromTask(task).column).toBe("review");
+    expect(changesFrom(task, { ...formFromTask(task), column: "done" })).toEqual({ column_id: "done" });
+    expect(formFieldOf("column_id")).toBe("column");
+    expect(formFieldOf("status")).toBe("column");
   });
 });

@@ -2,12 +2,13 @@
  * The task editor's form: conversion between a task and the strings of its inputs,
  * and the minimal PATCH body for what the user changed.
  */
-import type { Priority, Status, Task, TaskChanges } from "../api/types";
+import type { Priority, Task, TaskChanges } from "../api/types";
 
 export interface TaskForm {
   title: string;
   description: string;
-  status: Status;
+  /** The id of the board column the task is in (its status follows from it). */
+  column: string;
   priority: Priority;
   /** `YYYY-MM-DD` or "" for none (the date input's value). */
   due: string;
@@ -22,7 +23,7 @@ export type TaskFormField = keyof TaskForm;
 export const FIELD_LABELS: Record<TaskFormField, string> = {
   title: "Title",
   description: "Description",
-  status: "Status",
+  column: "Column",
   priority: "Priority",
   due: "Due date",
   assignee: "Assignee",
@@ -51,7 +52,7 @@ export function formFromTask(task: Task): TaskForm {
   return {
     title: task.title,
     description: task.description,
-    status: task.status,
+    column: task.column_id,
     priority: task.priority,
     due: dateInputValue(task.due_date),
     assignee: task.assignee_id ?? "",
@@ -81,8 +82,8 @@ export function changesFrom(base: Task, form: TaskForm): TaskChanges {
       case "description":
         changes.description = form.description;
         break;
-      case "status":
-        changes.status = form.status;
+      case "column":
+        changes.column_id = form.column;
         break;
       case "priority":
         changes.priority = form.priority;
@@ -106,7 +107,8 @@ export function formFieldOf(apiField: string): TaskFormField | null {
   const map: Record<string, TaskFormField> = {
     title: "title",
     description: "description",
-    status: "status",
+    status: "column",
+    column_id: "column",
     priority: "priority",
     due_date: "due",
     assignee_id: "assignee",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BoardEvent } from "../api/types";
-import { columnsOf } from "../board/position";
+import { columnsOf, layoutOf } from "../board/position";
 import { ev, makeBoard, makeComment, makeMember, makeTask } from "../test/factories";
 import {
   addComment,
@@ -47,9 +47,22 @@ describe("applyEvent: tasks", () => {
       makeTask({ id: "t2", status: "in_progress", position: 1 }),
     ]);
     const moved = makeTask({ id: "t1", status: "in_progress", position: 0.5, version: 2 });
-    const cols = columnsOf(Object.values(applyEvent(s0, ev(11, "task:updated", moved)).tasks));
-    expect(cols.todo.map((t) => t.id)).toEqual([]);
-    expect(cols.in_progress.map((t) => t.id)).toEqual(["t1", "t2"]);
+    const s1 = applyEvent(s0, ev(11, "task:updated", moved));
+    const cols = columnsOf(Object.values(s1.tasks), layoutOf(s1.board.columns));
+    expect(cols.todo!.map((t) => t.id)).toEqual([]);
+    expect(cols.in_progress!.map((t) => t.id)).toEqual(["t1", "t2"]);
+  });
+
+  it("board:updated carries the board's columns: added, renamed and reordered live", () => {
+    const s0 = start([makeTask({ id: "t1", status: "in_progress", column_id: "review" })]);
+    const review = { id: "review", name: "Review", category: "in_progress" as const, wip_limit: 1 };
+    const [todo, doing, done] = s0.board.columns;
+    const board = { ...s0.board, role: undefined, columns: [done!, todo!, review, doing!], seq: 11 };
+    const s1 = applyEvent(s0, ev(11, "board:updated", board));
+    expect(s1.board.columns.map((c) => c.id)).toEqual(["done", "todo", "review", "in_progress"]);
+    expect(s1.board.role).toBe(s0.board.role); // the caller's role is kept
+    const cols = columnsOf(Object.values(s1.tasks), layoutOf(s1.board.columns));
+    expect(cols.review!.map((t) => t.id)).toEqual(["t1"]);
   });
 
   it("task:updated never rolls back to an older version than the state has", () => {

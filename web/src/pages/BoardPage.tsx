@@ -3,7 +3,8 @@ import { Link, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
 import { countOf, filterColumns, updateColumns, withoutTasks, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
 import { isFiltering, NO_FILTER, type TaskFilter } from "../board/filters";
-import type { Task } from "../api/types";
+import type { BoardColumn, Task } from "../api/types";
+import { layoutOf, type Layout } from "../board/position";
 import { canEditTasks, myRole } from "../live/reducer";
 import { useBoardSync } from "../live/useBoardSync";
 import { Alert } from "../components/Alert";
@@ -12,6 +13,7 @@ import { WatchButton } from "../components/WatchButton";
 import { AccessLost } from "../components/board/AccessLost";
 import { BoardColumns } from "../components/board/BoardColumns";
 import { BoardSettings } from "../components/board/BoardSettings";
+import { ColumnsDialog } from "../components/board/ColumnsDialog";
 import { MembersPanel } from "../components/board/MembersPanel";
 import { PresenceBar } from "../components/board/PresenceBar";
 import { TaskDetail } from "../components/board/TaskDetail";
@@ -27,6 +29,7 @@ export default function BoardPage() {
   const { view, sync } = useBoardSync(boardId);
   const [filter, setFilter] = useState<TaskFilter>(NO_FILTER);
   const [showSettings, setShowSettings] = useState(false);
+  const [managingColumns, setManagingColumns] = useState(false);
   const [announcement, setAnnouncement] = useState("");
   const [moveError, setMoveError] = useState<string | null>(null);
   const actions = useTaskActions(sync, setMoveError);
@@ -34,7 +37,8 @@ export default function BoardPage() {
   const state = view.state;
   usePageTitle(state?.board.name ?? "Board");
 
-  const columns = useColumns(state?.tasks ?? NO_TASKS);
+  const layout = useMemo(() => layoutOf(state?.board.columns ?? NO_COLUMNS), [state?.board.columns]);
+  const columns = useColumns(state?.tasks ?? NO_TASKS, layout);
   const shown = useFilteredColumns(columns, filter, deletes.hidden);
   const editingNames = useMemo(() => {
     const names: Record<string, string[]> = {};
@@ -92,6 +96,11 @@ export default function BoardPage() {
         <div className="board-header-end">
           <PresenceBar users={view.presence} me={me.id} />
           <WatchButton boardId={boardId} />
+          {canEdit && (
+            <button type="button" className="button-secondary" aria-haspopup="dialog" onClick={() => setManagingColumns(true)}>
+              Manage columns
+            </button>
+          )}
           <button type="button" className="button-secondary" aria-expanded={showSettings} aria-controls="board-settings"
             onClick={() => setShowSettings((s) => !s)}>
             {showSettings ? "Hide settings and members" : "Settings and members"}
@@ -113,11 +122,14 @@ export default function BoardPage() {
       )}
       <Alert>{moveError}</Alert>
       {!canEdit && <p className="muted">You can view this board; only editors and the owner can change tasks.</p>}
-      <BoardColumns boardId={boardId} columns={shown} members={state.board.members}
+      <BoardColumns boardId={boardId} columns={shown} layout={layout} members={state.board.members}
         editingNames={editingNames} canEdit={canEdit} actions={actions} announce={setAnnouncement} />
       <p className="visually-hidden" role="status" aria-live="polite">
         {announcement}
       </p>
+      {managingColumns && canEdit && (
+        <ColumnsDialog board={state.board} counts={countsOf(columns)} onClose={() => setManagingColumns(false)} />
+      )}
       {taskId && (
         <TaskDetail key={taskId} taskId={taskId} state={state} sync={sync} canEdit={canEdit}
           editingBy={editingNames[taskId] ?? []} actions={actions} onClose={closeTask} onDelete={deletes.remove} />
@@ -128,15 +140,20 @@ export default function BoardPage() {
 }
 
 const NO_TASKS: Readonly<Record<string, Task>> = {};
+const NO_COLUMNS: BoardColumn[] = [];
+
+function countsOf(columns: Columns): Record<string, number> {
+  return Object.fromEntries(Object.entries(columns).map(([id, tasks]) => [id, tasks.length]));
+}
 
 /** The board's columns, patched (not rebuilt) when a live event changes a task or two. */
-function useColumns(tasks: Readonly<Record<string, Task>>): Columns {
+function useColumns(tasks: Readonly<Record<string, Task>>, layout: Layout): Columns {
   const last = useRef<ColumnsSnapshot | null>(null);
   return useMemo(() => {
-    const columns = updateColumns(last.current, tasks);
-    last.current = { tasks, columns };
+    const columns = updateColumns(last.current, tasks, layout);
+    last.current = { tasks, layout, columns };
     return columns;
-  }, [tasks]);
+  }, [tasks, layout]);
 }
 
 /**

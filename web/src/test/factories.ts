@@ -1,5 +1,5 @@
 // Builders for test data: override only what a test is about.
-import type { Board, BoardEvent, Comment, Member, Task } from "../api/types";
+import type { Board, BoardColumn, BoardEvent, Comment, Member, Task } from "../api/types";
 
 let counter = 0;
 const nextId = (prefix: string) => `${prefix}${++counter}`;
@@ -8,6 +8,13 @@ export function makeMember(overrides: Partial<Member> = {}): Member {
   const id = overrides.user_id ?? nextId("u");
   return { user_id: id, name: `User ${id}`, email: `${id}@example.test`, role: "editor", ...overrides };
 }
+
+/** The columns of a new board, with ids named after their category (so tests read easily). */
+export const DEFAULT_BOARD_COLUMNS: BoardColumn[] = [
+  { id: "todo", name: "To do", category: "todo", wip_limit: null },
+  { id: "in_progress", name: "In progress", category: "in_progress", wip_limit: null },
+  { id: "done", name: "Done", category: "done", wip_limit: null },
+];
 
 export function makeBoard(overrides: Partial<Board> = {}): Board {
   return {
@@ -21,6 +28,7 @@ export function makeBoard(overrides: Partial<Board> = {}): Board {
       makeMember({ user_id: "me", role: "editor" }),
       makeMember({ user_id: "other", role: "editor" }),
     ],
+    columns: DEFAULT_BOARD_COLUMNS,
     seq: 0,
     created_at: "2026-01-01T00:00:00Z",
     updated_at: "2026-01-01T00:00:00Z",
@@ -47,6 +55,8 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     completed_at: null,
     version: 1,
     ...overrides,
+    // The default board's column of its status, unless the test names one.
+    column_id: overrides.column_id ?? overrides.status ?? "todo",
   };
 }
 

@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from "react";
 import { useMediaQuery } from "../useMediaQuery";
-import type { Member, Status, Task } from "../../api/types";
-import { STATUSES, STATUS_LABELS } from "../../api/types";
+import type { Member, Task } from "../../api/types";
 import type { Columns } from "../../board/columns";
-import { moveAcross, moveWithinColumn, positionAt, type Move } from "../../board/position";
+import { moveAcross, moveWithinColumn, neighbourColumn, positionAt, wipOf, type Layout, type Move } from "../../board/position";
 import { Column, dropIndex, type FocusRequest } from "./Column";
 import { NewTaskForm } from "./NewTaskForm";
 import { CARD_KEYS_HINT_ID, type MoveDirection } from "./TaskCard";
 import type { TaskActions } from "./useTaskActions";
+
+const NO_TASKS: readonly Task[] = [];
 
 /** Below this width the columns become tabs. */
 export const NARROW_QUERY = "(max-width: 700px)";
@@ -16,6 +17,8 @@ interface Props {
   boardId: string;
   /** The columns as shown (filtered, when a filter is on). */
   columns: Columns;
+  /** The board's columns, in order. */
+  layout: Layout;
   members: Member[];
   /** task id -> names of the others editing it */
   editingNames: Record<string, string[]>;
@@ -25,34 +28,38 @@ interface Props {
 }
 
 /**
- * The three status columns; tasks move by drag and drop, by each card's move buttons, or
- * by Alt + arrow keys on a card (plain arrow keys go from card to card).
+ * The board's columns, in its order; tasks move by drag and drop, by each card's move
+ * buttons, or by Alt + arrow keys on a card (plain arrow keys go from card to card).
  */
-export function BoardColumns({ boardId, columns, members, editingNames, canEdit, actions, announce }: Props) {
+export function BoardColumns({ boardId, columns, layout, members, editingNames, canEdit, actions, announce }: Props) {
   const membersById = useMemo(() => new Map(members.map((m) => [m.user_id, m])), [members]);
   const [draggingId, setDraggingId] = useState<string | null>(null);
   const [focusRequest, setFocusRequest] = useState<FocusRequest | null>(null);
   // The handlers read the latest columns through a ref, so they keep their identity and
   // the memoized columns and cards don't re-render for every change elsewhere.
-  const latest = useRef({ columns, actions, announce, draggingId });
-  latest.current = { columns, actions, announce, draggingId };
+  const latest = useRef({ columns, layout, actions, announce, draggingId });
+  latest.current = { columns, layout, actions, announce, draggingId };
+  const tasksOf = (cols: Columns, columnId: string): readonly Task[] => cols[columnId] ?? NO_TASKS;
 
   const moveTo = useCallback((task: Task, move: Move) => {
-    const { columns: cols, actions: act, announce: say } = latest.current;
-    if (move.status === task.status && move.position === task.position) return;
-    const column = cols[move.status].filter((t) => t.id !== task.id);
+    const { columns: cols, layout: lay, actions: act, announce: say } = latest.current;
+    if (move.column.id === lay.place(task) && move.position === task.position) return;
+    const column = tasksOf(cols, move.column.id).filter((t) => t.id !== task.id);
     const place = column.filter((t) => t.position < move.position).length + 1;
-    say(`Moved “${task.title}” to ${STATUS_LABELS[move.status]}, position ${place} of ${column.length + 1}.`);
+    const wip = wipOf(move.column, column.length + 1);
+    say(`Moved “${task.title}” to ${move.column.name}, position ${place} of ${column.length + 1}.` +
+      (wip.over ? ` ${move.column.name} is over its limit of ${move.column.wip_limit}.` : ""));
     void act.move(task, move);
   }, []);
 
   const onMove = useCallback(
     (task: Task, dir: MoveDirection) => {
-      const cols = latest.current.columns;
+      const { columns: cols, layout: lay } = latest.current;
+      const own = lay.byId(lay.place(task) ?? "");
       const move =
         dir === "up" || dir === "down"
-          ? moveWithinColumn(cols[task.status], task.id, dir === "up" ? -1 : 1)
-          : moveAcross(cols, task, dir === "left" ? -1 : 1);
+          ? own ? moveWithinColumn(own, tasksOf(cols, own.id), task.id, dir === "up" ? -1 : 1) : null
+          : moveAcross(cols, lay, task, dir === "left" ? -1 : 1);
       if (!move) return;
       // Focus follows the card: to the same control, or to its title after Alt + arrow.
       setFocusRequest({ taskId: task.id, target: document.activeElement?.classList.contains("task-title") ? "card" : dir });
@@ -62,8 +69,9 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
   );
 
   const onNavigate = useCallback((task: Task, dir: MoveDirection) => {
-    const cols = latest.current.columns;
-    const column = cols[task.status];
+    const { columns: cols, layout: lay } = latest.current;
+    const place = lay.place(task) ?? "";
+    const column = tasksOf(cols, place);
     const index = column.findIndex((t) => t.id === task.id);
     let target: Task | undefined;
     if (dir === "up") target = column[index - 1];
@@ -71,8 +79,8 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
     else {
       // The nearest non-empty column that way, at the same height (or its last card).
       const step = dir === "left" ? -1 : 1;
-      for (let s = STATUSES.indexOf(task.status) + step; s >= 0 && s < STATUSES.length && !target; s += step) {
-        const other = cols[STATUSES[s]!];
+      for (let s = lay.ids.indexOf(place) + step; s >= 0 && s < lay.ids.length && !target; s += step) {
+        const other = tasksOf(cols, lay.ids[s]!);
         target = other[Math.min(index, other.length - 1)];
       }
     }
@@ -80,14 +88,16 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
   }, []);
 
   const onDrop = useCallback(
-    (status: Status, index: number) => {
-      const { columns: cols, draggingId: id } = latest.current;
+    (columnId: string, index: number) => {
+      const { columns: cols, layout: lay, draggingId: id } = latest.current;
       setDraggingId(null);
-      const task = STATUSES.flatMap((s) => cols[s]).find((t) => t.id === id);
-      if (!task) return;
+      const task = lay.ids.flatMap((c) => tasksOf(cols, c)).find((t) => t.id === id);
+      const target = lay.byId(columnId);
+      if (!task || !target) return;
+      const column = tasksOf(cols, columnId);
       // Index k among the others is exactly where a task at k already sits.
-      if (status === task.status && index === cols[status].indexOf(task)) return;
-      moveTo(task, { status, position: positionAt(cols[status], task.id, index) });
+      if (columnId === lay.place(task) && index === column.indexOf(task)) return;
+      moveTo(task, { column: target, position: positionAt(column, task.id, index) });
     },
     [moveTo],
   );
@@ -102,25 +112,25 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
   // Touch drag, with pointer events (HTML5 drag and drop doesn't start from a finger): a card's
   // handle follows the finger; over a column it drops among its cards, over a column tab (phones)
   // it switches to that column.
-  const [touchDrag, setTouchDrag] = useState<{ title: string; x: number; y: number; over: Status | null } | null>(null);
-  const locate = (x: number, y: number): { status: Status; list: HTMLElement | null; tab: boolean } | null => {
+  const [touchDrag, setTouchDrag] = useState<{ title: string; x: number; y: number; over: string | null } | null>(null);
+  const locate = (x: number, y: number): { columnId: string; list: HTMLElement | null; tab: boolean } | null => {
     const el = document.elementFromPoint(x, y);
     const tab = el?.closest<HTMLElement>('[role="tab"][id^="tab-"]');
-    if (tab) return { status: tab.id.slice(4) as Status, list: null, tab: true };
-    const column = el?.closest<HTMLElement>("[data-status]");
+    if (tab) return { columnId: tab.id.slice(4), list: null, tab: true };
+    const column = el?.closest<HTMLElement>("[data-column-id]");
     if (!column) return null;
-    return { status: column.dataset.status as Status, list: column.querySelector<HTMLElement>(".task-list"), tab: false };
+    return { columnId: column.dataset.columnId ?? "", list: column.querySelector<HTMLElement>(".task-list"), tab: false };
   };
   const onTouchDragStart = useCallback((task: Task, e: ReactPointerEvent) => {
     e.preventDefault();
     const pointerId = e.pointerId;
     setDraggingId(task.id);
-    setTouchDrag({ title: task.title, x: e.clientX, y: e.clientY, over: task.status });
+    setTouchDrag({ title: task.title, x: e.clientX, y: e.clientY, over: latest.current.layout.place(task) ?? null });
     const move = (ev: PointerEvent) => {
       if (ev.pointerId !== pointerId) return;
       const target = locate(ev.clientX, ev.clientY);
-      setTouchDrag((d) => d && { ...d, x: ev.clientX, y: ev.clientY, over: target?.status ?? null });
-      if (target?.tab) setActiveStatus(target.status);
+      setTouchDrag((d) => d && { ...d, x: ev.clientX, y: ev.clientY, over: target?.columnId ?? null });
+      if (target?.tab) setActiveColumn(target.columnId);
     };
     const end = (ev: PointerEvent) => {
       if (ev.pointerId !== pointerId) return;
@@ -131,11 +141,14 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
       setDraggingId(null);
       const target = ev.type === "pointerup" ? locate(ev.clientX, ev.clientY) : null;
       if (!target) return;
-      const column = latest.current.columns[target.status];
+      const { columns: cols, layout: lay } = latest.current;
+      const into = lay.byId(target.columnId);
+      if (!into) return;
+      const column = tasksOf(cols, into.id);
       const own = column.findIndex((t) => t.id === task.id);
       const index = target.list ? dropIndex(target.list, ev.clientY, own) : column.length;
-      if (target.status === task.status && index === own) return;
-      moveTo(task, { status: target.status, position: positionAt(column, task.id, index) });
+      if (into.id === lay.place(task) && index === own) return;
+      moveTo(task, { column: into, position: positionAt(column, task.id, index) });
     };
     window.addEventListener("pointermove", move);
     window.addEventListener("pointerup", end);
@@ -145,37 +158,48 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
   const headers = useMemo(
     () =>
       Object.fromEntries(
-        STATUSES.map((s) => [s, canEdit ? <NewTaskForm boardId={boardId} status={s} actions={actions} /> : null]),
-      ) as Record<Status, ReactNode>,
-    [boardId, canEdit, actions],
+        layout.columns.map((c) => [c.id, canEdit ? <NewTaskForm boardId={boardId} column={c} actions={actions} /> : null]),
+      ) as Record<string, ReactNode>,
+    [boardId, canEdit, actions, layout],
   );
+  // The first column of each category keeps the test id and heading id it always had.
+  const keys = useMemo(() => {
+    const seen = new Set<string>();
+    return Object.fromEntries(layout.columns.map((c) => {
+      const key = seen.has(c.category) ? c.id : c.category;
+      seen.add(c.category);
+      return [c.id, key];
+    })) as Record<string, string>;
+  }, [layout]);
 
   // Phones: one column at a time, picked with tabs (the columns would otherwise stack,
   // putting "In progress" a screen or more below the top).
   const narrow = useMediaQuery(NARROW_QUERY);
-  const [activeStatus, setActiveStatus] = useState<Status>("todo");
-  const tabs = useRef<Partial<Record<Status, HTMLButtonElement | null>>>({});
-  const onTabKey = (e: KeyboardEvent, status: Status) => {
-    const i = STATUSES.indexOf(status);
+  const [chosenColumn, setActiveColumn] = useState<string>("");
+  const activeColumn = layout.byId(chosenColumn) ? chosenColumn : (layout.ids[0] ?? "");
+  const tabs = useRef<Record<string, HTMLButtonElement | null>>({});
+  const onTabKey = (e: KeyboardEvent, columnId: string) => {
+    const ids = layout.ids;
+    const i = ids.indexOf(columnId);
     const next =
-      e.key === "ArrowRight" ? STATUSES[(i + 1) % STATUSES.length]
-      : e.key === "ArrowLeft" ? STATUSES[(i + STATUSES.length - 1) % STATUSES.length]
-      : e.key === "Home" ? STATUSES[0]
-      : e.key === "End" ? STATUSES[STATUSES.length - 1]
+      e.key === "ArrowRight" ? ids[(i + 1) % ids.length]
+      : e.key === "ArrowLeft" ? ids[(i + ids.length - 1) % ids.length]
+      : e.key === "Home" ? ids[0]
+      : e.key === "End" ? ids[ids.length - 1]
       : undefined;
     if (!next) return;
     e.preventDefault();
-    setActiveStatus(next);
+    setActiveColumn(next);
     tabs.current[next]?.focus();
   };
   // A card moved or reached by keyboard into another column: show that column.
-  const focusStatus = focusRequest
-    ? STATUSES.find((s) => columns[s].some((t) => t.id === focusRequest.taskId))
+  const focusColumn = focusRequest
+    ? layout.ids.find((c) => (columns[c] ?? NO_TASKS).some((t) => t.id === focusRequest.taskId))
     : undefined;
   useEffect(() => {
-    if (narrow && focusStatus) setActiveStatus(focusStatus);
-  }, [narrow, focusStatus]);
-  const shownStatuses = narrow ? [activeStatus] : STATUSES;
+    if (narrow && focusColumn) setActiveColumn(focusColumn);
+  }, [narrow, focusColumn]);
+  const shownColumns = narrow ? layout.columns.filter((c) => c.id === activeColumn) : layout.columns;
 
   return (
     <div className={`columns${narrow ? " columns-tabbed" : ""}`}>
@@ -186,26 +210,29 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
       )}
       {narrow && (
         <div className="column-tabs" role="tablist" aria-label="Columns">
-          {STATUSES.map((status) => (
-            <button
-              key={status}
-              ref={(el) => {
-                tabs.current[status] = el;
-              }}
-              type="button"
-              role="tab"
-              id={`tab-${status}`}
-              aria-selected={status === activeStatus}
-              aria-controls={`panel-${status}`}
-              tabIndex={status === activeStatus ? 0 : -1}
-              className="column-tab"
-              onClick={() => setActiveStatus(status)}
-              onKeyDown={(e) => onTabKey(e, status)}
-              data-drop-target={touchDrag?.over === status || undefined}
-            >
-              {STATUS_LABELS[status]} <span className="count">({columns[status].length})</span>
-            </button>
-          ))}
+          {layout.columns.map((column) => {
+            const wip = wipOf(column, (columns[column.id] ?? NO_TASKS).length);
+            return (
+              <button
+                key={column.id}
+                ref={(el) => {
+                  tabs.current[column.id] = el;
+                }}
+                type="button"
+                role="tab"
+                id={`tab-${column.id}`}
+                aria-selected={column.id === activeColumn}
+                aria-controls={`panel-${column.id}`}
+                tabIndex={column.id === activeColumn ? 0 : -1}
+                className={`column-tab${wip.full ? " wip-full" : ""}`}
+                onClick={() => setActiveColumn(column.id)}
+                onKeyDown={(e) => onTabKey(e, column.id)}
+                data-drop-target={touchDrag?.over === column.id || undefined}
+              >
+                {column.name} <span className="count">({wip.text}{wip.full ? (wip.over ? ", over limit" : ", full") : ""})</span>
+              </button>
+            );
+          })}
         </div>
       )}
       <p id={CARD_KEYS_HINT_ID} className="visually-hidden">
@@ -213,11 +240,14 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
           ? "Arrow keys go to the neighbouring card; Alt and an arrow key move this card."
           : "Arrow keys go to the neighbouring card."}
       </p>
-      {shownStatuses.map((status) => (
+      {shownColumns.map((column) => (
         <Column
-          key={status}
-          status={status}
-          tasks={columns[status]}
+          key={column.id}
+          column={column}
+          testKey={keys[column.id] ?? column.id}
+          leftName={neighbourColumn(layout, column.id, -1)?.name}
+          rightName={neighbourColumn(layout, column.id, 1)?.name}
+          tasks={columns[column.id] ?? NO_TASKS}
           boardId={boardId}
           membersById={membersById}
           editingNames={editingNames}
@@ -230,10 +260,10 @@ export function BoardColumns({ boardId, columns, members, editingNames, canEdit,
           onDragEnd={onDragEnd}
           focusRequest={focusRequest}
           onFocused={onFocused}
-          header={headers[status]}
+          header={headers[column.id]}
           onTouchDragStart={onTouchDragStart}
-          touchOver={touchDrag?.over === status}
-          {...(narrow ? { panelProps: { role: "tabpanel" as const, id: `panel-${status}`, "aria-labelledby": `tab-${status}` } } : {})}
+          touchOver={touchDrag?.over === column.id}
+          {...(narrow ? { panelProps: { role: "tabpanel" as const, id: `panel-${column.id}`, "aria-labelledby": `tab-${column.id}` } } : {})}
         />
       ))}
     </div>

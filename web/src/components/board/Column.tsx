@@ -1,7 +1,7 @@
 import { defaultRangeExtractor, useVirtualizer, type Range } from "@tanstack/react-virtual";
 import { memo, useCallback, useEffect, useRef, useState, type DragEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from "react";
-import type { Member, Status, Task } from "../../api/types";
-import { STATUS_LABELS } from "../../api/types";
+import type { BoardColumn, Member, Task } from "../../api/types";
+import { wipOf } from "../../board/position";
 import { TaskCard, type CardFocus, type MoveDirection } from "./TaskCard";
 
 export interface FocusRequest {
@@ -10,7 +10,12 @@ export interface FocusRequest {
 }
 
 interface Props {
-  status: Status;
+  column: BoardColumn;
+  /** Names its test id and heading id: the category for the first column of each, else its id. */
+  testKey: string;
+  /** The neighbouring columns' names, for the cards' move buttons. */
+  leftName: string | undefined;
+  rightName: string | undefined;
   tasks: readonly Task[];
   boardId: string;
   membersById: ReadonlyMap<string, Member>;
@@ -19,7 +24,7 @@ interface Props {
   /** The task being dragged, if any (dataTransfer can't be read during dragover). */
   draggingId: string | null;
   /** A task was dropped at `index` among this column's other cards. */
-  onDrop: (status: Status, index: number) => void;
+  onDrop: (columnId: string, index: number) => void;
   onMove: (task: Task, direction: MoveDirection) => void;
   onNavigate: (task: Task, direction: MoveDirection) => void;
   onDragStart: (task: Task, e: DragEvent) => void;
@@ -59,16 +64,17 @@ export function dropIndex(list: HTMLElement, clientY: number, draggingIndex: num
 }
 
 /**
- * One status column. Only the cards in view (and a few either side) are in the DOM: the
+ * One column of the board; its header shows the WIP limit ("3 / 5") and marks it when full. Only the cards in view (and a few either side) are in the DOM: the
  * list scrolls inside the column, under a header and add-task form that stay put.
  */
 export const Column = memo(function Column(props: Props) {
-  const { status, tasks, draggingId, focusRequest, onFocused } = props;
+  const { column, testKey, tasks, draggingId, focusRequest, onFocused } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const list = useRef<HTMLOListElement>(null);
   const [over, setOver] = useState(false);
   const [focusedIndex, setFocusedIndex] = useState(-1);
-  const headingId = `column-${status}`;
+  const headingId = `column-${testKey}`;
+  const wip = wipOf(column, tasks.length);
   const draggingIndex = draggingId ? tasks.findIndex((t) => t.id === draggingId) : -1;
 
   // The dragged card and the focused one stay mounted even when scrolled away, so a drag
@@ -107,16 +113,18 @@ export const Column = memo(function Column(props: Props) {
     if (!draggingId || !list.current) return;
     e.preventDefault();
     setOver(false);
-    props.onDrop(status, dropIndex(list.current, e.clientY, draggingIndex));
+    props.onDrop(column.id, dropIndex(list.current, e.clientY, draggingIndex));
   };
 
   const items = virtualizer.getVirtualItems();
   return (
     <section
-      className={`column${over || props.touchOver ? " drop-target" : ""}`}
+      className={`column${over || props.touchOver ? " drop-target" : ""}${wip.full ? " wip-full" : ""}${wip.over ? " wip-over" : ""}`}
       aria-labelledby={props.panelProps ? undefined : headingId}
-      data-status={status}
-      data-testid={`column-${status}`}
+      data-column-id={column.id}
+      data-status={column.category}
+      data-wip={wip.over ? "over" : wip.full ? "full" : undefined}
+      data-testid={`column-${testKey}`}
       onDragOver={onDragOver}
       onDragLeave={(e) => {
         if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setOver(false);
@@ -125,10 +133,12 @@ export const Column = memo(function Column(props: Props) {
       {...props.panelProps}
     >
       <h2 id={headingId} className="column-heading">
-        {STATUS_LABELS[status]} <span className="count">({tasks.length})</span>
+        {column.name} <span className="count">({wip.text})</span>
+        {wip.full && " "}
+        {wip.full && <span className="wip-mark">{wip.over ? "over limit" : "full"}</span>}
       </h2>
       {props.header}
-      <div className="column-scroll" ref={scroller} data-testid={`column-scroll-${status}`}>
+      <div className="column-scroll" ref={scroller} data-testid={`column-scroll-${testKey}`}>
         <ol
           ref={list}
           className="task-list"
@@ -157,6 +167,8 @@ export const Column = memo(function Column(props: Props) {
                 assignee={task.assignee_id ? props.membersById.get(task.assignee_id) : undefined}
                 editingBy={props.editingNames[task.id] ?? NO_NAMES}
                 canEdit={props.canEdit}
+                leftName={props.leftName}
+                rightName={props.rightName}
                 onMove={props.onMove}
                 onNavigate={props.onNavigate}
                 focus={focusRequest?.taskId === task.id ? focusRequest.target : null}

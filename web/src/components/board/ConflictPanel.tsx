@@ -1,6 +1,5 @@
 import { useEffect, useRef } from "react";
-import type { Member, Task } from "../../api/types";
-import { STATUS_LABELS } from "../../api/types";
+import type { BoardColumn, Member, Task } from "../../api/types";
 import { changedFields, FIELD_LABELS, formFromTask, type TaskForm, type TaskFormField } from "../../board/taskForm";
 
 interface Props {
@@ -9,14 +8,15 @@ interface Props {
   /** The version my edit started from. */
   base: Task;
   members: Member[];
+  columns: BoardColumn[];
   pending: boolean;
   onKeepMine: () => void;
   onTakeTheirs: () => void;
 }
 
-function display(field: TaskFormField, form: TaskForm, members: Member[]): string {
+function display(field: TaskFormField, form: TaskForm, members: Member[], columns: BoardColumn[]): string {
   const value = form[field];
-  if (field === "status") return STATUS_LABELS[form.status];
+  if (field === "column") return columns.find((c) => c.id === value)?.name ?? "a deleted column";
   if (field === "assignee") return value ? (members.find((m) => m.user_id === value)?.name ?? "Someone") : "Unassigned";
   return value === "" ? "—" : value;
 }
@@ -25,7 +25,7 @@ function display(field: TaskFormField, form: TaskForm, members: Member[]): strin
  * Someone saved the task after this edit began. Shows both versions of every field
  * that either side changed, and lets the user keep theirs or take the other one.
  */
-export function ConflictPanel({ theirs, mine, base, members, pending, onKeepMine, onTakeTheirs }: Props) {
+export function ConflictPanel({ theirs, mine, base, members, columns, pending, onKeepMine, onTakeTheirs }: Props) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), [theirs.version]);
   const baseForm = formFromTask(base);
@@ -53,8 +53,8 @@ export function ConflictPanel({ theirs, mine, base, members, pending, onKeepMine
           {fields.map((f) => (
             <tr key={f}>
               <th scope="row">{FIELD_LABELS[f]}</th>
-              <td>{display(f, mine, members)}</td>
-              <td>{display(f, theirsForm, members)}</td>
+              <td>{display(f, mine, members, columns)}</td>
+              <td>{display(f, theirsForm, members, columns)}</td>
             </tr>
           ))}
         </tbody>

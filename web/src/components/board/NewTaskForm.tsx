@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from "react";
-import type { Status } from "../../api/types";
-import { STATUS_LABELS } from "../../api/types";
+import type { BoardColumn } from "../../api/types";
 import { Alert } from "../Alert";
 import { TextField } from "../Field";
 import { useAction } from "../useAction";
@@ -8,10 +7,10 @@ import { maxLength, useFieldErrors, validate } from "../validation";
 import type { TaskActions } from "./useTaskActions";
 
 /** A one-line form at the bottom of a column. */
-export function NewTaskForm({ boardId, status, actions }: { boardId: string; status: Status; actions: TaskActions }) {
+export function NewTaskForm({ boardId, column, actions }: { boardId: string; column: BoardColumn; actions: TaskActions }) {
   const [title, setTitle] = useState("");
   const create = useAction(async () => {
-    await actions.create({ board_id: boardId, title: title.trim(), status });
+    await actions.create({ board_id: boardId, title: title.trim(), column_id: column.id });
     setTitle("");
   });
   const errors = useFieldErrors(create);
@@ -22,7 +21,7 @@ export function NewTaskForm({ boardId, status, actions }: { boardId: string; sta
   return (
     <form className="new-task" onSubmit={onSubmit} noValidate>
       <Alert>{errors.formMessage(["title"])}</Alert>
-      <TextField label={`New task in ${STATUS_LABELS[status]}`} name="title" value={title} maxLength={200}
+      <TextField label={`New task in ${column.name}`} name="title" value={title} maxLength={200}
         onChange={(e) => { setTitle(e.target.value); errors.edited("title"); }} error={errors.errorOf("title")} />
       <button type="submit" disabled={create.pending || !title.trim()}>
         Add task

@@ -1,7 +1,6 @@
 import { memo, useEffect, useRef, type DragEvent, type KeyboardEvent, type PointerEvent, type Ref } from "react";
 import { Link } from "react-router";
-import type { Member, Status, Task } from "../../api/types";
-import { STATUSES, STATUS_LABELS } from "../../api/types";
+import type { Member, Task } from "../../api/types";
 import { progressLabel, progressOf } from "../../board/checklist";
 import { Avatar } from "../Avatar";
 
@@ -27,6 +26,9 @@ interface Props {
   /** Names of the other people editing this task now. */
   editingBy: string[];
   canEdit: boolean;
+  /** The neighbouring columns' names (none at the edges). */
+  leftName: string | undefined;
+  rightName: string | undefined;
   onMove: (task: Task, direction: MoveDirection) => void;
   /** Arrow keys on the title: go to the neighbouring card. */
   onNavigate: (task: Task, direction: MoveDirection) => void;
@@ -48,22 +50,18 @@ function isOverdue(task: Task): boolean {
   return task.status !== "done" && task.due_date !== null && new Date(task.due_date).getTime() < Date.now();
 }
 
-function neighbour(status: Status, delta: -1 | 1): Status | undefined {
-  return STATUSES[STATUSES.indexOf(status) + delta];
-}
-
 export const TaskCard = memo(function TaskCard(props: Props) {
   const { task, index, count, assignee, editingBy, canEdit, focus, onFocused } = props;
   const link = useRef<HTMLAnchorElement>(null);
   const buttons = useRef<Partial<Record<MoveDirection, HTMLButtonElement | null>>>({});
-  const left = neighbour(task.status, -1);
-  const right = neighbour(task.status, 1);
+  const left = props.leftName;
+  const right = props.rightName;
   const canMove: Record<MoveDirection, boolean> = { up: index > 0, down: index < count - 1, left: !!left, right: !!right };
   const moveLabels: Record<MoveDirection, string> = {
     up: "up",
     down: "down",
-    left: left ? `to ${STATUS_LABELS[left]}` : "left",
-    right: right ? `to ${STATUS_LABELS[right]}` : "right",
+    left: left ? `to ${left}` : "left",
+    right: right ? `to ${right}` : "right",
   };
 
   useEffect(() => {

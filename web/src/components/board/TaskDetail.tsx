@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useBlocker } from "react-router";
-import type { Member, Task } from "../../api/types";
+import type { BoardColumn, Member, Task } from "../../api/types";
 import { STATUS_LABELS } from "../../api/types";
 import type { BoardSync } from "../../live/boardSync";
 import type { BoardState } from "../../live/reducer";
@@ -115,7 +115,7 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
       {!task ? (
         <>
           <p>This task was deleted or is not on this board.</p>
-          {draft && <KeptDraft draft={draft} members={members} reason="deleted" onDismiss={() => updateDraft(null)} />}
+          {draft && <KeptDraft draft={draft} members={members} columns={state.board.columns} reason="deleted" onDismiss={() => updateDraft(null)} />}
         </>
       ) : (
         <>
@@ -126,12 +126,12 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
           )}
           <WatchButton boardId={state.board.id} taskId={task.id} />
           {canEdit ? (
-            <TaskEditor key={task.id} task={task} members={members} actions={actions} initialDraft={draft}
+            <TaskEditor key={task.id} task={task} members={members} columns={state.board.columns} actions={actions} initialDraft={draft}
               onDraftChange={updateDraft} />
           ) : (
             <>
-              {draft && <KeptDraft draft={draft} members={members} reason="role" onDismiss={() => updateDraft(null)} />}
-              <ReadOnlyTask task={task} members={members} />
+              {draft && <KeptDraft draft={draft} members={members} columns={state.board.columns} reason="role" onDismiss={() => updateDraft(null)} />}
+              <ReadOnlyTask task={task} members={members} columns={state.board.columns} />
             </>
           )}
           <ChecklistSection task={task} canEdit={canEdit} sync={sync} />
@@ -178,9 +178,10 @@ function ConfirmDiscard({ onKeep, onDiscard }: { onKeep: () => void; onDiscard: 
 }
 
 /** Unsaved changes whose editor went away, shown as text the user can copy. */
-function KeptDraft({ draft, members, reason, onDismiss }: {
+function KeptDraft({ draft, members, columns, reason, onDismiss }: {
   draft: TaskForm;
   members: Member[];
+  columns: BoardColumn[];
   reason: "role" | "deleted";
   onDismiss: () => void;
 }) {
@@ -189,7 +190,7 @@ function KeptDraft({ draft, members, reason, onDismiss }: {
   const text = [
     `Title: ${draft.title}`,
     `Description: ${draft.description}`,
-    `Status: ${STATUS_LABELS[draft.status]}`,
+    `Column: ${columns.find((c) => c.id === draft.column)?.name ?? "a deleted column"}`,
     `Priority: ${draft.priority}`,
     `Due date: ${draft.due || "none"}`,
     `Assignee: ${assignee}`,
@@ -221,14 +222,15 @@ function KeptDraft({ draft, members, reason, onDismiss }: {
   );
 }
 
-function ReadOnlyTask({ task, members }: { task: Task; members: Member[] }) {
+function ReadOnlyTask({ task, members, columns }: { task: Task; members: Member[]; columns: BoardColumn[] }) {
   const assignee = members.find((m) => m.user_id === task.assignee_id);
+  const column = columns.find((c) => c.id === task.column_id);
   return (
     <dl className="task-readonly">
       <dt>Description</dt>
       <dd>{task.description || "—"}</dd>
-      <dt>Status</dt>
-      <dd>{STATUS_LABELS[task.status]}</dd>
+      <dt>Column</dt>
+      <dd>{column ? `${column.name} (${STATUS_LABELS[task.status]})` : STATUS_LABELS[task.status]}</dd>
       <dt>Priority</dt>
       <dd>{task.priority}</dd>
       <dt>Due date</dt>

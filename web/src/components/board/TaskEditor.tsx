@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../../api/errors";
-import type { Member, Task } from "../../api/types";
-import { PRIORITIES, STATUSES, STATUS_LABELS } from "../../api/types";
+import type { BoardColumn, Member, Task } from "../../api/types";
+import { PRIORITIES } from "../../api/types";
 import { useApi } from "../../app/ServicesContext";
 import { changedFields, changesFrom, formFieldOf, formFromTask, mergeMine, type TaskForm } from "../../board/taskForm";
 import { Alert } from "../Alert";
@@ -15,6 +15,8 @@ interface Props {
   /** The task as the live state has it now. */
   task: Task;
   members: Member[];
+  /** The board's columns, in order: the task can go to any of them. */
+  columns: BoardColumn[];
   actions: TaskActions;
   /** Unsaved changes kept from before (the role came back, the dialog reopened), to start from. */
   initialDraft?: TaskForm | null;
@@ -27,7 +29,7 @@ interface Props {
  * untouched it follows live changes; once touched, a newer version elsewhere is
  * flagged, and saving over it leads to an explicit choice (ConflictPanel).
  */
-export function TaskEditor({ task, members, actions, initialDraft, onDraftChange }: Props) {
+export function TaskEditor({ task, members, columns, actions, initialDraft, onDraftChange }: Props) {
   const api = useApi();
   const [base, setBase] = useState(task);
   const [form, setForm] = useState<TaskForm>(() => initialDraft ?? formFromTask(task));
@@ -101,7 +103,7 @@ export function TaskEditor({ task, members, actions, initialDraft, onDraftChange
   return (
     <>
       {theirs && (
-        <ConflictPanel theirs={theirs} mine={form} base={base} members={members}
+        <ConflictPanel theirs={theirs} mine={form} base={base} members={members} columns={columns}
           pending={keepMine.pending} onKeepMine={() => void keepMine.run()} onTakeTheirs={takeTheirs} />
       )}
       {!theirs && dirty && task.version > base.version && (
@@ -115,9 +117,13 @@ export function TaskEditor({ task, members, actions, initialDraft, onDraftChange
         <TextAreaField label="Description" name="description" rows={4} value={form.description}
           onChange={(e) => set("description", e.target.value)} error={errorOf("description")} />
         <div className="field-row">
-          <SelectField label="Status" name="status" value={form.status}
-            onChange={(e) => set("status", e.target.value as TaskForm["status"])}
-            options={STATUSES.map((s) => ({ value: s, label: STATUS_LABELS[s] }))} error={errorOf("status")} />
+          <SelectField label="Column" name="column" value={form.column}
+            onChange={(e) => set("column", e.target.value)}
+            options={[
+              ...columns.map((c) => ({ value: c.id, label: c.name })),
+              // Its column was just deleted (its move is on the way): say so rather than show another.
+              ...(columns.some((c) => c.id === form.column) ? [] : [{ value: form.column, label: "(a deleted column)" }]),
+            ]} error={errorOf("column")} />
           <SelectField label="Priority" name="priority" value={form.priority}
             onChange={(e) => set("priority", e.target.value as TaskForm["priority"])}
             options={PRIORITIES.map((p) => ({ value: p, label: p[0]!.toUpperCase() + p.slice(1) }))} error={errorOf("priority")} />

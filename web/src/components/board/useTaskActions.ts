@@ -1,6 +1,5 @@
 import { useMemo } from "react";
-import type { NewTask, Status, Task, TaskChanges } from "../../api/types";
-import { STATUS_LABELS } from "../../api/types";
+import type { NewTask, Task, TaskChanges } from "../../api/types";
 import { useApi } from "../../app/ServicesContext";
 import type { Move } from "../../board/position";
 import type { BoardSync } from "../../live/boardSync";
@@ -24,16 +23,17 @@ export function useTaskActions(sync: BoardSync | null, onMoveError: (message: st
         return task;
       },
       async move(task, move) {
+        // By column id: the board may have several columns of one status.
         const changes: TaskChanges = { position: move.position };
-        if (move.status !== task.status) changes.status = move.status;
+        if (move.column.id !== task.column_id) changes.column_id = move.column.id;
         onMoveError(null);
-        sync?.applyLocalTask({ ...task, status: move.status, position: move.position });
+        sync?.applyLocalTask({ ...task, column_id: move.column.id, status: move.column.category, position: move.position });
         try {
           // No If-Match: a move changes only where the task sits, which the mover just chose.
           sync?.applyLocalTask(await api.tasks.update(task.id, changes));
         } catch (err) {
           sync?.applyLocalTask(task);
-          onMoveError(`Couldn't move "${task.title}" to ${STATUS_LABELS[move.status as Status]}: ${(err as Error).message}`);
+          onMoveError(`Couldn't move "${task.title}" to ${move.column.name}: ${(err as Error).message}`);
         }
       },
       async update(task, changes, ifMatch) {
