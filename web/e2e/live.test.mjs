@@ -237,7 +237,7 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     await seenWithin(
       "comment posted",
       () => bDialog.getByRole("button", { name: "Post comment" }).click(),
-      visible(aDialog.getByText("Looks good to me")),
+      visible(aDialog.getByText("Looks good to me", { exact: true })),
     );
     await A.keyboard.press("Escape");
     await B.keyboard.press("Escape");
