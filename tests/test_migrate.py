@@ -88,6 +88,7 @@ def test_serve_refuses_old_data_and_db_migrate_upgrades_it(tmp_path: Path) -> No
         assert [(c["name"], c["category"], c["wip_limit"]) for c in columns] == [
             ("To do", "todo", None), ("In progress", "in_progress", None), ("Done", "done", None)]
         assert all(len(c["id"]) == 24 for c in columns)
+        assert len(board["epoch"]) == 16 and int(board["epoch"], 16) >= 0  # a log of its own
         by_category = {c["category"]: c["id"] for c in columns}
         tasks = server.get(f"/api/v1/tasks?board_id={ids['board']}&sort=position&limit=50",
                            token=auth).json()["items"]

@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("init", help="create the schema and indexes (idempotent)")
     db_commands.add_parser("migrate", help="upgrade existing data to this version's schema "
                                           "(idempotent; stop older instances first)")
+    epoch = db_commands.add_parser(
+        "new-epoch", help="after restoring a backup: start every board's event log (or the "
+                          "named ones') on a new epoch, so that clients refetch instead of "
+                          "trusting seqs they saw for other events")
+    epoch.add_argument("--board", action="append", metavar="ID", dest="boards",
+                       help="only this board (repeatable)")
     return parser
 
 
@@ -46,6 +52,18 @@ async def _db_migrate(settings: Settings) -> None:
     store = await open_store(settings, create_indexes=True)
     await store.close()
     logger.info("the data is at the latest schema")
+
+
+async def _db_new_epoch(settings: Settings, board_ids: list[str] | None) -> None:
+    from taskflow.app import open_store
+    from taskflow.services.events import EventService
+
+    store = await open_store(settings)
+    try:
+        renewed = await EventService(store=store).new_epochs(board_ids)
+    finally:
+        await store.close()
+    logger.info("{} board event log(s) are on a new epoch", renewed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_db_init(settings))
         elif args.command == "db" and args.db_command == "migrate":
             asyncio.run(_db_migrate(settings))
+        elif args.command == "db" and args.db_command == "new-epoch":
+            asyncio.run(_db_new_epoch(settings, args.boards))
     except SettingsError as exc:
         print(f"taskflow: bad setting: {exc}", file=sys.stderr)
         return 2

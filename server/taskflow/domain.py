@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
+from taskflow.ids import new_epoch
 from taskflow.timefmt import from_ts, to_ts
 
 T = TypeVar("T")
@@ -90,6 +91,8 @@ class Board:
     members: tuple[Member, ...] = ()
     # In order; every board has at least one column of each category.
     columns: tuple[Column, ...] = ()
+    # Which log `seq` counts in: a `since` of another epoch means other events.
+    epoch: str = field(default_factory=new_epoch)
 
     def column(self, column_id: str) -> Column | None:
         """The column of this board with that id, or None."""

@@ -273,8 +273,8 @@ async def test_every_hot_query_of_the_api_carries_the_shard_key(
 async def test_an_older_layout_is_refused_and_db_init_upgrades_it(
     settings: Settings, mongo: MongoTarget, tmp_path: Any
 ) -> None:
-    """Data of layout 1 (emails unique on users, no lookups, no columns) works again after
-    `db init` (or `db migrate`, the same routine)."""
+    """Data of layout 1 (emails unique on users, no lookups, no columns, no epochs) works
+    again after `db init` (or `db migrate`, the same routine)."""
     stores = Stores(kind="mongo", path=tmp_path / "unused.db", target=mongo)
     uri = mongo.database_uri(stores.database)
     run = replace(settings, data_dir=tmp_path / "data", mongodb_uri=uri,
@@ -297,7 +297,7 @@ async def test_an_older_layout_is_refused_and_db_init_upgrades_it(
                 await db[name].delete_many({})
             await db["users"].create_index([("email_norm", 1)], name="users_by_email",
                                            unique=True)
-            await db["boards"].update_many({}, {"$unset": {"columns": ""}})
+            await db["boards"].update_many({}, {"$unset": {"columns": "", "epoch": ""}})
             await db["tasks"].update_many({}, {"$unset": {"column_id": ""}})
         finally:
             await raw.close()
@@ -314,6 +314,8 @@ async def test_an_older_layout_is_refused_and_db_init_upgrades_it(
             columns = (await store.select_board(board)).columns
             assert [c.category for c in columns] == ["todo", "in_progress", "done"]
             assert (await store.select_task(task["id"])).column_id == columns[0].id
+            epoch = (await store.select_board(board)).epoch
+            assert len(epoch) == 16 and int(epoch, 16) >= 0
         finally:
             await store.close()
         raw = AsyncMongoClient(mongo.uri)

@@ -187,6 +187,8 @@ class BoardOut(BaseModel):
     members: list[MemberOut]
     columns: list[ColumnOut] = Field(description="The board's columns, in order")
     seq: int
+    epoch: str = Field(description="The epoch `seq` counts in: events fetched or joined with a "
+                                   "`since` from another epoch are refused (410, resync)")
     created_at: str
     updated_at: str
 
@@ -204,6 +206,9 @@ class PageArgs(Query):
 class EventsArgs(Query):
     since: int = Field(0, ge=0)
     limit: int = Field(100, ge=1, le=1000)
+    epoch: str | None = Field(None, min_length=1, max_length=64,
+                              description="The epoch `since` counts in (from the board or an "
+                                          "earlier page); another epoch is 410 events_gone")
 
 
 class EventOut(BaseModel):
@@ -218,6 +223,7 @@ class EventOut(BaseModel):
 class EventList(BaseModel):
     items: list[EventOut]
     latest_seq: int
+    epoch: str
 
 
 class StatsOut(BaseModel):

@@ -45,6 +45,8 @@ class _Payload(BaseModel):
 class JoinIn(_Payload):
     board_id: str = Id
     since: int | None = Field(default=None, ge=0)
+    # The epoch `since` counts in (from an earlier ack or the board); another one: resync.
+    epoch: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class LeaveIn(_Payload):
@@ -86,7 +88,7 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
         # What is published from here on reaches this instance; what was published before
         # is in the event log by the time it is read.
         await channel.board_heard(board_id)
-        catchup = await channel.services.events.join(_actor(conn), board_id, p.since)
+        catchup = await channel.services.events.join(_actor(conn), board_id, p.since, p.epoch)
         seq, resync = catchup.latest_seq, catchup.resync
         events = [event_view(e) for e in catchup.events]
         # Listed before the ack, so that the ack means every instance lists this viewer.
@@ -107,7 +109,8 @@ async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, A
                 if listed:  # the viewers heard of it before this socket could: tell it too
                     channel.presence.announce(board_id)
                 channel.metrics.live_joins.inc()
-                ack: dict[str, Any] = {"seq": accepted.seq, "presence": presence}
+                ack: dict[str, Any] = {"seq": accepted.seq, "epoch": catchup.epoch,
+                                       "presence": presence}
                 if resync:
                     ack["resync"] = True
                 elif p.since is None:

@@ -132,6 +132,9 @@ class Transaction(Reader, Protocol):
     async def update_user(self, user: User) -> None:
         """Raises Conflict when the new email is taken (case-insensitive)."""
         ...
+    async def set_board_epoch(self, board_id: str, epoch: str) -> None:
+        """Starts the board's log on a new epoch (no-op for a board that doesn't exist)."""
+        ...
     async def insert_board(self, board: Board) -> None:
         """Inserts the board and its members."""
         ...

@@ -50,6 +50,7 @@ def board_view(board: Board, role: Role | None = None) -> dict[str, Any]:
         "members": [member_view(member) for member in board.members],
         "columns": [column_view(column) for column in board.columns],
         "seq": board.seq,
+        "epoch": board.epoch,
         "created_at": rfc3339(board.created_at),
         "updated_at": rfc3339(board.updated_at),
     }

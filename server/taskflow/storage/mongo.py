@@ -105,6 +105,9 @@ class MongoTransaction(MongoNotifyWrites):
         for member in board.members:
             await self.insert_member(board.id, member, added_at=board.created_at)
 
+    async def set_board_epoch(self, board_id: str, epoch: str) -> None:
+        await self._set("boards", {"_id": board_id}, {"epoch": epoch})
+
     async def update_board(
         self, board_id: str, *, name: str, description: str, updated_at: datetime
     ) -> None:

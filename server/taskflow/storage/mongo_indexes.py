@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 
 from taskflow.domain import DEFAULT_COLUMNS, task_id_of_event
-from taskflow.ids import new_id
+from taskflow.ids import new_epoch, new_id
 from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
@@ -28,7 +28,8 @@ COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_board
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
-LAYOUT = 3
+# 4: every board has an `epoch` (which log its `seq` counts in).
+LAYOUT = 4
 _BACKFILL_BATCH = 1000
 _TEXT_WEIGHTS = {"title": 4, "description": 2, "search_comments": 1}
 
@@ -104,7 +105,9 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     if found < LAYOUT:
         if found < 2:
             await _upgrade_to_2(db)
-        await _upgrade_to_3(db)
+        if found < 3:
+            await _upgrade_to_3(db)
+        await _upgrade_to_4(db)
         await db["meta"].update_one({"_id": "layout"}, {"$set": {"version": LAYOUT}}, upsert=True)
     await _name_tasks_of_events(db)
 
@@ -163,6 +166,13 @@ async def _upgrade_to_3(db: AsyncDatabase[dict[str, Any]]) -> None:
             await db["tasks"].update_many(
                 {"board_id": board["_id"], "status": category, "column_id": {"$exists": False}},
                 {"$set": {"column_id": column_id}})
+
+
+async def _upgrade_to_4(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Gives every board without an epoch one of its own (idempotent)."""
+    async for doc in db["boards"].find({"epoch": {"$exists": False}}, projection={"_id": 1}):
+        await db["boards"].update_one({"_id": doc["_id"], "epoch": {"$exists": False}},
+                                      {"$set": {"epoch": new_epoch()}})
 
 
 async def _backfill(db: AsyncDatabase[dict[str, Any]], source: str, field: str, target: str,

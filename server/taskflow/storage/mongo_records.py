@@ -67,7 +67,8 @@ def user(doc: Doc) -> User:
 def board_doc(board: Board) -> Doc:
     return {"_id": board.id, "name": board.name, "description": board.description,
             "owner_id": board.owner_id, "seq": board.seq, "created_at": board.created_at,
-            "updated_at": board.updated_at, "columns": columns_docs(board.columns)}
+            "updated_at": board.updated_at, "columns": columns_docs(board.columns),
+            "epoch": board.epoch}
 
 
 def columns_docs(columns: Sequence[Column]) -> list[Doc]:
@@ -82,7 +83,8 @@ def board(doc: Doc, members: dict[str, list[Member]]) -> Board:
                  updated_at=doc["updated_at"], members=tuple(members.get(doc["_id"], ())),
                  columns=tuple(Column(id=c["id"], name=c["name"], category=c["category"],
                                       wip_limit=c["wip_limit"])
-                               for c in doc.get("columns", ())))
+                               for c in doc.get("columns", ())),
+                 epoch=doc["epoch"])
 
 
 def member_id(board_id: str, user_id: str) -> str:

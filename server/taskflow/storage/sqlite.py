@@ -151,12 +151,15 @@ class SqliteTransaction(NotifyWrites):
         stamp = to_ts(board.created_at)
         await self._exec_all([
             ("INSERT INTO boards (id, name, description, owner_id, seq, created_at, updated_at,"
-             " columns_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             " columns_json, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
              (board.id, board.name, board.description, board.owner_id, board.seq,
-              stamp, to_ts(board.updated_at), columns_json(board.columns))),
+              stamp, to_ts(board.updated_at), columns_json(board.columns), board.epoch)),
             *[("INSERT INTO members (board_id, user_id, role, added_at) VALUES (?, ?, ?, ?)",
                (board.id, member.user_id, member.role, stamp)) for member in board.members],
         ])
+
+    async def set_board_epoch(self, board_id: str, epoch: str) -> None:
+        await self._exec("UPDATE boards SET epoch = ? WHERE id = ?", (epoch, board_id))
 
     async def update_board(
         self, board_id: str, *, name: str, description: str, updated_at: datetime

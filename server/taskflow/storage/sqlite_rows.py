@@ -46,6 +46,7 @@ def board_of(row: sqlite3.Row, members: dict[str, list[Member]]) -> Board:
         updated_at=from_ts(row["updated_at"]),
         members=tuple(members.get(row["id"], ())),
         columns=columns_of(row["columns_json"]),
+        epoch=row["epoch"],
     )
 
 

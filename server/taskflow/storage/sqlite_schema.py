@@ -200,4 +200,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_by_column ON tasks (board_id, column_id, position, id);
     CREATE INDEX tasks_by_board_status ON tasks (board_id, status)
     """,
+    # Event-log epochs (issue #20): each board's log names the epoch its seqs count in, new
+    # for every board here and again after a restore (`taskflow db new-epoch`).
+    """
+    ALTER TABLE boards ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
+    UPDATE boards SET epoch = lower(hex(randomblob(8))) WHERE epoch = ''
+    """,
 )

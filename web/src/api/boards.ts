@@ -37,7 +37,7 @@ export function boardsApi(client: ApiClient) {
       client.delete(`/boards/${encodeURIComponent(id)}/columns/${encodeURIComponent(columnId)}`, {
         query: { move_to: moveTo },
       }),
-    events: (id: string, since: number, limit = 1000) =>
-      client.get<EventsPage>(`/boards/${encodeURIComponent(id)}/events`, { since, limit }),
+    events: (id: string, since: number, epoch?: string, limit = 1000) =>
+      client.get<EventsPage>(`/boards/${encodeURIComponent(id)}/events`, { since, limit, epoch }),
   };
 }

@@ -56,6 +56,8 @@ export interface Board {
   /** In order; at least one of each category. */
   columns: BoardColumn[];
   seq: number;
+  /** The epoch `seq` counts in: a `since` of another epoch gets a resync (join) or 410 (events). */
+  epoch: string;
   created_at: string;
   updated_at: string;
 }
@@ -212,6 +214,7 @@ export type BoardEvent =
 export interface EventsPage {
   items: BoardEvent[];
   latest_seq: number;
+  epoch: string;
 }
 
 export interface FieldError {

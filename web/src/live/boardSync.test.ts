@@ -14,7 +14,7 @@ import type { LiveChannel } from "./connection";
 /** The server side of the live channel, as far as a board sync can tell. */
 class FakeChannel implements LiveChannel {
   connected = true;
-  joins: { board_id: string; since: number }[] = [];
+  joins: { board_id: string; since: number; epoch?: string }[] = [];
   sent: { event: string; payload: unknown }[] = [];
   ackFor: (since: number) => unknown = (since) => ({ ok: true, seq: since, events: [], presence: [] });
   private connectFns = new Set<() => void>();
@@ -31,7 +31,7 @@ class FakeChannel implements LiveChannel {
   }
   async request(event: string, payload: unknown) {
     if (event === "board:join") {
-      const p = payload as { board_id: string; since: number };
+      const p = payload as { board_id: string; since: number; epoch?: string };
       this.joins.push(p);
       return this.ackFor(p.since);
     }
@@ -67,9 +67,9 @@ function setup(opts: { seq?: number; tasks?: Task[]; log?: BoardEvent[] } = {}) 
     const tasks = snapshot.tasks;
     for (let i = 0; i < tasks.length; i += 2) onPage(tasks.slice(i, i + 2));
   });
-  const fetchEvents = vi.fn(async (since: number): Promise<EventsPage> => {
+  const fetchEvents = vi.fn(async (since: number, _epoch?: string): Promise<EventsPage> => {
     const items = log.filter((e) => e.seq > since).slice(0, 2); // small pages: exercise paging
-    return { items, latest_seq: log.at(-1)?.seq ?? since };
+    return { items, latest_seq: log.at(-1)?.seq ?? since, epoch: snapshot.board.epoch };
   });
   const sync = new BoardSync({ boardId: "b1", me: "me", channel, loadBoard: loadSnapshot, loadTasks, fetchEvents, gapGraceMs: 50 });
   return {
@@ -94,7 +94,27 @@ describe("BoardSync", () => {
     await t.sync.start();
     expect(t.sync.getView().phase).toBe("ready");
     expect(t.tasks()).toEqual(["t1"]);
-    expect(t.channel.joins).toEqual([{ board_id: "b1", since: 5 }]);
+    expect(t.channel.joins).toEqual([{ board_id: "b1", since: 5, epoch: "e1" }]);
+  });
+
+  it("after a restore (a new epoch) the join's resync refetches, and later joins and pages use the new epoch", async () => {
+    const log = [created(1, "a"), created(2, "b"), created(3, "c")];
+    const t = setup({ seq: 40, tasks: [makeTask({ id: "old" })], log });
+    await t.sync.start();
+    // The store came back from a backup: seq 3 in epoch e2; since 40 of e1 means nothing there.
+    t.setSnapshot({ board: makeBoard({ seq: 3, epoch: "e2" }), tasks: [makeTask({ id: "restored" })] });
+    t.channel.ackFor = () => ({ ok: true, seq: 3, epoch: "e2", resync: true, presence: [] });
+    t.channel.reconnect();
+    await vi.waitFor(() => expect(t.tasks()).toEqual(["restored"]));
+    expect(t.channel.joins.at(-1)).toEqual({ board_id: "b1", since: 40, epoch: "e1" });
+    expect(t.sync.lastSeq).toBe(3);
+    t.channel.ackFor = (since) => ({ ok: true, seq: since, epoch: "e2", events: [], presence: [] });
+    t.channel.reconnect();
+    await vi.waitFor(() => expect(t.channel.joins.at(-1)).toEqual({ board_id: "b1", since: 3, epoch: "e2" }));
+    t.channel.deliver(created(5, "gap"));
+    await vi.advanceTimersByTimeAsync(60);
+    await vi.waitFor(() => expect(t.fetchEvents).toHaveBeenCalled());
+    expect(t.fetchEvents.mock.calls.at(-1)).toEqual([3, "e2"]);
   });
 
   it("applies the events the join ack carries, and its presence", async () => {
@@ -311,7 +331,7 @@ describe("BoardSync", () => {
     await flush();
     expect(t.sync.getView().phase).toBe("ready");
     expect(t.sync.getView().loadingTasks).toBe(true);
-    expect(t.channel.joins).toEqual([{ board_id: "b1", since: 4 }]); // joined before the tasks are in
+    expect(t.channel.joins).toEqual([{ board_id: "b1", since: 4, epoch: "e1" }]); // joined before the tasks are in
     const onPage = pages[0]!;
     onPage([makeTask({ id: "a", title: "a v1", version: 1 }), makeTask({ id: "gone" })]);
     expect(t.tasks()).toEqual(["a", "gone"]);

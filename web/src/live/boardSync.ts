@@ -31,7 +31,8 @@ export interface BoardSyncDeps {
   loadBoard: () => Promise<Board>;
   /** Every task of the board, handed over page by page as each arrives. */
   loadTasks: (onPage: (tasks: Task[]) => void) => Promise<void>;
-  fetchEvents: (since: number) => Promise<EventsPage>;
+  /** Events after `since`, which counts in `epoch` (a 410 when the board's log is in another). */
+  fetchEvents: (since: number, epoch?: string) => Promise<EventsPage>;
   /** How long a gap may stay open before the log is asked for it. */
   gapGraceMs?: number;
   now?: () => number;
@@ -53,6 +54,7 @@ export interface BoardView {
 interface JoinAck {
   ok: boolean;
   seq?: number;
+  epoch?: string;
   events?: BoardEvent[];
   presence?: PresenceUser[];
   resync?: boolean;
@@ -72,6 +74,8 @@ export class BoardSync {
     phase: "loading", error: null, state: null, presence: [], editing: {}, resyncing: false, loadingTasks: false,
   };
   private buffer = new EventBuffer<BoardEvent>(0);
+  /** The epoch lastSeq counts in (from the board and the join acks); unknown before the first load. */
+  private epoch: string | undefined;
   /** Events that arrived while no snapshot could take them (loading, resyncing). */
   private held: BoardEvent[] = [];
   private snapshotting = false;
@@ -184,6 +188,7 @@ export class BoardSync {
       ack = (await this.deps.channel.request("board:join", {
         board_id: this.deps.boardId,
         since: this.buffer.lastSeq,
+        ...(this.epoch ? { epoch: this.epoch } : {}),
       })) as JoinAck;
     } catch {
       return; // timed out or disconnected: the next connect joins again
@@ -199,6 +204,7 @@ export class BoardSync {
       await this.snapshot();
       return;
     }
+    if (ack.epoch) this.epoch = ack.epoch;
     this.receive(ack.events ?? []);
     if (typeof ack.seq === "number" && ack.seq > this.buffer.lastSeq && !this.buffer.hasGap()) {
       void this.fillGap(); // the ack knows of events it did not carry
@@ -240,7 +246,7 @@ export class BoardSync {
     try {
       for (let i = 0; i < MAX_EVENT_PAGES; i++) {
         const since = this.buffer.lastSeq;
-        const page = await this.deps.fetchEvents(since);
+        const page = await this.deps.fetchEvents(since, this.epoch);
         if (this.stopped || this.snapshotting) return;
         this.apply(this.buffer.pushAll(page.items, this.now()));
         this.afterApply();
@@ -289,6 +295,7 @@ export class BoardSync {
       let state = initialState(this.deps.me, board, tasks);
       const carried = [...this.buffer.heldEvents(), ...this.held.splice(0)];
       this.buffer = new EventBuffer<BoardEvent>(board.seq);
+      this.epoch = board.epoch; // the seq and its epoch change together
       state = applyEvents(state, this.buffer.pushAll(carried, this.now()));
       this.setView({ phase: "ready", error: null, state, resyncing: false });
       this.snapshotting = false;
@@ -311,6 +318,7 @@ export class BoardSync {
 
   private async streamFirstLoad(board: Board, generation: number): Promise<void> {
     this.buffer = new EventBuffer<BoardEvent>(board.seq);
+    this.epoch = board.epoch;
     this.deletedDuringLoad = new Set();
     const deleted = this.deletedDuringLoad;
     const carried = this.held.splice(0);

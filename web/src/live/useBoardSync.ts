@@ -20,7 +20,7 @@ export function useBoardSync(boardId: string): { view: BoardView; sync: BoardSyn
       channel: connection,
       loadBoard: () => api.boards.get(boardId),
       loadTasks: (onPage) => api.tasks.streamForBoard(boardId, onPage),
-      fetchEvents: (since) => api.boards.events(boardId, since),
+      fetchEvents: (since, epoch) => api.boards.events(boardId, since, epoch),
     });
     setSync(s);
     void s.start();

@@ -30,6 +30,7 @@ export function makeBoard(overrides: Partial<Board> = {}): Board {
     ],
     columns: DEFAULT_BOARD_COLUMNS,
     seq: 0,
+    epoch: "e1",
     created_at: "2026-01-01T00:00:00Z",
     updated_at: "2026-01-01T00:00:00Z",
     ...overrides,
