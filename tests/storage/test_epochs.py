@@ -193,6 +193,13 @@ def _backup(db: Path, to: Path) -> None:
         source.backup(target)
 
 
+def _restore(backup: Path, db: Path) -> None:
+    """Puts the backup in place of the database, its WAL files gone (instances stopped)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copy(backup, db)
+
+
 async def test_after_a_restore_db_new_epoch_makes_clients_refetch(tmp_path: Path) -> None:
     deployment = _sqlite(tmp_path)
     db = tmp_path / "data" / "taskflow.db"
@@ -209,9 +216,7 @@ async def test_after_a_restore_db_new_epoch_makes_clients_refetch(tmp_path: Path
     finally:
         server.stop()
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    shutil.copy(tmp_path / "backup.db", db)
+    _restore(tmp_path / "backup.db", db)
     renewed = run_taskflow(["db", "new-epoch", "--board", board["id"]],
                            {**deployment.env, "TASKFLOW_LOG_LEVEL": "INFO"}, cwd=tmp_path)
     assert renewed.returncode == 0, renewed.stderr
