@@ -3,25 +3,19 @@
 // downloads follow the server's redirect to a presigned URL.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, repoRoot, TaskflowServer, taskflowBin, waitFor, webDist } from "./lib/server.mjs";
+import { skipUnlessRunnable } from "./lib/harness.mjs";
+import { freePort, repoRoot, TaskflowServer, waitFor } from "./lib/server.mjs";
 import { artifactsDir, createBoard, createTask, screenshot, signUp } from "./lib/ui.mjs";
 
 const motoBin = path.join(repoRoot, ".venv", "bin", "moto_server");
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(motoBin) && `${motoBin} (the test extras are not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable([[motoBin, "the test extras are not installed"]]);
 
-describe("attachments stored in S3", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe("attachments stored in S3", { skip }, () => {
   let server, browser, dataDir, moto, motoUrl, page;
   const bucket = `taskflow-e2e-${Date.now()}`;
 

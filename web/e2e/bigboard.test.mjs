@@ -7,14 +7,15 @@
 //   main-thread time per live event; 50 remote edits at once;
 //   a move and a keystroke in search reflected on screen.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { launchBrowser } from "./lib/browser.mjs";
+import { skipUnlessRunnable } from "./lib/harness.mjs";
 import { domFigures, mainThreadMs, timeInteraction, waitForSeq } from "./lib/perf.mjs";
 import { boardWithWriters, createTasks, register } from "./lib/seed.mjs";
-import { freePort, TaskflowServer, taskflowBin, webDist } from "./lib/server.mjs";
+import { freePort, TaskflowServer } from "./lib/server.mjs";
 import { artifactsDir, column, screenshot } from "./lib/ui.mjs";
 
 const TASKS = 5000;
@@ -28,15 +29,9 @@ const GOALS = {
   keystrokeMs: { goal: 100, bound: 200 },
   burstMs: { goal: 1000, bound: 3000 },
 };
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe(`a board of ${TASKS} tasks`, { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe(`a board of ${TASKS} tasks`, { skip }, () => {
   const run = Date.now().toString(36);
   const figures = {};
   let server, browser, dataDir, page, cdp, seeded, remote, boardUrl;

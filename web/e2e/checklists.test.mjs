@@ -2,44 +2,26 @@
 // open; a second user ticks an item; A's card progress and the dialog's activity update
 // live. A ticks, reorders and adds with the keyboard-reachable controls. axe on the dialog.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { seriousViolations } from "./lib/axe.mjs";
-import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, TaskflowServer, taskflowBin, webDist } from "./lib/server.mjs";
-import { artifactsDir, card, screenshot, signUp } from "./lib/ui.mjs";
+import { serverAndBrowser, skipUnlessRunnable } from "./lib/harness.mjs";
+import { card, screenshot, signUp } from "./lib/ui.mjs";
 
 const LIVE_BUDGET_MS = 1000;
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe("checklists and activity, live, against a real server", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe("checklists and activity, live, against a real server", { skip }, () => {
   const run = Date.now().toString(36);
   const alice = { name: "Alice Owner", email: `alice-${run}@example.com`, password: "correct horse 1" };
   const bob = { name: "Bob Editor", email: `bob-${run}@example.com`, password: "battery staple 2" };
-  let server, browser, dataDir, A, aliceToken, bobToken, board, task, items;
+  let server, A, aliceToken, bobToken, board, task, items;
 
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-data-"));
-    server = new TaskflowServer({ port: await freePort(), dataDir, logPath: path.join(artifactsDir, "server-checklists.log") });
-    await server.start();
-    browser = await launchBrowser();
-    A = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    A.setDefaultTimeout(10_000);
+  const suite = serverAndBrowser("checklists");
+  before(() => {
+    ({ server } = suite);
+    [A] = suite.pages;
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
 
   it("a second user's tick shows on the open board's card and in the open dialog's activity", async () => {
     try {
@@ -105,7 +87,7 @@ describe("checklists and activity, live, against a real server", { skip: missing
   });
 
   it("on a 360 px phone the checklist and activity fit the screen", async () => {
-    const phone = await (await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
+    const phone = await (await suite.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
     try {
       await phone.goto(`${server.baseUrl}/login`);
       await phone.getByLabel("Email").fill(alice.email);

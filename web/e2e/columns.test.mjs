@@ -4,60 +4,30 @@
 // its WIP limit is marked and a move into it still works; axe finds nothing serious; a
 // 360 px phone shows the columns as tabs.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { seriousViolations } from "./lib/axe.mjs";
-import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, TaskflowServer, taskflowBin, webDist } from "./lib/server.mjs";
-import { artifactsDir, card, column, connectionStatus, createBoard, createTask, screenshot, signUp } from "./lib/ui.mjs";
+import { serverAndBrowser, skipUnlessRunnable, storySteps } from "./lib/harness.mjs";
+import { card, column, connectionStatus, createBoard, createTask, screenshot, signUp } from "./lib/ui.mjs";
 
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe("board columns in the web client", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe("board columns in the web client", { skip }, () => {
   const run = Date.now().toString(36);
   const owner = { name: "Olga Owner", email: `olga-${run}@example.com`, password: "correct horse 1" };
   const editor = { email: `eddie-${run}@example.com`, password: "battery staple 2", name: "Eddie" };
-  let server, browser, dataDir, page, boardId, editorToken, ownerToken;
+  let server, page, boardId, editorToken, ownerToken;
 
-  let failedStep = null;
-  function step(name, fn) {
-    it(name, async (t) => {
-      if (failedStep) return t.skip(`an earlier step failed: ${failedStep}`);
-      try {
-        await fn();
-      } catch (err) {
-        failedStep = name;
-        if (page) await screenshot(page, "columns-failure").catch(() => undefined);
-        throw err;
-      }
-    });
-  }
+  const step = storySteps("columns-failure", () => [page]);
   const heading = (key, name) => column(page, key).getByRole("heading", { name });
   const board = () => server.api("GET", `/boards/${boardId}`, { token: ownerToken });
   const columnNamed = async (name) => (await board()).columns.find((c) => c.name === name);
 
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-columns-"));
-    server = new TaskflowServer({ port: await freePort(), dataDir, logPath: path.join(artifactsDir, "server-columns.log") });
-    await server.start();
-    browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.setDefaultTimeout(10_000);
+  const suite = serverAndBrowser("columns");
+  before(() => {
+    ({ server } = suite);
+    [page] = suite.pages;
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
 
   step("the owner opens a new board: three columns, one per category", async () => {
     await signUp(page, server.baseUrl, owner);
@@ -168,7 +138,7 @@ describe("board columns in the web client", { skip: missing.length ? `missing ${
   });
 
   step("on a 360 px phone the columns are tabs named after the board's columns", async () => {
-    const phone = await (await browser.newContext({ viewport: { width: 360, height: 740 }, hasTouch: true })).newPage();
+    const phone = await (await suite.browser.newContext({ viewport: { width: 360, height: 740 }, hasTouch: true })).newPage();
     try {
       await phone.goto(server.baseUrl + "/login");
       await phone.getByLabel("Email").fill(owner.email);

@@ -2,15 +2,11 @@
 // every change one makes reaches the other within a second, and nothing is lost when
 // the server restarts. Run with `npm run e2e` (builds web/dist first).
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, TaskflowServer, taskflowBin, waitFor, webDist } from "./lib/server.mjs";
+import { serverAndBrowser, skipUnlessRunnable, storySteps } from "./lib/harness.mjs";
+import { waitFor } from "./lib/server.mjs";
 import {
   addMember,
-  artifactsDir,
   card,
   column,
   columnTitles,
@@ -22,20 +18,14 @@ import {
 } from "./lib/ui.mjs";
 
 const LIVE_BUDGET_MS = 1000;
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe("TaskFlow web client, live, against a real server", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe("TaskFlow web client, live, against a real server", { skip }, () => {
   const run = Date.now().toString(36);
   const alice = { name: "Alice Owner", email: `alice-${run}@example.com`, password: "correct horse 1" };
   const bob = { name: "Bob Editor", email: `bob-${run}@example.com`, password: "battery staple 2" };
   const timings = [];
-  let server, browser, dataDir, A, B, boardId;
+  let server, A, B, boardId;
 
   /** Runs `action` (by A) and resolves when `seenByB` does; asserts it took under the budget. */
   async function seenWithin(label, action, seenByB) {
@@ -48,45 +38,20 @@ describe("TaskFlow web client, live, against a real server", { skip: missing.len
     assert.ok(ms < LIVE_BUDGET_MS, `${label}: B saw it after ${ms} ms (budget ${LIVE_BUDGET_MS} ms)`);
   }
 
-  let failedStep = null;
-  /** A step of one story: once one fails, the later ones (which build on it) are skipped. */
-  function step(name, fn) {
-    it(name, async (t) => {
-      if (failedStep) return t.skip(`an earlier step failed: ${failedStep}`);
-      try {
-        await fn();
-      } catch (err) {
-        failedStep = name;
-        if (A) await screenshot(A, "failure-A").catch(() => undefined);
-        if (B) await screenshot(B, "failure-B").catch(() => undefined);
-        throw err;
-      }
-    });
-  }
+  const step = storySteps("live-failure", () => [A, B]);
 
   const visible = (locator, timeout = 5000) => () => locator.waitFor({ state: "visible", timeout });
   const gone = (locator, timeout = 5000) => () => locator.waitFor({ state: "detached", timeout });
 
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-data-"));
-    server = new TaskflowServer({
-      port: await freePort(),
-      dataDir,
-      logPath: path.join(artifactsDir, "server.log"),
-      env: { TASKFLOW_MAX_UPLOAD_MB: "1" }, // small, so the limit can be met in a test
-    });
-    await server.start();
-    browser = await launchBrowser();
-    A = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    B = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    for (const page of [A, B]) page.setDefaultTimeout(10_000);
+  // A small upload limit, so that it can be met in a test.
+  const suite = serverAndBrowser("live", { env: { TASKFLOW_MAX_UPLOAD_MB: "1" }, pages: 2 });
+  before(() => {
+    ({ server } = suite);
+    [A, B] = suite.pages;
   });
 
-  after(async () => {
+  after(() => {
     if (timings.length) console.log(`live delivery timings (A's click to B's screen):\n  ${timings.join("\n  ")}`);
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   step("both people sign up through the UI", async () => {

@@ -1,50 +1,28 @@
 // Forms, messages, accessibility, phones: what a new user meets on every page, in headless
 // Chromium against a real server.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { seriousViolations } from "./lib/axe.mjs";
-import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, TaskflowServer, taskflowBin, webDist } from "./lib/server.mjs";
-import { artifactsDir, createBoard, screenshot, signUp } from "./lib/ui.mjs";
+import { serverAndBrowser, skipUnlessRunnable } from "./lib/harness.mjs";
+import { createBoard, screenshot, signUp } from "./lib/ui.mjs";
 
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe("pages, forms and messages", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe("pages, forms and messages", { skip }, () => {
   const run = Date.now().toString(36);
   const carol = { name: "Carol Newcomer", email: `carol-${run}@example.com`, password: "carol password 1" };
   const dave = { name: "Dave Second", email: `dave-${run}@example.com`, password: "dave password 1" };
-  let server, browser, dataDir, page;
+  let server, page;
 
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-pages-"));
-    server = new TaskflowServer({
-      port: await freePort(),
-      dataDir,
-      logPath: path.join(artifactsDir, "server-pages.log"),
-      // Every page load resumes its session with POST /auth/refresh, and every browser here comes
-      // from 127.0.0.1, like an office behind one NAT: more room per address than the default 60/minute.
-      env: { TASKFLOW_RATE_LIMIT_AUTH_ADDRESS: "600/minute;6000/hour" },
-    });
-    await server.start();
-    browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.setDefaultTimeout(10_000);
+  // Every page load resumes its session with POST /auth/refresh, and every browser here comes
+  // from 127.0.0.1, like an office behind one NAT: more room per address than the default 60/minute.
+  const suite = serverAndBrowser("pages", { env: { TASKFLOW_RATE_LIMIT_AUTH_ADDRESS: "600/minute;6000/hour" } });
+  before(() => {
+    ({ server } = suite);
+    [page] = suite.pages;
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
 
   const fieldError = async (label) => {
     const input = page.getByLabel(label, { exact: true });
@@ -126,7 +104,7 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
     for (const [title, status] of [[long, "todo"], ["Phone task", "todo"], ["Started on the phone", "in_progress"]]) {
       tasks.push(await server.api("POST", "/tasks", { token, body: { board_id: boardId, title, status } }));
     }
-    const phone = await (await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
+    const phone = await (await suite.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
     phone.setDefaultTimeout(10_000);
     const overflow = () => phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     const pages = [];
@@ -214,7 +192,7 @@ describe("pages, forms and messages", { skip: missing.length ? `missing ${missin
       report.push(`${label}: ${found.length}`);
       assert.deepEqual(found, [], `${label}`);
     };
-    const fresh = await (await browser.newContext()).newPage();
+    const fresh = await (await suite.browser.newContext()).newPage();
     const notFound = [];
     fresh.on("response", (r) => r.status() === 404 && notFound.push(r.url()));
     await fresh.goto(`${server.baseUrl}/login`);

@@ -2,41 +2,23 @@
 // board, a hit opening its task, the query help, a refused query named; on a desktop and on a
 // 360 px phone, with axe-core on the page. Headless Chromium against a real server.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { seriousViolations } from "./lib/axe.mjs";
-import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, TaskflowServer, taskflowBin, webDist } from "./lib/server.mjs";
-import { artifactsDir, screenshot, signUp } from "./lib/ui.mjs";
+import { serverAndBrowser, skipUnlessRunnable } from "./lib/harness.mjs";
+import { screenshot, signUp } from "./lib/ui.mjs";
 
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe("search across boards", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
+describe("search across boards", { skip }, () => {
   const run = Date.now().toString(36);
   const sam = { name: "Sam Searcher", email: `sam-${run}@example.com`, password: "sam password 1" };
   const other = { name: "Olga Other", email: `olga-${run}@example.com`, password: "olga password 1" };
-  let server, browser, dataDir, page, boards, tasks;
+  let server, page, boards, tasks;
 
+  const suite = serverAndBrowser("search", { env: { TASKFLOW_RATE_LIMIT_AUTH_ADDRESS: "600/minute;6000/hour" } });
   before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-search-"));
-    server = new TaskflowServer({
-      port: await freePort(),
-      dataDir,
-      logPath: path.join(artifactsDir, "server-search.log"),
-      env: { TASKFLOW_RATE_LIMIT_AUTH_ADDRESS: "600/minute;6000/hour" },
-    });
-    await server.start();
-    browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.setDefaultTimeout(10_000);
+    ({ server } = suite);
+    [page] = suite.pages;
     await signUp(page, server.baseUrl, sam);
     const token = (await server.api("POST", "/auth/login", { body: { email: sam.email, password: sam.password } })).access_token;
     const olga = await server.api("POST", "/auth/register", { body: other });
@@ -55,12 +37,6 @@ describe("search across boards", { skip: missing.length ? `missing ${missing.joi
     await add(boards["Support desk"], "Unrelated ticket");
     await server.api("POST", "/tasks", { token: olga.access_token, body: { board_id: hidden.id, title: "Secret launch" } });
     await server.api("POST", `/tasks/${tasks["Unrelated ticket"].id}/comments`, { token, body: { body: "customer asked about the launch" } });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("the board's search box searches every board; results grouped by board open their task", async () => {
@@ -105,7 +81,7 @@ describe("search across boards", { skip: missing.length ? `missing ${missing.joi
   });
 
   it("fits a 360 px phone", async () => {
-    const phone = await (await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
+    const phone = await (await suite.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
     phone.setDefaultTimeout(10_000);
     await phone.goto(`${server.baseUrl}/login`);
     await phone.getByLabel("Email").fill(sam.email);

@@ -2,45 +2,23 @@
 // refreshing them (rotation) for REST and for its live connection, which stays live
 // through several token lifetimes without dropping, and keeps receiving events.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { launchBrowser } from "./lib/browser.mjs";
-import { freePort, TaskflowServer, taskflowBin, waitFor, webDist } from "./lib/server.mjs";
-import { artifactsDir, column, connectionStatus, createBoard, createTask, screenshot, signUp } from "./lib/ui.mjs";
+import { before, describe, it } from "node:test";
+import { serverAndBrowser, skipUnlessRunnable } from "./lib/harness.mjs";
+import { waitFor } from "./lib/server.mjs";
+import { column, connectionStatus, createBoard, createTask, screenshot, signUp } from "./lib/ui.mjs";
 
 const TOKEN_TTL_S = 12;
-const missing = [
-  !existsSync(taskflowBin) && `${taskflowBin} (the server is not installed)`,
-  !existsSync(path.join(webDist, "index.html")) && `${webDist}/index.html (run npm run build)`,
-].filter(Boolean);
-if (missing.length && process.env.TASKFLOW_E2E_REQUIRED) {
-  throw new Error(`end-to-end tests can't run: missing ${missing.join(", ")}`);
-}
+const skip = skipUnlessRunnable();
 
-describe("TaskFlow web client with short-lived tokens", { skip: missing.length ? `missing ${missing.join(", ")}` : false }, () => {
-  let server, browser, dataDir, page;
+describe("TaskFlow web client with short-lived tokens", { skip }, () => {
+  let server, page;
 
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "taskflow-e2e-tokens-"));
-    server = new TaskflowServer({
-      port: await freePort(),
-      dataDir,
-      logPath: path.join(artifactsDir, "server-tokens.log"),
-      env: { TASKFLOW_ACCESS_TOKEN_TTL: String(TOKEN_TTL_S) },
-    });
-    await server.start();
-    browser = await launchBrowser();
-    page = await (await browser.newContext()).newPage();
-    page.setDefaultTimeout(10_000);
+  const suite = serverAndBrowser("tokens", { env: { TASKFLOW_ACCESS_TOKEN_TTL: String(TOKEN_TTL_S) } });
+  before(() => {
+    ({ server } = suite);
+    [page] = suite.pages;
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
 
   it("refreshes tokens before they expire and keeps the live connection up through several lifetimes", async (t) => {
     const run = Date.now().toString(36);
