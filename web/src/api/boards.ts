@@ -16,6 +16,11 @@ export function boardsApi(client: ApiClient) {
     },
     get: (id: string, signal?: AbortSignal) => client.get<Board>(`/boards/${encodeURIComponent(id)}`, undefined, signal),
     create: (body: { name: string; description?: string }) => client.post<Board>("/boards", body),
+    /** A new board of the caller's from a TaskFlow export or a Trello board export (JSON). */
+    importFile: (file: Blob) => client.postFile<Board>("/boards/import", file),
+    /** The board as a TaskFlow export (JSON) or its tasks as CSV. */
+    exportFile: (id: string, format: "json" | "csv") =>
+      client.blob(`/boards/${encodeURIComponent(id)}/export${format === "csv" ? "?format=csv" : ""}`),
     update: (id: string, body: { name?: string; description?: string }) =>
       client.patch<Board>(`/boards/${encodeURIComponent(id)}`, body),
     remove: (id: string) => client.delete(`/boards/${encodeURIComponent(id)}`),

@@ -4,6 +4,8 @@ export type Query = Record<string, string | number | undefined | null>;
 
 export interface RequestOptions {
   body?: unknown;
+  /** A file sent as it is (streamed by the browser), instead of `body` as JSON. */
+  file?: Blob;
   query?: Query;
   headers?: Record<string, string>;
   /** Send the bearer token (default true). */
@@ -96,6 +98,11 @@ export class ApiClient {
     return this.request<T>("PUT", path, { ...opts, body }).then((r) => r.data);
   }
 
+  /** POSTs a JSON file as it is (not parsed here: it may be large). */
+  postFile<T>(path: string, file: Blob): Promise<T> {
+    return this.request<T>("POST", path, { file }).then((r) => r.data);
+  }
+
   async delete(path: string, opts: RequestOptions = {}): Promise<void> {
     await this.request<void>("DELETE", path, opts);
   }
@@ -157,13 +164,13 @@ export class ApiClient {
 
   private async send(method: string, path: string, opts: RequestOptions, token: string | null): Promise<Response> {
     const headers: Record<string, string> = { Accept: "application/json, application/problem+json", ...opts.headers };
-    if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+    if (opts.body !== undefined || opts.file !== undefined) headers["Content-Type"] = "application/json";
     if (token) headers.Authorization = `Bearer ${token}`;
     try {
       return await fetch(buildUrl(this.baseUrl, path, opts.query), {
         method,
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body: opts.file ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
         signal: opts.signal,
         keepalive: opts.keepalive,
       });

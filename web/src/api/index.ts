@@ -5,11 +5,12 @@ import { ApiClient, type TokenSource } from "./client";
 import { notificationsApi } from "./notifications";
 import { searchApi } from "./search";
 import { tasksApi } from "./tasks";
+import { tokensApi } from "./tokens";
 
 /** The whole typed API, over one client. */
 export function createApi(client: ApiClient) {
   return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client),
-    notifications: notificationsApi(client), search: searchApi(client) };
+    notifications: notificationsApi(client), search: searchApi(client), tokens: tokensApi(client) };
 }
 
 export type TaskFlowApi = ReturnType<typeof createApi>;
@@ -21,3 +22,4 @@ export function createApiWithTokens(tokens: TokenSource | null, baseUrl?: string
 export { ApiError, errorMessage, fieldErrors } from "./errors";
 export type * from "./types";
 export type * from "./notifications";
+export type * from "./tokens";

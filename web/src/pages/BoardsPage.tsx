@@ -74,7 +74,35 @@ export default function BoardsPage() {
         </ul>
       )}
       <NewBoardForm />
+      <ImportBoardForm />
     </section>
+  );
+}
+
+/** A new board from a file: a TaskFlow export or a Trello board export (Trello: … → Export as JSON). */
+function ImportBoardForm() {
+  const api = useApi();
+  const navigate = useNavigate();
+  const [file, setFile] = useState<File | null>(null);
+  const importing = useAction(async (chosen: File) => {
+    const board = await api.boards.importFile(chosen);
+    navigate(`/boards/${board.id}`);
+  });
+  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    if (file) void importing.run(file);
+  };
+  return (
+    <form className="card import-board" onSubmit={onSubmit} aria-labelledby="import-board-title" noValidate>
+      <h2 id="import-board-title">Import a board</h2>
+      <Alert>{importing.message}</Alert>
+      <TextField label="Export file (JSON)" name="file" type="file" accept=".json,application/json"
+        hint="A TaskFlow board export, or a Trello board exported as JSON. It becomes a new board of yours."
+        onChange={(e) => { setFile(e.target.files?.[0] ?? null); importing.reset(); }} />
+      <button type="submit" disabled={!file || importing.pending}>
+        {importing.pending ? "Importing…" : "Import board"}
+      </button>
+    </form>
   );
 }
 

@@ -3,6 +3,7 @@ import type { ProfileChanges } from "../api/auth";
 import { ApiError } from "../api/errors";
 import { useMe, useServices } from "../app/ServicesContext";
 import { Alert } from "../components/Alert";
+import { ApiTokens } from "../components/ApiTokens";
 import { TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
 import { usePageTitle } from "../components/usePageTitle";
@@ -69,7 +70,7 @@ export default function ProfilePage() {
         <TextField label="Email" type="email" name="email" autoComplete="email" value={email}
           onChange={(e) => { setEmail(e.target.value); errors.edited("email"); }} error={errors.errorOf("email")} />
         <TextField label="New password" type="password" name="password" autoComplete="new-password"
-          hint="Leave empty to keep your password. Changing it signs out your other sessions." value={password}
+          hint="Leave empty to keep your password. Changing it signs out your other sessions and revokes your API tokens." value={password}
           onChange={(e) => { setPassword(e.target.value); errors.edited("password"); }} error={errors.errorOf("password")} />
         <TextField label="Current password" type="password" name="current_password" autoComplete="current-password"
           hint="Required to change your email or password." required={needsCurrent} value={currentPassword}
@@ -78,6 +79,7 @@ export default function ProfilePage() {
           {save.pending ? "Saving…" : "Save profile"}
         </button>
       </form>
+      <ApiTokens />
     </section>
   );
 }

@@ -6,8 +6,9 @@ import { Alert } from "../Alert";
 import { TextAreaField, TextField } from "../Field";
 import { useAction } from "../useAction";
 import { maxLength, required, useFieldErrors, validate } from "../validation";
+import { BoardExport } from "./BoardTransfer";
 
-/** Rename and describe the board (owner, editor); delete it (owner). */
+/** Rename and describe the board (owner, editor); export it (anyone); delete it (owner). */
 export function BoardSettings({ board, canRename, isOwner }: { board: Board; canRename: boolean; isOwner: boolean }) {
   const api = useApi();
   const navigate = useNavigate();
@@ -63,6 +64,7 @@ export function BoardSettings({ board, canRename, isOwner }: { board: Board; can
           </button>
         </form>
       )}
+      <BoardExport board={board} />
       {isOwner && (
         <div className="danger-zone">
           <Alert>{remove.message}</Alert>
