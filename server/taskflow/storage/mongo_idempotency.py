@@ -38,7 +38,8 @@ class MongoIdempotencyKeys(MongoQueries):
                 return None, None
             held = await keys.find_one({"_id": scope})
             if held is not None:
-                return str(held.get("owner") or ""), held.get("record")
+                record = held.get("record")
+                return (None if record is not None else str(held.get("owner"))), record
         return "", None
 
     async def renew_idempotency_key(self, scope: str, owner: str, *, expires_at: float) -> bool:

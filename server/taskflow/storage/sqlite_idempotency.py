@@ -28,7 +28,7 @@ def _claim(conn: sqlite3.Connection, *, scope: str, owner: str, now: float,
                         (scope,)).fetchone()
     if held is None:  # can't happen inside the transaction; answered as "running" to be safe
         return "", None
-    return str(held["owner"] or ""), held["record"]
+    return (None if held["record"] is not None else str(held["owner"])), held["record"]
 
 
 class IdempotencyKeys:
