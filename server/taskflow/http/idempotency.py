@@ -127,9 +127,9 @@ def register(app: Quart) -> None:
         raw = request.headers.get(HEADER)
         if raw is None or request.method != "POST" or not request.path.startswith("/api/v1/"):
             return None
-        key = parse_key(raw)
         if request.path in _ANONYMOUS:
-            return None
+            return None  # ignored, however it looks
+        key = parse_key(raw)
         try:
             actor = bearer_actor()
         except Unauthorized:
@@ -148,6 +148,8 @@ def register(app: Quart) -> None:
         # Answered here, not by the route: counted against the caller's API limit all the same.
         await rt.limit(rt.settings.rate_limits.api_per_user, "api", actor.user_id)
         if claim.state == "running" or claim.stored is None:
+            # Read to the end first: a client still sending would otherwise see a broken pipe.
+            await _drained_digest()
             raise IdempotencyKeyInUse(
                 f"A request with this {HEADER} is still being processed; retry later",
                 retry_after=min(rt.settings.idempotency_lease_seconds, 5))
