@@ -335,3 +335,45 @@ def test_every_authenticated_post_documents_the_key(http: httpx.Client) -> None:
         assert ("Idempotency-Key" in names) != anonymous, path
         if not anonymous:
             assert {"409", "422"} <= set(op["responses"]), path
+
+
+def _claim_expiry(server: TaskflowServer, backend: str, user_id: str, key: str) -> float:
+    """When the running claim of the key lapses unless renewed (epoch seconds)."""
+    scope = _scope(user_id, key)
+    if backend == "redis":
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            return time.time() + float(client.pttl(f"taskflow:idem:{scope}")) / 1000
+        finally:
+            client.close()
+    db = sqlite3.connect(Path(server.env["TASKFLOW_DATA_DIR"]) / "taskflow.db")
+    try:
+        row = db.execute("SELECT expires_at FROM idempotency_keys WHERE scope = ? AND record IS NULL",
+                         (scope,)).fetchone()
+    finally:
+        db.close()
+    assert row is not None
+    return float(row[0])
+
+
+def test_a_request_longer_than_the_lease_keeps_its_claim(server: TaskflowServer, backend: str,
+                                                         http: httpx.Client, documented: Any) -> None:
+    ada = _user(http)
+    board = _board(http, ada)
+    body = json.dumps({"board_id": board, "title": "Long"}).encode()
+    headers = {**ada["headers"], "Content-Type": "application/json", "Idempotency-Key": "k-long"}
+    sock = _raw_post_start(server, "/api/v1/tasks", headers, body[:10], len(body))
+    try:
+        _wait_claimed(server, backend, ada["id"], "k-long")
+        first_end = _claim_expiry(server, backend, ada["id"], "k-long")
+        while time.time() < first_end + 1:  # past the first lease's end: only a renewal kept it
+            assert _claim_expiry(server, backend, ada["id"], "k-long") > time.time(), "claim lapsed"
+            time.sleep(0.2)  # polling the clock condition above
+        r = _post(http, documented, "/tasks", ada, "k-long", content=body,
+                  headers={"Content-Type": "application/json"})
+        _problem(r, 409, "idempotency_key_in_use")
+        sock.sendall(body[10:])
+        assert _read_status(sock) == 201
+    finally:
+        sock.close()
+    assert _count_tasks(http, ada, board) == 1
