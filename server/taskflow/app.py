@@ -24,6 +24,7 @@ from taskflow.http import (
     boards,
     checklists,
     columns,
+    idempotency,
     notifications,
     ops,
     problems,
@@ -36,6 +37,7 @@ from taskflow.http.metrics import MetricsListener
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
 from taskflow.http.runtime import Runtime
+from taskflow.idempotency import IdempotencyStore, RedisLedger, StoreLedger
 from taskflow.observability import Metrics
 from taskflow.ratelimit import RateLimiter
 from taskflow.realtime.channel import LiveChannel
@@ -126,6 +128,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         app.register_blueprint(web.blueprint(settings.web_dist))
     problems.register(app)
     http_middleware.register(app)
+    idempotency.register(app)
     channel = LiveChannel(settings, metrics=rt.metrics)
     app.extensions["taskflow_live"] = channel
     live = publisher or LivePublisher(channel)
@@ -145,13 +148,16 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         rt.store, rt.cache = store, cache
         rt.limiter = RateLimiter(redis=redis, enabled=settings.rate_limits.enabled)
         rt.redis_ping = partial(redis_ping, redis) if redis else None
+        keys = cast(IdempotencyStore, store)
+        rt.idempotency = RedisLedger(redis) if redis else StoreLedger(keys, SystemClock())
         rt.services_ = Services.build(
             store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),
             tokens=tokens, blobs=open_blobs(settings), refresh_ttl=settings.refresh_token_ttl,
             stats_ttl=settings.stats_ttl, max_upload_bytes=settings.max_upload_bytes,
         )
         await channel.start(rt.services_, redis)
-        chores = asyncio.create_task(_chores(rt.services_, settings.event_retention_days))
+        chores = asyncio.create_task(_chores(rt.services_, settings.event_retention_days,
+                                             None if redis else keys))
         logger.info("taskflow {} serving on {} (instance {}, store {}, redis {})", __version__,
                     settings.server, settings.instance_id, type(store).__name__,
                     settings.redis_mode if redis else "off")
@@ -167,10 +173,12 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     return app
 
 
-async def _chores(services: Services, retention_days: int) -> None:
+async def _chores(services: Services, retention_days: int,
+                  idempotency_keys: IdempotencyStore | None) -> None:
     """Periodic housekeeping: direct uploads started an hour ago and never confirmed; the
     event logs of boards deleted an hour ago (kept so every instance could deliver them);
-    events of live boards older than the retention (their newest 10,000 aside)."""
+    events of live boards older than the retention (their newest 10,000 aside); without
+    Redis, expired Idempotency-Key claims and responses."""
     while True:
         await asyncio.sleep(600)
         try:
@@ -185,6 +193,9 @@ async def _chores(services: Services, retention_days: int) -> None:
             # Read notifications after 90 days, unread ones after 365.
             if notices := await services.notifications.purge(now):
                 logger.info("purged {} old notification(s)", notices)
+            if idempotency_keys is not None and (
+                    keys := await idempotency_keys.purge_idempotency_keys(now=now.timestamp())):
+                logger.info("purged {} expired idempotency key(s)", keys)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -93,6 +93,8 @@ class Settings:
     # A live board's events older than this are pruned (its newest 10,000 always stay):
     # how far back a task's activity reaches.
     event_retention_days: int = 365
+    # Seconds an Idempotency-Key claim outlives its last renewal (a crashed instance's claim).
+    idempotency_lease_seconds: int = 30
     # /metrics: on a listener of its own (not the public port) and, on the public port, only
     # for a request bearing the token (404 otherwise, and always when no token is set).
     metrics_port: int | None = None
@@ -180,6 +182,8 @@ class Settings:
             presence_ttl=_int(env, "TASKFLOW_PRESENCE_TTL", 45, low=5, high=55),
             sqlite_busy_timeout_ms=_int(env, "TASKFLOW_SQLITE_BUSY_TIMEOUT_MS", 10_000, low=100,
                                         high=600_000),
+            idempotency_lease_seconds=_int(env, "TASKFLOW_IDEMPOTENCY_LEASE_SECONDS", 30,
+                                           low=1, high=3600),
             event_retention_days=_int(env, "TASKFLOW_EVENT_RETENTION_DAYS", 365, low=1,
                                       high=36_500),
             metrics_port=_int(env, "TASKFLOW_METRICS_PORT", 0, low=1, high=65535) or None,

@@ -68,6 +68,14 @@ class Conflict(TaskFlowError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class IdempotencyKeyInUse(Conflict):
+    code, title = "idempotency_key_in_use", "A request with this Idempotency-Key is still running"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 class EventsGone(TaskFlowError):
     status, code, title = 410, "events_gone", "Events older than what is kept were requested"
 
@@ -89,6 +97,10 @@ class ValidationFailed(TaskFlowError):
 
     def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail, errors=errors or [])
+
+
+class IdempotencyKeyReused(TaskFlowError):
+    status, code, title = 422, "idempotency_key_reused", "This Idempotency-Key was used for another request"
 
 
 class RateLimited(TaskFlowError):

@@ -25,8 +25,8 @@ def content_security_policy(blob_origins: tuple[str, ...]) -> str:
     return _CSP.format(blobs="".join(f" {o}" for o in blob_origins))
 
 
-_CORS_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID"
-_CORS_EXPOSE = "ETag, Location, Retry-After, X-Request-ID"
+_CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-ID"
+_CORS_EXPOSE = "ETag, Idempotent-Replayed, Location, Retry-After, X-Request-ID"
 
 
 _CORS_PREFLIGHT = [

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from taskflow.errors import (
     BadRequest,
+    IdempotencyKeyInUse,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -33,7 +34,7 @@ _BY_STATUS: dict[int, type[TaskFlowError]] = {
 def problem_response(error: TaskFlowError) -> Response:
     response = Response(json.dumps(error.payload()), status=error.status,
                         content_type="application/problem+json")
-    if isinstance(error, RateLimited | ServiceUnavailable):
+    if isinstance(error, RateLimited | ServiceUnavailable | IdempotencyKeyInUse):
         response.headers["Retry-After"] = str(error.retry_after)
     if "etag" in error.extra:
         response.headers["ETag"] = error.extra["etag"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Any
+from typing import Any, cast
 
 from quart import Request
+from quart.wrappers.request import Body
 
 from taskflow.errors import MalformedJSON, UnsupportedMediaType
 
@@ -14,16 +16,40 @@ _UPLOAD_PATH = re.compile(r"^/api/v1/tasks/[^/]+/attachments$")
 _MULTIPART_OVERHEAD = 64 * 1024
 
 
+class HashingBody(Body):
+    """A request body that, once `hash()` is called, feeds every chunk it receives to a SHA-256
+    as it arrives (before anyone reads it): the Idempotency-Key fingerprint of a streamed body,
+    without holding the body."""
+
+    digest: hashlib._Hash | None = None
+
+    def hash(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def append(self, data: bytes) -> None:
+        if self.digest is not None and data and self._must_raise is None:
+            self.digest.update(data)
+        super().append(data)
+
+    @property
+    def complete(self) -> bool:
+        """Every chunk has arrived (or the body was refused as too large)."""
+        return self._complete.is_set()
+
+
 class JSONRequest(Request):
     """Bodies are limited to MAX_CONTENT_LENGTH, uploads to `upload_limit` instead."""
 
     upload_limit = 25 * 1024 * 1024
+    body_class = HashingBody
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.method == "POST" and _UPLOAD_PATH.match(self.path):
             self.body = self.body_class(self.content_length,
                                         self.upload_limit + _MULTIPART_OVERHEAD)
+        if self.method == "POST" and "Idempotency-Key" in self.headers:
+            cast(HashingBody, self.body).hash()
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or self.is_json) and not silent:

@@ -12,6 +12,7 @@ from quart import current_app, g, request
 from taskflow.addresses import client_address as address_of
 from taskflow.config import Settings
 from taskflow.errors import Unauthorized
+from taskflow.idempotency import IdempotencyLedger
 from taskflow.observability import Metrics
 from taskflow.ratelimit import RateLimiter
 from taskflow.security.tokens import TokenIssuer
@@ -35,6 +36,7 @@ class Runtime:
     cache: Cache | None = None
     services_: Services | None = None
     redis_ping: Callable[[], Awaitable[Any]] | None = None
+    idempotency: IdempotencyLedger | None = None
 
     async def limit(self, limits: str, scope: str, key: str) -> None:
         """Counts one request against a rate limit (RateLimited when spent)."""

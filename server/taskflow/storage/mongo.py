@@ -40,6 +40,7 @@ from taskflow.domain import (
 )
 from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage import mongo_records as rec
+from taskflow.storage.mongo_idempotency import MongoIdempotencyKeys
 from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missing_indexes
 from taskflow.storage.mongo_notify import MongoNotifyQueries, MongoNotifyWrites
 from taskflow.storage.mongo_records import Doc
@@ -256,7 +257,7 @@ class MongoTransaction(MongoNotifyWrites):
         return spent == 1
 
 
-class MongoStore(MongoNotifyQueries):
+class MongoStore(MongoNotifyQueries, MongoIdempotencyKeys):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off

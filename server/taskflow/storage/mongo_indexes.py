@@ -24,7 +24,7 @@ from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
                "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta",
-               "notifications", "watches")
+               "notifications", "watches", "idempotency_keys")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
@@ -40,6 +40,8 @@ class Index:
     name: str
     keys: tuple[tuple[str, int], ...]
     unique: bool = False
+    # A TTL index: documents go once the (date) field is this many seconds in the past.
+    expire_after_seconds: int | None = None
 
     def describe(self) -> str:
         fields = ", ".join(f"{name}{'' if way > 0 else ' desc'}" for name, way in self.keys)
@@ -85,6 +87,9 @@ INDEXES = (
     Index("notifications", "notifications_by_time", (("read", 1), ("created_at", 1))),
     Index("watches", "watches_by_board", (("board_id", 1), ("task_id", 1), ("user_id", 1))),
     Index("watches", "watches_by_user", (("user_id", 1), ("created_at", 1), ("key", 1))),
+    # Idempotency-Key claims and stored responses (mongo_idempotency.py), gone once expired.
+    Index("idempotency_keys", "idempotency_keys_ttl", (("expires_at", 1),),
+          expire_after_seconds=0),
 )
 
 
@@ -97,8 +102,11 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
             with suppress(CollectionInvalid):  # another instance created it meanwhile
                 await db.create_collection(name)
     for index in INDEXES:
+        options: dict[str, Any] = {}
+        if index.expire_after_seconds is not None:
+            options["expireAfterSeconds"] = index.expire_after_seconds
         await db[index.collection].create_index(list(index.keys), name=index.name,
-                                                unique=index.unique)
+                                                unique=index.unique, **options)
     await _ensure_text_index(db)
     await _backfill_search_comments(db)
     found = await layout(db)

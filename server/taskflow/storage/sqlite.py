@@ -35,6 +35,7 @@ from taskflow.domain import (
 )
 from taskflow.errors import Conflict, ServiceUnavailable
 from taskflow.storage import sqlite_search
+from taskflow.storage.sqlite_idempotency import IdempotencyKeys
 from taskflow.storage.sqlite_notify import NotifyQueries, NotifyWrites
 from taskflow.storage.sqlite_queries import members_of
 from taskflow.storage.sqlite_rows import board_of, columns_json, opt_ts, task_of
@@ -376,7 +377,7 @@ class SqliteTransaction(NotifyWrites):
         return changed == 1
 
 
-class SqliteStore(NotifyQueries):
+class SqliteStore(NotifyQueries, IdempotencyKeys):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: SqliteThread, reader: SqliteThread, *,

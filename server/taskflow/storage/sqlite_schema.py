@@ -206,4 +206,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE boards ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
     UPDATE boards SET epoch = lower(hex(randomblob(8))) WHERE epoch = ''
     """,
+    # Idempotency-Key (issue #18), when no Redis is configured: one row per (user, key), a
+    # claim (owner, lease end in expires_at) while the first request runs, then its response
+    # (record, kept 24 h). Expired rows are taken over by a claim or purged by housekeeping.
+    """
+    CREATE TABLE idempotency_keys (
+        scope TEXT PRIMARY KEY,
+        owner TEXT,
+        record TEXT,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)
+    """,
 )
