@@ -243,3 +243,45 @@ async def test_with_s3_the_csp_lets_the_browser_reach_the_bucket(
     assert "connect-src 'self' ws: wss:;" in local
     with_s3 = (await s3_app[0].test_client().get("/api/v1/health")).headers["Content-Security-Policy"]
     assert f"connect-src 'self' ws: wss: {s3_server};" in with_s3
+
+
+def test_an_upload_larger_than_a_json_body_works_on_a_real_server(tmp_path: Path) -> None:
+    """The upload limit (TASKFLOW_MAX_UPLOAD_MB), not the JSON body limit (1 MiB), bounds a
+    multipart upload, with an Idempotency-Key or without: 3 MiB goes through and comes back byte
+    for byte; above the limit is 413."""
+    from tests.support.processes import TaskflowServer
+
+    server = TaskflowServer(env={"TASKFLOW_DATA_DIR": str(tmp_path / "data"),
+                                 "TASKFLOW_MAX_UPLOAD_MB": "4"}, workdir=tmp_path / "run").start()
+    try:
+        token = server.post("/api/v1/auth/register", json={
+            "email": "big@example.com", "password": "correct horse battery", "name": "Big"}
+        ).json()["access_token"]
+        board = server.post("/api/v1/boards", json={"name": "Files"}, token=token).json()
+        task = server.post("/api/v1/tasks", json={"board_id": board["id"], "title": "t"},
+                           token=token).json()
+
+        def upload(data: bytes, key: str | None = None) -> Any:
+            boundary = "taskflowboundary"
+            headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+            if key is not None:
+                headers["Idempotency-Key"] = key
+            body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                    f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            return server.post(f"/api/v1/tasks/{task['id']}/attachments", body=body, token=token,
+                               headers=headers, timeout=60)
+
+        data = bytes(range(256)) * (3 * 4096)  # 3 MiB
+        made = upload(data)
+        assert made.status == 201, made.body[:300]
+        back = server.get(f"/api/v1/tasks/{task['id']}/attachments/{made.json()['id']}/content",
+                          token=token, timeout=60)
+        assert back.status == 200 and back.body == data
+        keyed = upload(data, key="big-upload-1")
+        assert keyed.status == 201, keyed.body[:300]
+        too_big = upload(b"x" * (4 * 1024 * 1024 + 1))
+        assert too_big.status == 413, too_big.body[:300]
+        assert too_big.json()["code"] == "payload_too_large"
+    finally:
+        server.stop()

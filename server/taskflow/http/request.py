@@ -46,8 +46,10 @@ class JSONRequest(Request):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.method == "POST" and _UPLOAD_PATH.match(self.path):
-            self.body = self.body_class(self.content_length,
-                                        self.upload_limit + _MULTIPART_OVERHEAD)
+            # The form parser checks max_content_length too (else MAX_CONTENT_LENGTH, the
+            # JSON body limit, would refuse every upload above it).
+            self._max_content_length = self.upload_limit + _MULTIPART_OVERHEAD
+            self.body = self.body_class(self.content_length, self._max_content_length)
         if self.method == "POST" and "Idempotency-Key" in self.headers:
             cast(HashingBody, self.body).hash()
 
