@@ -167,6 +167,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             owner=f"{settings.instance_id}-{uuid.uuid4().hex[:8]}",
             retry_window=timedelta(seconds=settings.webhook_retry_window),
             poll_interval=settings.webhook_poll_seconds,
+            lease=timedelta(seconds=settings.webhook_lease_seconds),
             observer=DeliveryObserver(attempted=attempted, lagged=metrics.webhook_lag.observe))
         await channel.start(rt.services_, redis)
         dispatcher.start()

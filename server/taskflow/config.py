@@ -104,6 +104,9 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_window: int = 24 * 3600
     webhook_poll_seconds: float = 1.0
+    # How long a sending instance holds a webhook without renewing it (a crashed sender's
+    # webhooks are taken over after this).
+    webhook_lease_seconds: int = 30
 
     @property
     def production(self) -> bool:
@@ -194,6 +197,8 @@ class Settings:
             webhook_allow_private=_bool(env, "TASKFLOW_WEBHOOK_ALLOW_PRIVATE", False),
             webhook_retry_window=_int(env, "TASKFLOW_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600,
                                       low=10, high=30 * 24 * 3600),
+            webhook_lease_seconds=_int(env, "TASKFLOW_WEBHOOK_LEASE_SECONDS", 30, low=6,
+                                       high=3600),
             webhook_poll_seconds=_int(env, "TASKFLOW_WEBHOOK_POLL_MS", 1000, low=100,
                                       high=60_000) / 1000,
             **({"instance_id": instance_id} if instance_id else {}),

@@ -99,6 +99,7 @@ class WebhookDispatcher:
     owner: str
     retry_window: timedelta = timedelta(hours=24)
     poll_interval: float = 1.0
+    lease: timedelta = LEASE
     observer: DeliveryObserver = field(default_factory=DeliveryObserver)
     _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _loop: asyncio.Task[None] | None = None
@@ -151,7 +152,7 @@ class WebhookDispatcher:
     async def _claim(self, hook: Webhook, now: datetime) -> bool:
         async def work(tx: Transaction) -> bool:
             return await tx.claim_webhook(hook.board_id, hook.id, owner=self.owner, now=now,
-                                          until=now + LEASE)
+                                          until=now + self.lease)
 
         return await self.store.transact(work)
 
@@ -198,7 +199,7 @@ class WebhookDispatcher:
             return await tx.settle_webhook(
                 hook.board_id, hook.id, owner=self.owner, now=now, cursor=hook.cursor,
                 attempt=hook.attempt, next_attempt_at=hook.next_attempt_at,
-                failing_since=hook.failing_since, lease_until=now + LEASE if lease else None,
+                failing_since=hook.failing_since, lease_until=now + self.lease if lease else None,
                 active=hook.active, disabled_reason=hook.disabled_reason)
 
         return await self.store.transact(work)
@@ -249,7 +250,7 @@ class WebhookDispatcher:
             held = await tx.settle_webhook(
                 hook.board_id, hook.id, owner=self.owner, now=now, cursor=hook.cursor,
                 attempt=hook.attempt, next_attempt_at=hook.next_attempt_at,
-                failing_since=hook.failing_since, lease_until=now + LEASE if lease else None,
+                failing_since=hook.failing_since, lease_until=now + self.lease if lease else None,
                 active=hook.active, disabled_reason=hook.disabled_reason)
             if held:
                 await tx.insert_delivery(delivery)
