@@ -3,6 +3,7 @@ Standard Webhooks signatures itself (tests/support/webhook_receiver.py)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -115,7 +116,7 @@ def test_signed_and_in_seq_order_under_concurrent_writers(
     got = receiver.wait(lambda r: len(r) >= total, 60, f"{total} deliveries")
     assert [r.verified for r in got].count(False) == 0
     seqs = _seqs(got)
-    out_of_order = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b <= a)
+    out_of_order = sum(1 for a, b in itertools.pairwise(seqs) if b <= a)
     assert out_of_order == 0, seqs
     assert seqs == list(range(1, total + 1))
     # The payload is the board event as the live channel and /events send it.
