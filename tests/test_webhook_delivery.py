@@ -17,7 +17,7 @@ from quart import Quart
 
 from taskflow.app import create_app
 from taskflow.config import Settings
-from tests.support.processes import HttpResponse, TaskflowServer
+from tests.support.processes import HttpResponse, TaskflowServer, start_together
 from tests.support.schemas import check_body
 from tests.support.webhook_receiver import Received, WebhookReceiver
 
@@ -247,3 +247,69 @@ def test_a_redirect_is_a_failed_attempt(server: TaskflowServer, documented: Quar
     assert (items[0]["status"], items[0]["response_code"]) == ("failed", 302)
     assert "redirect" in items[0]["error"]
     assert len(receiver.received) == 1  # the Location was not followed
+
+
+def test_three_instances_on_one_store_deliver_each_event_exactly_once(
+        tmp_path: Path, documented: Quart, receiver: WebhookReceiver) -> None:
+    servers = [_server(tmp_path, name=f"i{n}") for n in range(3)]
+    with start_together(servers):
+        apis = [Api(s, documented) for s in servers]
+        token = apis[0].register("Fay")
+        board = apis[0].call("POST", "/boards", token, json={"name": "Three"}, status=201)
+        _hook(apis[1], token, board["id"], receiver)
+        per_instance = 20
+
+        def write(n: int) -> None:
+            for i in range(per_instance):
+                apis[n % 3].call("POST", "/tasks", token,
+                                 json={"board_id": board["id"], "title": f"{n}-{i}"}, status=201)
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(write, range(6)))
+        total = 6 * per_instance
+        got = receiver.wait(lambda r: len({x.msg_id for x in r}) >= total, 60, "every event")
+        # Nothing more in flight: the cursor is at the end on the store.
+        _until(lambda: apis[2].call("GET", f"/boards/{board['id']}/webhooks",
+                                    token)["items"][0]["last_delivered_seq"] == total, 30,
+               "the cursor at the end")
+        got = list(receiver.received)
+        counts = Counter(r.msg_id for r in got)
+        assert [m for m, c in counts.items() if c > 1] == []  # 0 duplicates
+        assert len(counts) == total  # 0 missing
+        assert _seqs(got) == list(range(1, total + 1))
+        assert all(r.verified for r in got)
+
+
+def test_sigkill_of_the_sending_instance_loses_nothing(
+        tmp_path: Path, documented: Quart, receiver: WebhookReceiver) -> None:
+    slow = threading.Event()
+
+    def answer(got: Received) -> int:
+        slow.wait(0.03)  # a slow receiver keeps the stream in flight when the kill lands
+        return 200
+
+    receiver.respond = answer
+    srv = _server(tmp_path).start()
+    try:
+        api = Api(srv, documented)
+        token = api.register("Gus")
+        board = api.call("POST", "/boards", token, json={"name": "Crash"}, status=201)
+        _hook(api, token, board["id"], receiver)
+        total = 60
+        for i in range(total):
+            api.call("POST", "/tasks", token, json={"board_id": board["id"], "title": f"{i}"},
+                     status=201)
+        receiver.wait(lambda r: len(r) >= 10, 30, "the stream under way")
+        srv.kill()
+        before = len(receiver.received)
+        assert before < total, "the kill landed after the stream ended"
+        srv.start()  # a new instance: it takes the lease over once the dead one's expires
+        got = receiver.wait(lambda r: len({x.msg_id for x in r}) >= total, 60, "every event")
+    finally:
+        srv.stop()
+    counts = Counter(r.msg_id for r in got)
+    assert len(counts) == total  # nothing lost
+    duplicates = sum(c - 1 for c in counts.values())
+    assert duplicates <= 1, counts  # only the one in flight at the kill, if any
+    firsts = list(dict.fromkeys(r.payload["seq"] for r in got))
+    assert firsts == list(range(1, total + 1))
