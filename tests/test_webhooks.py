@@ -52,7 +52,7 @@ async def test_owner_manages_webhooks_and_the_secret_is_shown_once(client: Any) 
     assert len(page["items"]) == 2 and page["next_cursor"]
     rest = await (await client.get(f"{base(board)}?limit=2&cursor={page['next_cursor']}",
                                    headers=ann.headers)).get_json()
-    assert [w["id"] for w in page["items"] + rest["items"]][0] == made["id"]
+    assert page["items"][0]["id"] == made["id"]
     assert len(page["items"] + rest["items"]) == 3 and rest["next_cursor"] is None
     r = await client.patch(f"{base(board)}/{made['id']}", headers=ann.headers,
                            json={"events": ["comment:created"], "active": False})
