@@ -19,7 +19,13 @@ from quart import Quart
 
 from taskflow.app import create_app
 from taskflow.config import Settings
-from tests.support.processes import HttpResponse, TaskflowServer, free_port, start_together
+from tests.support.processes import (
+    METRICS_AUTH,
+    HttpResponse,
+    TaskflowServer,
+    free_port,
+    start_together,
+)
 from tests.support.schemas import check_body
 from tests.support.webhook_receiver import Received, WebhookReceiver
 
@@ -178,6 +184,11 @@ def test_failures_are_retried_first_within_10s_then_delivered_in_order(
     assert deliveries[-1]["error"]
     state = api.call("GET", f"/boards/{board['id']}/webhooks/{hook['id']}", token)
     assert state["active"] is True and state["last_delivered_seq"] == 3
+    metrics = server.get("/metrics", headers=METRICS_AUTH).body.decode()
+    assert 'taskflow_webhook_deliveries_total{outcome="failed"} 2.0' in metrics
+    assert 'taskflow_webhook_deliveries_total{outcome="succeeded"} 2.0' in metrics
+    assert "taskflow_webhook_attempt_seconds_count 4.0" in metrics
+    assert "taskflow_webhook_lag_seconds_count 2.0" in metrics
 
 
 def test_disabled_after_the_retry_window_and_reenabled(
