@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncGenerator
 from datetime import timedelta
 from functools import partial
@@ -31,6 +32,7 @@ from taskflow.http import (
     search,
     tasks,
     web,
+    webhooks,
 )
 from taskflow.http import middleware as http_middleware
 from taskflow.http.metrics import MetricsListener
@@ -48,9 +50,11 @@ from taskflow.security.passwords import BcryptHasher
 from taskflow.security.tokens import TokenIssuer
 from taskflow.services.container import Services
 from taskflow.services.ports import BlobStore, Cache, Publisher, Store
+from taskflow.services.webhook_delivery import DeliveryObserver, WebhookDispatcher
 from taskflow.storage.mongo import MongoNotReady, MongoStore
 from taskflow.storage.sqlite import SqliteStore
 from taskflow.storage.timed import TimedStore
+from taskflow.webhooknet import HttpWebhookSender
 
 
 async def open_store(settings: Settings, *, create_indexes: bool = False) -> Store:
@@ -122,7 +126,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
                       attachments.blueprint, checklists.blueprint, notifications.blueprint,
-                      ops.blueprint, search.blueprint):
+                      ops.blueprint, search.blueprint, webhooks.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -150,12 +154,28 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         rt.redis_ping = partial(redis_ping, redis) if redis else None
         keys = cast(IdempotencyStore, store)
         rt.idempotency = RedisLedger(redis) if redis else StoreLedger(keys, SystemClock())
+        sender = HttpWebhookSender(allow_private=settings.webhook_allow_private)
         rt.services_ = Services.build(
             store=store, cache=cache, publisher=live, clock=SystemClock(), hasher=BcryptHasher(),
             tokens=tokens, blobs=open_blobs(settings), refresh_ttl=settings.refresh_token_ttl,
             stats_ttl=settings.stats_ttl, max_upload_bytes=settings.max_upload_bytes,
+            webhook_sender=sender,
         )
+        metrics = rt.metrics
+
+        def attempted(outcome: str, seconds: float) -> None:
+            metrics.webhook_deliveries.labels(outcome).inc()
+            metrics.webhook_attempt.observe(seconds)
+
+        dispatcher = WebhookDispatcher(
+            store=store, sender=sender, clock=SystemClock(), doorbell=rt.services_.doorbell,
+            owner=f"{settings.instance_id}-{uuid.uuid4().hex[:8]}",
+            retry_window=timedelta(seconds=settings.webhook_retry_window),
+            poll_interval=settings.webhook_poll_seconds,
+            lease=timedelta(seconds=settings.webhook_lease_seconds),
+            observer=DeliveryObserver(attempted=attempted, lagged=metrics.webhook_lag.observe))
         await channel.start(rt.services_, redis)
+        dispatcher.start()
         chores = asyncio.create_task(_chores(rt.services_, settings.event_retention_days,
                                              None if redis else keys))
         logger.info("taskflow {} serving on {} (instance {}, store {}, redis {})", __version__,
@@ -165,6 +185,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             yield
         finally:
             chores.cancel()
+            await dispatcher.stop()
+            await sender.close()
             await channel.stop()
             await store.close()
             if redis is not None:

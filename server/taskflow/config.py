@@ -100,6 +100,15 @@ class Settings:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     metrics_token: str | None = None
+    # Webhooks: loopback and private receivers allowed (tests, on-premise); never link-local
+    # or metadata addresses. How long a failing webhook is retried before it is disabled, and
+    # how often an instance looks for events logged by the others.
+    webhook_allow_private: bool = False
+    webhook_retry_window: int = 24 * 3600
+    webhook_poll_seconds: float = 1.0
+    # How long a sending instance holds a webhook without renewing it (a crashed sender's
+    # webhooks are taken over after this).
+    webhook_lease_seconds: int = 30
 
     @property
     def production(self) -> bool:
@@ -189,6 +198,13 @@ class Settings:
             metrics_port=_int(env, "TASKFLOW_METRICS_PORT", 0, low=1, high=65535) or None,
             metrics_host=_host(env, "TASKFLOW_METRICS_HOST", "127.0.0.1"),
             metrics_token=metrics_token,
+            webhook_allow_private=_bool(env, "TASKFLOW_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_retry_window=_int(env, "TASKFLOW_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600,
+                                      low=10, high=30 * 24 * 3600),
+            webhook_lease_seconds=_int(env, "TASKFLOW_WEBHOOK_LEASE_SECONDS", 30, low=6,
+                                       high=3600),
+            webhook_poll_seconds=_int(env, "TASKFLOW_WEBHOOK_POLL_MS", 1000, low=100,
+                                      high=60_000) / 1000,
             **({"instance_id": instance_id} if instance_id else {}),
         )
         return settings

@@ -412,3 +412,48 @@ class SearchHit:
     task: Task
     # The fields in which some term of the query was found (empty for filters only).
     matched_in: tuple[str, ...]
+
+
+# --- webhooks (services/webhooks.py) -------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A board's outgoing webhook and its delivery state.
+
+    `cursor` is the last seq delivered (or skipped by the `events` filter); `lease_owner` and
+    `lease_until` name the instance sending it now; `attempt`, `next_attempt_at` and
+    `failing_since` are the retry state of the event after `cursor`."""
+
+    id: str
+    board_id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    active: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    cursor: int = 0
+    disabled_reason: str | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    attempt: int = 0
+    next_attempt_at: datetime | None = None
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One attempt to deliver one event to one webhook."""
+
+    id: str
+    webhook_id: str
+    board_id: str
+    seq: int
+    event_type: str
+    message_id: str
+    status: Literal["succeeded", "failed"]
+    response_code: int | None
+    duration_ms: int
+    attempt: int
+    error: str | None
+    at: datetime

@@ -313,6 +313,17 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
         )
+        self.webhook_deliveries = Counter(
+            "taskflow_webhook_deliveries_total", "Webhook delivery attempts by outcome",
+            ["outcome"], registry=self.registry)
+        self.webhook_attempt = Histogram(
+            "taskflow_webhook_attempt_seconds", "Duration of one webhook delivery attempt",
+            registry=self.registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+        self.webhook_lag = Histogram(
+            "taskflow_webhook_lag_seconds",
+            "From a board event's commit to its successful delivery to a webhook",
+            registry=self.registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0))
         self.cache_requests = Counter("taskflow_cache_requests_total",
                                       "Cache lookups by result (hit or miss)", ["result"],
                                       registry=self.registry)

@@ -81,6 +81,7 @@ class World:
     attachment_e: dict[str, Any]
     item_a: dict[str, Any]
     notification_a: dict[str, Any]
+    webhook_a: dict[str, Any]
 
     def ids(self) -> dict[str, str]:
         """Names for path templates: {board_a}, {task_e}, {ada}..."""
@@ -92,6 +93,7 @@ class World:
             "ada": self.ada.id, "ed": self.ed.id, "vic": self.vic.id, "eve": self.eve.id,
             "column_a": self.board_a["columns"][1]["id"], "column_e": self.board_e["columns"][1]["id"],
             "item_a": self.item_a["id"], "notification_a": self.notification_a["id"],
+            "webhook_a": self.webhook_a["id"],
         }
 
 
@@ -110,7 +112,19 @@ def world(http: httpx.Client, api: Api) -> World:
         attachment_e=api.attachment(eve, task_e["id"], b"eve's file"),
         item_a=api.ok("POST", f"/tasks/{task_a['id']}/checklist", ada, json={"text": "secret step"}),
         notification_a=_notification_of(api, ada, ed, task_a["id"]),
+        webhook_a=webhook_of(api, ada, board_a["id"]),
     )
+
+
+# A global address literal (no DNS); the filter names an event the suite never makes on the
+# board, so nothing is ever sent to it.
+WEBHOOK_URL = "https://93.184.215.14/taskflow-hook"
+
+
+def webhook_of(api: Api, owner: Person, board_id: str) -> dict[str, Any]:
+    made: dict[str, Any] = api.ok("POST", f"/boards/{board_id}/webhooks", owner,
+                                  json={"url": WEBHOOK_URL, "events": ["member:updated"]})
+    return made
 
 
 def _notification_of(api: Api, to: Person, by: Person, task_id: str) -> dict[str, Any]:

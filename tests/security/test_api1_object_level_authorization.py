@@ -67,6 +67,17 @@ ROWS: list[tuple[str, str, Any, int]] = [
     ("GET", "/tasks/{task_e}/attachments/{attachment_a}/content", None, 404),
     ("DELETE", "/tasks/{task_e}/attachments/{attachment_a}", None, 404),
     ("POST", "/tasks/{task_e}/attachments/{attachment_a}/complete", None, 404),
+    ("POST", "/boards/{board_a}/webhooks", {"url": "https://93.184.215.14/x"}, 404),
+    ("GET", "/boards/{board_a}/webhooks", None, 404),
+    ("GET", "/boards/{board_a}/webhooks/{webhook_a}", None, 404),
+    ("PATCH", "/boards/{board_a}/webhooks/{webhook_a}", {"active": False}, 404),
+    ("DELETE", "/boards/{board_a}/webhooks/{webhook_a}", None, 404),
+    ("GET", "/boards/{board_a}/webhooks/{webhook_a}/deliveries", None, 404),
+    # A's webhook under Eve's own board: it belongs to another board.
+    ("GET", "/boards/{board_e}/webhooks/{webhook_a}", None, 404),
+    ("PATCH", "/boards/{board_e}/webhooks/{webhook_a}", {"active": False}, 404),
+    ("DELETE", "/boards/{board_e}/webhooks/{webhook_a}", None, 404),
+    ("GET", "/boards/{board_e}/webhooks/{webhook_a}/deliveries", None, 404),
     ("PATCH", "/boards/{board_e}/members/{ada}", {"role": "viewer"}, 404),
     ("DELETE", "/boards/{board_e}/members/{ada}", None, 404),
     # A's column on Eve's board, or as the column of Eve's task: no such column there.
@@ -78,7 +89,7 @@ ROWS: list[tuple[str, str, Any, int]] = [
 _PARAM_OF = {"board": "board_id", "task": "task_id", "comment": "comment_id",
              "attachment": "attachment_id", "ada": "user_id", "ed": "user_id", "eve": "user_id",
              "vic": "user_id", "column": "column_id", "item": "item_id",
-             "notification": "notification_id"}
+             "notification": "notification_id", "webhook": "webhook_id"}
 
 
 def _fill(template: Any, ids: dict[str, str]) -> Any:
@@ -107,6 +118,7 @@ def _snapshot(api: Api, world: World) -> dict[str, Any]:
         "tasks": api.ok("GET", f"/tasks?board_id={a}", world.ada)["items"],
         "comments": api.ok("GET", f"/tasks/{task_id}/comments", world.ada)["items"],
         "attachments": api.ok("GET", f"/tasks/{task_id}/attachments", world.ada)["items"],
+        "webhooks": api.ok("GET", f"/boards/{a}/webhooks", world.ada)["items"],
         "content": api.call("GET", f"/tasks/{task_id}/attachments/{world.attachment_a['id']}/content",
                             world.ada).content,
     }

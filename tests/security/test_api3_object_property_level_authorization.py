@@ -36,6 +36,10 @@ WRITES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("PATCH", "/tasks/{task_e}", {"title": "T"},
      ["id", "board_id", "version", "created_by", "created_at", "updated_at", "completed_at"]),
     ("POST", "/tasks/{task_e}/comments", {"body": "C"}, ["id", "author_id", "task_id", "created_at"]),
+    ("POST", "/boards/{board_e}/webhooks",
+     {"url": "https://93.184.215.14/h", "events": ["member:updated"]},
+     ["id", "secret", "active", "cursor", "last_delivered_seq", "created_by", "board_id",
+      "disabled_reason"]),
     ("POST", "/tasks/{task_e}/attachments/uploads", {"filename": "f.txt", "size": 1},
      ["storage_key", "created_by", "pending", "task_id"]),
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import World
+from tests.security.conftest import WEBHOOK_URL, World
 from tests.security.target import Api, Person, assert_problem
 
 Setup = Callable[[Api, World, dict[str, Any]], tuple[str, str, Any]]
@@ -50,6 +50,9 @@ OPERATIONS: dict[str, tuple[str, Setup]] = {
     "attach": ("editor", lambda api, w, b: ("POST", f"/tasks/{_task(api, w, b)['id']}/attachments",
                                             "file")),
     "delete attachment": ("editor", lambda api, w, b: _attachment(api, w, b)),
+    "add webhook": ("owner", lambda api, w, b: ("POST", f"/boards/{b['id']}/webhooks",
+                                                {"url": WEBHOOK_URL, "events": ["member:updated"]})),
+    "list webhooks": ("owner", lambda api, w, b: ("GET", f"/boards/{b['id']}/webhooks", None)),
 }
 RANK = {"viewer": 0, "editor": 1, "owner": 2}
 CASES = [(op, role) for op in OPERATIONS for role in RANK]

@@ -24,6 +24,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 
+from tests.security.conftest import webhook_of
 from tests.security.target import Api, Person, register
 from tests.support.processes import TaskflowServer, serving
 
@@ -73,7 +74,8 @@ class Fuzzed:
                                   json={"text": "fuzzed step"})["id"],
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"],
-                "notification_id": notes["items"][0]["id"]}
+                "notification_id": notes["items"][0]["id"],
+                "webhook_id": webhook_of(api, self.user, board["id"])["id"]}
 
 
 @pytest.fixture(scope="module")

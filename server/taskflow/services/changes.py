@@ -48,6 +48,8 @@ class Recorder:
     store: Store
     publisher: Publisher
     clock: Clock
+    # Rung after a commit that logged events: wakes this instance's webhook dispatcher.
+    on_events: Callable[[], None] | None = None
 
     async def run(self, actor_id: str, work: Callable[[Change], Awaitable[T]]) -> T:
         """Runs `work` in one transaction (maybe more than once, see Store.transact)."""
@@ -66,6 +68,8 @@ class Recorder:
         # Durable from here on. A failed publish loses nothing: clients catch up by `seq`,
         # and board lists are read again on reconnect.
         events = change.events
+        if events and self.on_events is not None:
+            self.on_events()
         if events:
             try:
                 await self.publisher.publish(events)

@@ -15,10 +15,20 @@ from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.notifications import NotificationService
-from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
+from taskflow.services.ports import (
+    BlobStore,
+    Cache,
+    Clock,
+    PasswordHasher,
+    Publisher,
+    Store,
+    WebhookSender,
+)
 from taskflow.services.search import SearchService
 from taskflow.services.stats import StatsService
 from taskflow.services.tasks import TaskService
+from taskflow.services.webhook_delivery import Doorbell
+from taskflow.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +45,17 @@ class Services:
     activity: ActivityService
     notifications: NotificationService
     search: SearchService
+    webhooks: WebhookService
+    # Rung by every commit that logged events (the webhook dispatcher waits on it).
+    doorbell: Doorbell
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
               hasher: PasswordHasher, tokens: TokenIssuer, blobs: BlobStore, refresh_ttl: int,
-              stats_ttl: int, max_upload_bytes: int) -> Services:
-        recorder = Recorder(store=store, publisher=publisher, clock=clock)
+              stats_ttl: int, max_upload_bytes: int, webhook_sender: WebhookSender) -> Services:
+        doorbell = Doorbell()
+        recorder = Recorder(store=store, publisher=publisher, clock=clock,
+                            on_events=doorbell.ring)
         return cls(
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
                              clock=clock, refresh_ttl=refresh_ttl),
@@ -56,4 +71,6 @@ class Services:
             activity=ActivityService(store=store),
             notifications=NotificationService(store=store, recorder=recorder),
             search=SearchService(store=store, clock=clock),
+            webhooks=WebhookService(store=store, sender=webhook_sender, clock=clock),
+            doorbell=doorbell,
         )

@@ -12,6 +12,7 @@ from taskflow.domain import (
     BoardsNotice,
     Column,
     Comment,
+    Delivery,
     Download,
     Event,
     Login,
@@ -28,6 +29,7 @@ from taskflow.domain import (
     TaskRow,
     User,
     Watch,
+    Webhook,
 )
 
 T = TypeVar("T")
@@ -116,6 +118,19 @@ class Reader(Protocol):
                                      after: tuple[str, str] | None) -> list[Watch]:
         """A user's watches by (created_at, board_id/task_id), strictly after `after`
         (timefmt.to_ts of created_at, watch_key)."""
+        ...
+    # --- webhooks (services/webhooks.py) --------------------------------------------------
+    async def select_webhook(self, board_id: str, webhook_id: str) -> Webhook | None: ...
+    async def select_webhooks(self, board_id: str, *, limit: int,
+                              after: tuple[str, str] | None) -> list[Webhook]:
+        """A board's webhooks by (created_at, id), strictly after `after` (to_ts, id)."""
+        ...
+    async def select_active_webhooks(self, *, limit: int) -> list[Webhook]:
+        """Active webhooks of every board, by id (what the dispatcher scans)."""
+        ...
+    async def select_deliveries(self, board_id: str, webhook_id: str, *, limit: int,
+                                after: tuple[str, str] | None) -> list[Delivery]:
+        """A webhook's kept deliveries, newest first by (at, id), strictly after `after`."""
         ...
 
 
@@ -214,6 +229,31 @@ class Transaction(Reader, Protocol):
         the task when named; with both, exactly that task watch."""
         ...
     async def delete_board_watch(self, board_id: str, user_id: str) -> None: ...
+    # --- webhooks (delete_board deletes a board's webhooks; prune_events keeps every event
+    # after the lowest cursor of the board's active webhooks) ------------------------------
+    async def insert_webhook(self, webhook: Webhook) -> None: ...
+    async def update_webhook_settings(self, board_id: str, webhook_id: str, *, url: str,
+                                      events: Sequence[str], active: bool,
+                                      disabled_reason: str | None, updated_at: datetime,
+                                      reset_retries: bool) -> None: ...
+    async def delete_webhook(self, board_id: str, webhook_id: str) -> None:
+        """The webhook and its deliveries."""
+        ...
+    async def claim_webhook(self, board_id: str, webhook_id: str, *, owner: str, now: datetime,
+                            until: datetime) -> bool:
+        """Takes (or renews) the sending lease of an active webhook when it is free, expired
+        or already `owner`'s; whether it did. Atomic across instances."""
+        ...
+    async def settle_webhook(self, board_id: str, webhook_id: str, *, owner: str, now: datetime,
+                             cursor: int, attempt: int, next_attempt_at: datetime | None,
+                             failing_since: datetime | None, lease_until: datetime | None,
+                             active: bool, disabled_reason: str | None) -> bool:
+        """Sets the delivery state, only while `owner` still holds an unexpired lease
+        (`lease_until` None releases it); whether it did."""
+        ...
+    async def insert_delivery(self, delivery: Delivery) -> None:
+        """Records one attempt, keeping the newest 100 of the webhook."""
+        ...
 
 
 class Store(Reader, Protocol):
@@ -288,4 +328,15 @@ class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...
     async def verify(self, password: str, password_hash: str | None) -> bool:
         """Constant-ish time: with no hash it verifies against a dummy one."""
+        ...
+
+
+class WebhookSender(Protocol):
+    """Posts one signed webhook body to a URL (infrastructure: webhooknet.py)."""
+
+    async def check_url(self, url: str) -> None:
+        """UnsafeUrl (a 422) when the URL or the addresses its host resolves to are refused."""
+        ...
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+        """(status code, error): code None when no response came; error None on a 2xx."""
         ...

@@ -45,6 +45,7 @@ from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missi
 from taskflow.storage.mongo_notify import MongoNotifyQueries, MongoNotifyWrites
 from taskflow.storage.mongo_records import Doc
 from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment, shard_collections
+from taskflow.storage.mongo_webhooks import MongoWebhookQueries, MongoWebhookWrites
 
 T = TypeVar("T")
 EVENTS_KEPT = 10_000  # per board, at least; the same rule as SQLite's
@@ -65,7 +66,7 @@ class MongoNotReady(Exception):
     """The server, or its indexes, can't serve TaskFlow; the message is one line."""
 
 
-class MongoTransaction(MongoNotifyWrites):
+class MongoTransaction(MongoWebhookWrites, MongoNotifyWrites):
     """Writes inside one MongoDB transaction (or, on an allowed standalone server, none)."""
 
     def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None, *,
@@ -127,6 +128,7 @@ class MongoTransaction(MongoNotifyWrites):
         for collection in ("attachments", "comments", "tasks", "members"):
             await self._delete(collection, {"board_id": board_id})
         await self._delete("boards", {"_id": board_id})
+        await self.delete_webhooks_of_board(board_id)
         await self._insert("deleted_boards", {"_id": board_id, "seq": seq, "deleted_at": at},
                            "That board was already deleted")
 
@@ -230,6 +232,9 @@ class MongoTransaction(MongoNotifyWrites):
                                            "at": {"$gte": before}},
                                 projection={"seq": 1}, sort=[("seq", 1)])
         bound = int(stays["seq"]) - 1 if stays is not None else last
+        # Nothing an active webhook has still to deliver goes (services/webhooks.py).
+        if (undelivered := await self.undelivered_seq(board_id)) is not None:
+            bound = min(bound, undelivered)
         result = await self._db["events"].delete_many(
             {"board_id": board_id, "seq": {"$lte": bound}}, session=self._session)
         return int(result.deleted_count)
@@ -257,7 +262,7 @@ class MongoTransaction(MongoNotifyWrites):
         return spent == 1
 
 
-class MongoStore(MongoNotifyQueries, MongoIdempotencyKeys):
+class MongoStore(MongoWebhookQueries, MongoNotifyQueries, MongoIdempotencyKeys):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off

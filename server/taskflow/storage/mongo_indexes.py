@@ -24,7 +24,8 @@ from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
                "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta",
-               "notifications", "watches", "idempotency_keys")
+               "notifications", "watches", "idempotency_keys", "webhooks",
+               "webhook_deliveries")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
@@ -90,6 +91,12 @@ INDEXES = (
     # Idempotency-Key claims and stored responses (mongo_idempotency.py), gone once expired.
     Index("idempotency_keys", "idempotency_keys_ttl", (("expires_at", 1),),
           expire_after_seconds=0),
+    # webhooks: a board's list, the dispatcher's scan of active ones, a webhook's deliveries.
+    Index("webhooks", "webhooks_by_board", (("board_id", 1), ("created_at", 1), ("_id", 1))),
+    Index("webhooks", "webhooks_active", (("active", 1), ("_id", 1))),
+    Index("webhook_deliveries", "webhook_deliveries_by_webhook",
+          (("webhook_id", 1), ("at", -1), ("_id", -1))),
+    Index("webhook_deliveries", "webhook_deliveries_by_board", (("board_id", 1),)),
 )
 
 

@@ -16,8 +16,10 @@ email -> user id; its `_id` being the shard key is what keeps emails unique acro
 and `task_boards` (a task id -> its board id: `GET /tasks/{id}` knows nothing else).
 `deleted_boards` (short-lived tombstones, scanned by time) stays unsharded, on the
 database's primary shard, and so do `notifications` and `watches` (read by user, deleted by
-board: no one key serves both; see mongo_notify.py), and `idempotency_keys` (used only without
-Redis; small, short-lived, deleted by its TTL index; see mongo_idempotency.py).
+board: no one key serves both; see mongo_notify.py), `idempotency_keys` (used only without
+Redis; small, short-lived, deleted by its TTL index; see mongo_idempotency.py), `webhooks`
+(few; scanned by the dispatcher across boards) and `webhook_deliveries` (at most 100 per
+webhook; see mongo_webhooks.py).
 """
 
 from __future__ import annotations

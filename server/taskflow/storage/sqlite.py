@@ -41,6 +41,7 @@ from taskflow.storage.sqlite_queries import members_of
 from taskflow.storage.sqlite_rows import board_of, columns_json, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
+from taskflow.storage.sqlite_webhooks import DELETE_BOARD, UNDELIVERED, WebhookQueries, WebhookWrites
 from taskflow.timefmt import to_ts
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 EVENTS_KEPT = 10_000
 
 
-class SqliteTransaction(NotifyWrites):
+class SqliteTransaction(WebhookWrites, NotifyWrites):
     """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
     the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
     for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
@@ -183,6 +184,7 @@ class SqliteTransaction(NotifyWrites):
             *[(f"DELETE FROM {table} WHERE board_id = ?", (board_id,))
               for table in ("attachments", "comments", "tasks", "members")],
             ("DELETE FROM boards WHERE id = ?", (board_id,)),
+            *[(sql, (board_id,)) for sql in DELETE_BOARD],
             ("INSERT INTO deleted_boards (board_id, seq, deleted_at) VALUES (?, ?, ?)",
              (board_id, seq, to_ts(at))),
         ])
@@ -335,6 +337,10 @@ class SqliteTransaction(NotifyWrites):
                 "SELECT seq FROM events WHERE board_id = ? AND seq <= ? AND at >= ?"
                 " ORDER BY seq LIMIT 1", (board_id, last, cut)).fetchone()
             bound = int(stays[0]) - 1 if stays is not None else last
+            # Nothing an active webhook has still to deliver goes (services/webhooks.py).
+            undelivered = conn.execute(UNDELIVERED, (board_id,)).fetchone()[0]
+            if undelivered is not None:
+                bound = min(bound, int(undelivered))
             return int(conn.execute("DELETE FROM events WHERE board_id = ? AND seq <= ?",
                                     (board_id, bound)).rowcount)
 
@@ -377,7 +383,7 @@ class SqliteTransaction(NotifyWrites):
         return changed == 1
 
 
-class SqliteStore(NotifyQueries, IdempotencyKeys):
+class SqliteStore(WebhookQueries, NotifyQueries, IdempotencyKeys):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: SqliteThread, reader: SqliteThread, *,

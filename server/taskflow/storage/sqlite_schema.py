@@ -218,4 +218,44 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)
     """,
+    # Webhooks (issue #18): each board's outgoing webhooks with their delivery cursor, lease
+    # and retry state, and the last deliveries of each (sqlite_webhooks.py).
+    """
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        board_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        disabled_reason TEXT,
+        lease_owner TEXT,
+        lease_until TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        failing_since TEXT
+    );
+    CREATE INDEX webhooks_by_board ON webhooks (board_id, created_at, id);
+    CREATE INDEX webhooks_active ON webhooks (active, id);
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        board_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        response_code INTEGER,
+        duration_ms INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        error TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, at, id);
+    CREATE INDEX webhook_deliveries_by_board ON webhook_deliveries (board_id)
+    """,
 )
