@@ -32,6 +32,7 @@ from taskflow.http import (
     web,
 )
 from taskflow.http import middleware as http_middleware
+from taskflow.http import tokens as token_routes
 from taskflow.http.metrics import MetricsListener
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
@@ -107,8 +108,12 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
         app,
         info={"title": "TaskFlow API", "version": __version__,
               "description": "Boards of tasks shared live. Errors are application/problem+json."},
-        security_schemes={"bearerAuth": {"type": "http", "scheme": "bearer",
-                                         "bearer_format": "JWT"}},
+        security_schemes={"bearerAuth": {
+            "type": "http", "scheme": "bearer", "bearer_format": "JWT or tfp_ token",
+            "description": "Either a session access token (a JWT from login, register or "
+                           "refresh: full rights, 15 minutes) or a personal access token "
+                           "(`tfp_...`, from POST /api/v1/users/me/tokens: limited to its "
+                           "scopes read < write < admin; 403 insufficient_scope otherwise)."}},
         security=[{"bearerAuth": []}],
         swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
         openapi_provider_class=TaskFlowOpenAPI,
@@ -120,7 +125,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
                       attachments.blueprint, checklists.blueprint, notifications.blueprint,
-                      ops.blueprint, search.blueprint):
+                      ops.blueprint, search.blueprint, token_routes.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -185,6 +190,8 @@ async def _chores(services: Services, retention_days: int) -> None:
             # Read notifications after 90 days, unread ones after 365.
             if notices := await services.notifications.purge(now):
                 logger.info("purged {} old notification(s)", notices)
+            if expired := await services.personal_tokens.purge(now):
+                logger.info("purged {} expired personal access token(s)", expired)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -15,6 +15,7 @@ from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.notifications import NotificationService
+from taskflow.services.personal_tokens import PersonalTokenService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
 from taskflow.services.search import SearchService
 from taskflow.services.stats import StatsService
@@ -35,15 +36,18 @@ class Services:
     activity: ActivityService
     notifications: NotificationService
     search: SearchService
+    personal_tokens: PersonalTokenService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
               hasher: PasswordHasher, tokens: TokenIssuer, blobs: BlobStore, refresh_ttl: int,
               stats_ttl: int, max_upload_bytes: int) -> Services:
         recorder = Recorder(store=store, publisher=publisher, clock=clock)
+        personal_tokens = PersonalTokenService(store=store, publisher=publisher, clock=clock)
         return cls(
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
-                             clock=clock, refresh_ttl=refresh_ttl),
+                             clock=clock, refresh_ttl=refresh_ttl,
+                             personal_tokens=personal_tokens),
             boards=BoardService(store=store, recorder=recorder, clock=clock, blobs=blobs),
             columns=ColumnService(recorder=recorder),
             tasks=TaskService(store=store, recorder=recorder, blobs=blobs),
@@ -56,4 +60,5 @@ class Services:
             activity=ActivityService(store=store),
             notifications=NotificationService(store=store, recorder=recorder),
             search=SearchService(store=store, clock=clock),
+            personal_tokens=personal_tokens,
         )

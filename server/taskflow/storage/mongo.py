@@ -44,6 +44,7 @@ from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missi
 from taskflow.storage.mongo_notify import MongoNotifyQueries, MongoNotifyWrites
 from taskflow.storage.mongo_records import Doc
 from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment, shard_collections
+from taskflow.storage.mongo_tokens import MongoTokenQueries, MongoTokenWrites
 
 T = TypeVar("T")
 EVENTS_KEPT = 10_000  # per board, at least; the same rule as SQLite's
@@ -64,7 +65,7 @@ class MongoNotReady(Exception):
     """The server, or its indexes, can't serve TaskFlow; the message is one line."""
 
 
-class MongoTransaction(MongoNotifyWrites):
+class MongoTransaction(MongoNotifyWrites, MongoTokenWrites):
     """Writes inside one MongoDB transaction (or, on an allowed standalone server, none)."""
 
     def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None, *,
@@ -253,7 +254,7 @@ class MongoTransaction(MongoNotifyWrites):
         return spent == 1
 
 
-class MongoStore(MongoNotifyQueries):
+class MongoStore(MongoNotifyQueries, MongoTokenQueries):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off

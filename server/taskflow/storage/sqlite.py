@@ -40,6 +40,7 @@ from taskflow.storage.sqlite_queries import members_of
 from taskflow.storage.sqlite_rows import board_of, columns_json, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
+from taskflow.storage.sqlite_tokens import TokenQueries, TokenWrites
 from taskflow.timefmt import to_ts
 
 T = TypeVar("T")
@@ -47,7 +48,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 EVENTS_KEPT = 10_000
 
 
-class SqliteTransaction(NotifyWrites):
+class SqliteTransaction(NotifyWrites, TokenWrites):
     """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
     the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
     for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
@@ -373,7 +374,7 @@ class SqliteTransaction(NotifyWrites):
         return changed == 1
 
 
-class SqliteStore(NotifyQueries):
+class SqliteStore(NotifyQueries, TokenQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: SqliteThread, reader: SqliteThread, *,

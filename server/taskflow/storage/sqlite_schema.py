@@ -200,4 +200,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_by_column ON tasks (board_id, column_id, position, id);
     CREATE INDEX tasks_by_board_status ON tasks (board_id, status)
     """,
+    # Personal access tokens (issue #18): only the SHA-256 of each secret is kept.
+    """
+    CREATE TABLE personal_tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX personal_tokens_by_user ON personal_tokens (user_id, created_at, id);
+    CREATE INDEX personal_tokens_by_expiry ON personal_tokens (expires_at)
+    """,
 )
