@@ -107,14 +107,17 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     QuartSchema(
         app,
         info={"title": "TaskFlow API", "version": __version__,
-              "description": "Boards of tasks shared live. Errors are application/problem+json."},
-        security_schemes={"bearerAuth": {
-            "type": "http", "scheme": "bearer", "bearer_format": "JWT or tfp_ token",
-            "description": "Either a session access token (a JWT from login, register or "
-                           "refresh: full rights, 15 minutes) or a personal access token "
-                           "(`tfp_...`, from POST /api/v1/users/me/tokens: limited to its "
-                           "scopes read < write < admin; 403 insufficient_scope otherwise)."}},
-        security=[{"bearerAuth": []}],
+              "description": "Boards of tasks shared live. Errors are application/problem+json. "
+                             "Authenticate with either a session access token (a JWT from "
+                             "login, register or refresh: full rights, 15 minutes) or a "
+                             "personal access token (`tfp_...`, POST /api/v1/users/me/tokens: "
+                             "its scopes read < write < admin; a route beyond them answers 403 "
+                             "insufficient_scope)."},
+        security_schemes={
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"},
+            "personalToken": {"type": "http", "scheme": "bearer", "bearer_format": "tfp_"},
+        },
+        security=[{"bearerAuth": []}, {"personalToken": []}],
         swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
         openapi_provider_class=TaskFlowOpenAPI,
     )
