@@ -199,3 +199,13 @@ async def test_member_removal_takes_the_board_from_the_token_at_once(client: Any
 async def test_unknown_and_malformed_tokens_are_401(client: Any) -> None:
     for secret in ("tfp_", "tfp_" + "A" * 43, "tfp_\u00e9"):
         await problem(await client.get("/api/v1/users/me", headers=_bearer(secret)), 401)
+
+
+async def test_openapi_documents_both_kinds_of_bearer_token(client: Any) -> None:
+    doc = await (await client.get("/openapi.json")).get_json()
+    schemes = doc["components"]["securitySchemes"]
+    assert {schemes[name]["bearerFormat"] for name in ("bearerAuth", "personalToken")} == {
+        "JWT", "tfp_"}
+    assert {"bearerAuth", "personalToken"} <= {n for r in doc["security"] for n in r}
+    created = doc["paths"]["/api/v1/users/me/tokens"]["post"]["responses"]["201"]
+    assert created["content"]["application/json"]["schema"]

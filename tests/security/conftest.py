@@ -81,6 +81,7 @@ class World:
     attachment_e: dict[str, Any]
     item_a: dict[str, Any]
     notification_a: dict[str, Any]
+    token_a: dict[str, Any]
 
     def ids(self) -> dict[str, str]:
         """Names for path templates: {board_a}, {task_e}, {ada}..."""
@@ -92,6 +93,7 @@ class World:
             "ada": self.ada.id, "ed": self.ed.id, "vic": self.vic.id, "eve": self.eve.id,
             "column_a": self.board_a["columns"][1]["id"], "column_e": self.board_e["columns"][1]["id"],
             "item_a": self.item_a["id"], "notification_a": self.notification_a["id"],
+            "token_a": self.token_a["id"],
         }
 
 
@@ -110,6 +112,8 @@ def world(http: httpx.Client, api: Api) -> World:
         attachment_e=api.attachment(eve, task_e["id"], b"eve's file"),
         item_a=api.ok("POST", f"/tasks/{task_a['id']}/checklist", ada, json={"text": "secret step"}),
         notification_a=_notification_of(api, ada, ed, task_a["id"]),
+        token_a=api.ok("POST", "/users/me/tokens", ada,
+                       json={"name": "Ada's script", "scopes": ["read"], "expires_in_days": 1}),
     )
 
 

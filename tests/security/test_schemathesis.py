@@ -73,7 +73,9 @@ class Fuzzed:
                                   json={"text": "fuzzed step"})["id"],
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"],
-                "notification_id": notes["items"][0]["id"]}
+                "notification_id": notes["items"][0]["id"],
+                "token_id": api.ok("POST", "/users/me/tokens", self.user, json={
+                    "name": "fuzzed", "scopes": ["read"], "expires_in_days": 1})["id"]}
 
 
 @pytest.fixture(scope="module")
