@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from quart import Quart
 
+from taskflow.config import Settings
 from taskflow.services.scopes import ROUTE_SCOPES, route_scope
 from tests.support.api import Account, make_board, make_task, problem, register
+from tests.test_ratelimit import assert_limited, limits, running
 
 TOKENS = "/api/v1/users/me/tokens"
 
@@ -209,3 +212,25 @@ async def test_openapi_documents_both_kinds_of_bearer_token(client: Any) -> None
     assert {"bearerAuth", "personalToken"} <= {n for r in doc["security"] for n in r}
     created = doc["paths"]["/api/v1/users/me/tokens"]["post"]["responses"]["201"]
     assert created["content"]["application/json"]["schema"]
+
+
+async def test_token_requests_count_against_the_users_api_limit(
+        make_settings: Callable[..., Settings]) -> None:
+    async with running(make_settings(rate_limits=limits(api_per_user="4/minute"))) as client:
+        ada = await register(client, name="Ada")
+        secret = (await _token(client, ada, ["read"]))["token"]  # 1 of Ada's 4
+        for headers in (_bearer(secret), ada.headers, _bearer(secret)):
+            assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+        # One bucket for the user, whichever credential spends it.
+        await assert_limited(await client.get("/api/v1/users/me", headers=_bearer(secret)), 60)
+        await assert_limited(await client.get("/api/v1/users/me", headers=ada.headers), 60)
+
+
+async def test_token_creation_is_limited_like_the_auth_routes(
+        make_settings: Callable[..., Settings]) -> None:
+    async with running(make_settings(rate_limits=limits(auth_per_address="3/minute"))) as client:
+        ada = await register(client, name="Ada")  # 1 of the address's 3
+        for _ in range(2):
+            await _token(client, ada, ["read"])
+        body = {"name": "x", "scopes": ["read"], "expires_in_days": 1}
+        await assert_limited(await client.post(TOKENS, headers=ada.headers, json=body), 60)
