@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tests.cluster.conftest import INSTANCES, LiveClients
+from tests.support.cluster import Cluster
 from tests.support.live import DEFAULT, WEBSOCKET, Activity, LiveError
-from tests.support.restclient import Person, Rest
+from tests.support.restclient import PASSWORD, Person, Rest, register
 
 pytestmark = pytest.mark.cluster
 
@@ -104,3 +105,24 @@ async def test_no_request_succeeds_after_the_delete_returns(
     succeeded = sum(1 for status in after if status < 400)
     assert succeeded == 0, f"{succeeded} of {len(after)} requests succeeded after the revocation"
     assert set(after) <= {401}, set(after)
+
+
+async def test_password_change_ends_every_token_on_every_instance(
+        cluster: Cluster, rest: Rest, live: LiveClients, activity: Activity) -> None:
+    dee = register(cluster, "Dee")  # her own: the password changes
+    board_id = (await rest.new_board(dee))["id"]
+    secrets_ = [(await _token(rest, dee, [scope], instance=k))["token"]
+                for k, scope in ((1, "read"), (2, "admin"))]
+    sockets = [await live.connect("py", WEBSOCKET, dee, token=secrets_[0], on=1),
+               await live.connect("js", WEBSOCKET, dee, token=secrets_[1], on=2)]
+    for sock in sockets:
+        assert (await sock.join(board_id))["ok"] is True, sock
+    await rest.ok("PATCH", "/users/me", dee, instance=3,
+                  json={"password": "a brand new one", "current_password": PASSWORD})
+    for secret in secrets_:
+        for k in range(1, INSTANCES + 1):
+            r = await rest.call("GET", "/users/me", instance=k, token=secret)
+            assert r.status_code == 401, (k, r.text)
+    await activity.until(
+        lambda: all(s.named("auth:revoked") and not s.connected for s in sockets), timeout=5,
+        what=lambda: f"auth:revoked and a close on {[s.events for s in sockets]}")
