@@ -43,6 +43,7 @@ async def test_create_shows_secret_once_lists_without_it_and_revokes(client: Any
     secret = made["token"]
     assert re.fullmatch(r"tfp_[A-Za-z0-9_-]{43}", secret), secret
     assert made["scopes"] == ["read", "write"] and made["name"] == "deploy bot"
+    assert made["last_used_at"] is None
     # The secret works as a bearer token; the listing never shows it.
     me = await client.get("/api/v1/users/me", headers=_bearer(secret))
     assert me.status_code == 200 and (await me.get_json())["id"] == ada.id
@@ -50,6 +51,7 @@ async def test_create_shows_secret_once_lists_without_it_and_revokes(client: Any
     body = await listed.get_json()
     assert [t["id"] for t in body["items"]] == [made["id"]]
     assert "token" not in body["items"][0] and secret not in await listed.get_data(as_text=True)
+    assert body["items"][0]["last_used_at"] is not None  # the GET /users/me above
     # At rest: the SHA-256 only, never the secret.
     with _db(app) as db:
         rows = db.execute("SELECT * FROM personal_tokens").fetchall()

@@ -305,6 +305,7 @@ class PersonalToken:
     token_hash: str
     created_at: datetime
     expires_at: datetime
+    last_used_at: datetime | None = None  # to the minute (services/personal_tokens.py)
 
 
 @dataclass(frozen=True, slots=True)

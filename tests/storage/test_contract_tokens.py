@@ -63,3 +63,18 @@ async def test_live_tokens_and_the_purge(store: Any) -> None:
     assert await tx(store, "purge_personal_tokens", later) == 1
     assert await store.select_personal_token(old.token_hash) is None
     assert await store.select_personal_token(fresh.token_hash) == fresh
+
+
+async def test_touch_keeps_last_use_to_the_minute(store: Any) -> None:
+    token = pat("u")
+    await tx(store, "insert_personal_token", token)
+    used = T0 + timedelta(hours=1)
+    await tx(store, "touch_personal_token", token.id, used, unless_since=used - timedelta(minutes=1))
+    assert (await store.select_personal_token(token.token_hash)).last_used_at == used
+    # Within the minute: unchanged; after it: moved on.
+    soon = used + timedelta(seconds=30)
+    await tx(store, "touch_personal_token", token.id, soon, unless_since=soon - timedelta(minutes=1))
+    assert (await store.select_personal_token(token.token_hash)).last_used_at == used
+    later = used + timedelta(minutes=5)
+    await tx(store, "touch_personal_token", token.id, later, unless_since=later - timedelta(minutes=1))
+    assert (await store.select_personal_token(token.token_hash)).last_used_at == later

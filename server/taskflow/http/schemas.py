@@ -510,6 +510,7 @@ class TokenOut(BaseModel):
     scopes: list[TokenScope]
     created_at: str
     expires_at: str
+    last_used_at: str | None = Field(description="to the minute; null: never used")
 
 
 class TokenCreated(TokenOut):

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from loguru import logger
+
 from taskflow.domain import PersonalToken
-from taskflow.errors import NotFound, Unauthorized
+from taskflow.errors import NotFound, ServiceUnavailable, Unauthorized
 from taskflow.ids import new_id
 from taskflow.security.tokens import hash_refresh_token
 from taskflow.services.access import Actor
@@ -27,6 +29,7 @@ LOGIN_PREFIX = "pat:"
 MAX_DAYS = 365
 # Expired tokens stay listed (and refused) this long before the housekeeping drops them.
 EXPIRED_KEPT = timedelta(days=7)
+USE_RESOLUTION = timedelta(minutes=1)
 
 
 def is_personal_token(token: str) -> bool:
@@ -97,8 +100,23 @@ class PersonalTokenService:
             raise Unauthorized("Unknown or revoked access token")
         if token.expires_at <= self._clock.now():
             raise Unauthorized("Access token expired", reason="token_expired")
+        await self._touch(token)
         actor = Actor(user_id=token.user_id, login_id=login_of(token.id), scopes=token.scopes)
         return actor, token
+
+    async def _touch(self, token: PersonalToken) -> None:
+        """Keeps last_used_at to the minute: at most one small write per token per minute,
+        and none at all when the stored value is recent. Best effort: a store too busy to
+        take it doesn't fail the request."""
+        now = self._clock.now()
+        since = now - USE_RESOLUTION
+        if token.last_used_at is not None and token.last_used_at >= since:
+            return
+        try:
+            await self._store.transact(
+                lambda tx: tx.touch_personal_token(token.id, now, unless_since=since))
+        except ServiceUnavailable as exc:
+            logger.warning("last_used_at of token {} not recorded: {}", token.id, exc)
 
     async def live(self, token_ids: Sequence[str]) -> set[str]:
         """Those of `token_ids` that still exist and have not expired."""

@@ -133,4 +133,5 @@ def watch_view(w: Watch) -> dict[str, Any]:
 def personal_token_view(token: PersonalToken) -> dict[str, Any]:
     """A personal access token as listed: never its secret or its hash."""
     return {"id": token.id, "name": token.name, "scopes": list(token.scopes),
-            "created_at": rfc3339(token.created_at), "expires_at": rfc3339(token.expires_at)}
+            "created_at": rfc3339(token.created_at), "expires_at": rfc3339(token.expires_at),
+            "last_used_at": rfc3339(token.last_used_at) if token.last_used_at else None}

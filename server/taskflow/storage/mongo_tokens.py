@@ -18,13 +18,15 @@ from taskflow.timefmt import from_ts
 
 def personal_token_doc(t: PersonalToken) -> Doc:
     return {"_id": t.id, "user_id": t.user_id, "name": t.name, "scopes": list(t.scopes),
-            "token_hash": t.token_hash, "created_at": t.created_at, "expires_at": t.expires_at}
+            "token_hash": t.token_hash, "created_at": t.created_at, "expires_at": t.expires_at,
+            "last_used_at": t.last_used_at}
 
 
 def personal_token(doc: Doc) -> PersonalToken:
     return PersonalToken(id=doc["_id"], user_id=doc["user_id"], name=doc["name"],
                          scopes=tuple(doc["scopes"]), token_hash=doc["token_hash"],
-                         created_at=doc["created_at"], expires_at=doc["expires_at"])
+                         created_at=doc["created_at"], expires_at=doc["expires_at"],
+                         last_used_at=doc.get("last_used_at"))
 
 
 class MongoTokenQueries(MongoQueries):
@@ -61,6 +63,13 @@ class MongoTokenWrites(MongoTokenQueries):
     async def insert_personal_token(self, token: PersonalToken) -> None:
         await self._db["personal_tokens"].insert_one(personal_token_doc(token),
                                                      session=self._session)
+
+    async def touch_personal_token(self, token_id: str, at: datetime,
+                                   unless_since: datetime) -> None:
+        await self._db["personal_tokens"].update_one(
+            {"_id": token_id, "$or": [{"last_used_at": None},
+                                      {"last_used_at": {"$lt": unless_since}}]},
+            {"$set": {"last_used_at": at}}, session=self._session)
 
     async def delete_personal_token(self, user_id: str, token_id: str) -> bool:
         result = await self._db["personal_tokens"].delete_one(

@@ -209,7 +209,8 @@ MIGRATIONS: tuple[str, ...] = (
         scopes TEXT NOT NULL,
         token_hash TEXT NOT NULL UNIQUE,
         created_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL
+        expires_at TEXT NOT NULL,
+        last_used_at TEXT
     );
     CREATE INDEX personal_tokens_by_user ON personal_tokens (user_id, created_at, id);
     CREATE INDEX personal_tokens_by_expiry ON personal_tokens (expires_at)

@@ -18,6 +18,7 @@ def personal_token_of(row: sqlite3.Row) -> PersonalToken:
         id=row["id"], user_id=row["user_id"], name=row["name"],
         scopes=tuple(json.loads(row["scopes"])), token_hash=row["token_hash"],
         created_at=from_ts(row["created_at"]), expires_at=from_ts(row["expires_at"]),
+        last_used_at=from_ts(row["last_used_at"]) if row["last_used_at"] else None,
     )
 
 
@@ -58,6 +59,12 @@ class TokenWrites(TokenQueries):
             " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (token.id, token.user_id, token.name, json.dumps(list(token.scopes)),
              token.token_hash, to_ts(token.created_at), to_ts(token.expires_at)))
+
+    async def touch_personal_token(self, token_id: str, at: datetime,
+                                   unless_since: datetime) -> None:
+        await self._exec("UPDATE personal_tokens SET last_used_at = ? WHERE id = ?"
+                         " AND (last_used_at IS NULL OR last_used_at < ?)",
+                         (to_ts(at), token_id, to_ts(unless_since)))
 
     async def delete_personal_token(self, user_id: str, token_id: str) -> bool:
         return await self._exec("DELETE FROM personal_tokens WHERE id = ? AND user_id = ?",
