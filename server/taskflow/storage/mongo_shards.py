@@ -16,7 +16,8 @@ email -> user id; its `_id` being the shard key is what keeps emails unique acro
 and `task_boards` (a task id -> its board id: `GET /tasks/{id}` knows nothing else).
 `deleted_boards` (short-lived tombstones, scanned by time) stays unsharded, on the
 database's primary shard, and so do `notifications` and `watches` (read by user, deleted by
-board: no one key serves both; see mongo_notify.py).
+board: no one key serves both; see mongo_notify.py) and `personal_tokens` (found by the
+secret's hash, listed by user; see mongo_tokens.py).
 """
 
 from __future__ import annotations
