@@ -45,6 +45,11 @@ async def test_revoke_refuses_the_token_at_once_on_every_instance_and_closes_its
         refused = await sock.emit("task:editing", {"task_id": task["id"], "editing": True})
         assert refused["ok"] is False, refused
         assert (refused["error"]["status"], refused["error"]["code"]) == (403, "insufficient_scope")
+    # A write token's socket may.
+    writer = await live.connect("py", DEFAULT, ada, token=(await _token(rest, ada, ["write"]))["token"])
+    assert (await writer.join(board_id))["ok"] is True
+    allowed = await writer.emit("task:editing", {"task_id": task["id"], "editing": True})
+    assert allowed["ok"] is True, allowed
     await rest.task(ada, board_id, title="seen live", instance=3)
     await activity.until(lambda: all(s.log(board_id).last_seq >= 2 for s in sockets), timeout=10,
                          what="the read-only sockets to receive the new task")
