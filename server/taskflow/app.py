@@ -35,6 +35,7 @@ from taskflow.http import (
     webhooks,
 )
 from taskflow.http import middleware as http_middleware
+from taskflow.http import tokens as token_routes
 from taskflow.http.metrics import MetricsListener
 from taskflow.http.openapi import TaskFlowOpenAPI
 from taskflow.http.request import JSONRequest
@@ -112,10 +113,17 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     QuartSchema(
         app,
         info={"title": "TaskFlow API", "version": __version__,
-              "description": "Boards of tasks shared live. Errors are application/problem+json."},
-        security_schemes={"bearerAuth": {"type": "http", "scheme": "bearer",
-                                         "bearer_format": "JWT"}},
-        security=[{"bearerAuth": []}],
+              "description": "Boards of tasks shared live. Errors are application/problem+json. "
+                             "Authenticate with either a session access token (a JWT from "
+                             "login, register or refresh: full rights, 15 minutes) or a "
+                             "personal access token (`tfp_...`, POST /api/v1/users/me/tokens: "
+                             "its scopes read < write < admin; a route beyond them answers 403 "
+                             "insufficient_scope)."},
+        security_schemes={
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"},
+            "personalToken": {"type": "http", "scheme": "bearer", "bearer_format": "tfp_"},
+        },
+        security=[{"bearerAuth": []}, {"personalToken": []}],
         swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
         openapi_provider_class=TaskFlowOpenAPI,
     )
@@ -126,7 +134,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     app.extensions["taskflow"] = rt
     for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
                       attachments.blueprint, checklists.blueprint, notifications.blueprint,
-                      ops.blueprint, search.blueprint, webhooks.blueprint):
+                      ops.blueprint, search.blueprint, webhooks.blueprint,
+                      token_routes.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -218,6 +227,8 @@ async def _chores(services: Services, retention_days: int,
             if idempotency_keys is not None and (
                     keys := await idempotency_keys.purge_idempotency_keys(now=now.timestamp())):
                 logger.info("purged {} expired idempotency key(s)", keys)
+            if expired := await services.personal_tokens.purge(now):
+                logger.info("purged {} expired personal access token(s)", expired)
         except Exception:
             logger.exception("housekeeping failed; will retry")
 

@@ -296,6 +296,22 @@ class Watch:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonalToken:
+    """A personal access token: a user's long-lived credential for scripts, with scopes.
+
+    Only the SHA-256 of the secret is kept; revoking deletes it."""
+
+    id: str
+    user_id: str
+    name: str
+    scopes: tuple[str, ...]
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = None  # to the minute (services/personal_tokens.py)
+
+
+@dataclass(frozen=True, slots=True)
 class Login:
     """One sign-in: its refresh tokens rotate within it, and revoking it ends them all."""
 

@@ -52,6 +52,10 @@ class Forbidden(TaskFlowError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class InsufficientScope(Forbidden):
+    code, title = "insufficient_scope", "The access token's scopes don't allow this"
+
+
 class NotFound(TaskFlowError):
     status, code, title = 404, "not_found", "Not found"
 

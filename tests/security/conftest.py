@@ -82,6 +82,7 @@ class World:
     item_a: dict[str, Any]
     notification_a: dict[str, Any]
     webhook_a: dict[str, Any]
+    token_a: dict[str, Any]
 
     def ids(self) -> dict[str, str]:
         """Names for path templates: {board_a}, {task_e}, {ada}..."""
@@ -94,6 +95,7 @@ class World:
             "column_a": self.board_a["columns"][1]["id"], "column_e": self.board_e["columns"][1]["id"],
             "item_a": self.item_a["id"], "notification_a": self.notification_a["id"],
             "webhook_a": self.webhook_a["id"],
+            "token_a": self.token_a["id"],
         }
 
 
@@ -113,6 +115,8 @@ def world(http: httpx.Client, api: Api) -> World:
         item_a=api.ok("POST", f"/tasks/{task_a['id']}/checklist", ada, json={"text": "secret step"}),
         notification_a=_notification_of(api, ada, ed, task_a["id"]),
         webhook_a=webhook_of(api, ada, board_a["id"]),
+        token_a=api.ok("POST", "/users/me/tokens", ada,
+                       json={"name": "Ada's script", "scopes": ["read"], "expires_in_days": 1}),
     )
 
 

@@ -46,6 +46,8 @@ ROWS: list[tuple[str, str, Any, int]] = [
     ("PUT", "/boards/{board_a}/watch", None, 404),
     ("DELETE", "/boards/{board_a}/watch", None, 404),
     ("POST", "/notifications/{notification_a}/read", None, 404),
+    # Another user's personal access token can't be revoked (nor told apart from none).
+    ("DELETE", "/users/me/tokens/{token_a}", None, 404),
     ("POST", "/tasks/{task_a}/checklist", {"text": "pwned"}, 404),
     ("PATCH", "/tasks/{task_a}/checklist/{item_a}", {"done": True}, 404),
     ("DELETE", "/tasks/{task_a}/checklist/{item_a}", None, 404),
@@ -89,7 +91,7 @@ ROWS: list[tuple[str, str, Any, int]] = [
 _PARAM_OF = {"board": "board_id", "task": "task_id", "comment": "comment_id",
              "attachment": "attachment_id", "ada": "user_id", "ed": "user_id", "eve": "user_id",
              "vic": "user_id", "column": "column_id", "item": "item_id",
-             "notification": "notification_id", "webhook": "webhook_id"}
+             "notification": "notification_id", "webhook": "webhook_id", "token": "token_id"}
 
 
 def _fill(template: Any, ids: dict[str, str]) -> Any:
@@ -115,6 +117,7 @@ def _snapshot(api: Api, world: World) -> dict[str, Any]:
     a, task_id = world.board_a["id"], world.task_a["id"]
     return {
         "board": api.ok("GET", f"/boards/{a}", world.ada),
+        "tokens": api.ok("GET", "/users/me/tokens", world.ada)["items"],
         "tasks": api.ok("GET", f"/tasks?board_id={a}", world.ada)["items"],
         "comments": api.ok("GET", f"/tasks/{task_id}/comments", world.ada)["items"],
         "attachments": api.ok("GET", f"/tasks/{task_id}/attachments", world.ada)["items"],

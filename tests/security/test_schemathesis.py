@@ -75,7 +75,9 @@ class Fuzzed:
                 "comment_id": api.comment(self.user, task["id"])["id"],
                 "attachment_id": api.attachment(self.user, task["id"])["id"],
                 "notification_id": notes["items"][0]["id"],
-                "webhook_id": webhook_of(api, self.user, board["id"])["id"]}
+                "webhook_id": webhook_of(api, self.user, board["id"])["id"],
+                "token_id": api.ok("POST", "/users/me/tokens", self.user, json={
+                    "name": "fuzzed", "scopes": ["read"], "expires_in_days": 1})["id"]}
 
 
 @pytest.fixture(scope="module")

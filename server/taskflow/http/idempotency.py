@@ -131,7 +131,7 @@ def register(app: Quart) -> None:
             return None  # ignored, however it looks
         key = parse_key(raw)
         try:
-            actor = bearer_actor()
+            actor = await bearer_actor()
         except Unauthorized:
             return None  # the route answers 401
         rt = runtime()

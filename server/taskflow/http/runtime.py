@@ -18,7 +18,9 @@ from taskflow.ratelimit import RateLimiter
 from taskflow.security.tokens import TokenIssuer
 from taskflow.services.access import Actor
 from taskflow.services.container import Services
+from taskflow.services.personal_tokens import is_personal_token
 from taskflow.services.ports import Cache, Store
+from taskflow.services.scopes import require_scope, route_scope
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,25 +62,35 @@ def client_address() -> str:
                       runtime().settings.trusted_proxies)
 
 
-def bearer_actor() -> Actor:
-    """The caller of the current request, from its bearer token."""
+async def bearer_actor() -> Actor:
+    """The caller of the current request, from its bearer token: a session access token
+    (JWT) or a personal access token (`tfp_`, looked up in the store on every request)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Send Authorization: Bearer <access_token>")
-    claims = runtime().tokens.decode_access(token.strip())
+    rt = runtime()
+    if is_personal_token(token):
+        actor, _ = await rt.services.personal_tokens.authenticate(token)
+        return actor
+    claims = rt.tokens.decode_access(token)
     return Actor(user_id=claims.user_id, login_id=claims.login_id)
 
 
 def authenticated(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Requires a valid access token, counts the request against the user's API limit,
-    and passes the caller as `actor`."""
+    checks a personal access token's scopes against the route (services/scopes.py), and
+    passes the caller as `actor`."""
 
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        actor = bearer_actor()
+        actor = await bearer_actor()
         rt = runtime()
         await rt.limit(rt.settings.rate_limits.api_per_user, "api", actor.user_id)
+        if actor.scopes is not None:
+            rule = request.url_rule.rule if request.url_rule else request.path
+            require_scope(actor, route_scope(request.method, rule))
         g.actor = actor
         kwargs["actor"] = actor
         return await func(*args, **kwargs)

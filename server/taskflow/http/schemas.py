@@ -497,3 +497,32 @@ class SearchHitOut(BaseModel):
 class SearchList(BaseModel):
     items: list[SearchHitOut]
     next_cursor: str | None
+
+
+# --- personal access tokens -------------------------------------------------------------
+TokenScope = Literal["read", "write", "admin"]
+
+
+class TokenIn(Body):
+    name: Name
+    scopes: list[TokenScope] = Field(min_length=1, max_length=3,
+                                     description="read < write < admin; the highest counts")
+    expires_in_days: int = Field(ge=1, le=365)
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[TokenScope]
+    created_at: str
+    expires_at: str
+    last_used_at: str | None = Field(description="to the minute; null: never used")
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret (tfp_...), shown this once and never again")
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+    next_cursor: str | None

@@ -21,6 +21,7 @@ class Connection:
     login_id: str
     name: str
     expires_at: float
+    scopes: tuple[str, ...] | None = None  # a personal access token's; None: a password login
     boards: set[str] = field(default_factory=set)  # joins acknowledged
     joining: dict[str, object] = field(default_factory=dict)  # board -> the join in flight
     open: bool = True

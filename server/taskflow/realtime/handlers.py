@@ -31,6 +31,7 @@ from taskflow.realtime.channel import LiveChannel
 from taskflow.realtime.connections import Connection
 from taskflow.realtime.router import board_room
 from taskflow.services.access import Actor
+from taskflow.services.scopes import live_scope, require_scope
 from taskflow.services.views import event_view, rfc3339
 
 MAX_BOARDS_PER_CONNECTION = 50
@@ -70,7 +71,7 @@ def _error(error: TaskFlowError) -> dict[str, Any]:
 
 
 def _actor(conn: Connection) -> Actor:
-    return Actor(user_id=conn.user_id, login_id=conn.login_id)
+    return Actor(user_id=conn.user_id, login_id=conn.login_id, scopes=conn.scopes)
 
 
 async def join(channel: LiveChannel, conn: Connection, p: JoinIn) -> dict[str, Any]:
@@ -207,7 +208,9 @@ def register(channel: LiveChannel) -> None:
         if not isinstance(token, str) or not token:
             raise ConnectionRefusedError("unauthorized")
         try:
-            claims = channel.services.auth.live_claims(token)
+            # A personal access token is read from the store here, and again (with the
+            # ticket below) by live_identity, so a revocation meanwhile is not missed.
+            claims = await channel.services.auth.live_token(token)
         except Unauthorized:
             raise ConnectionRefusedError("unauthorized") from None
         # Both before the store is asked, so that a logout landing meanwhile is not missed:
@@ -229,7 +232,8 @@ def register(channel: LiveChannel) -> None:
                 raise ConnectionRefusedError("unavailable")  # it closed while we checked
             channel.connections.add(Connection(
                 sid=sid, eio_sid=eio_sid, user_id=identity.user.id, login_id=identity.login_id,
-                name=identity.user.name, expires_at=identity.expires_at.timestamp()))
+                name=identity.user.name, expires_at=identity.expires_at.timestamp(),
+                scopes=identity.scopes))
             registered = True  # its close ends the hearing (LiveChannel.closed)
         finally:
             if not registered:
@@ -267,6 +271,10 @@ def register(channel: LiveChannel) -> None:
                                            reason="token_expired"))
             if not await limiter.hit(event_rate, "live-event", sid):
                 return _error(RateLimited("Too many messages on this connection"))
+            try:
+                require_scope(_actor(conn), live_scope(name))
+            except TaskFlowError as exc:
+                return _error(exc)
             try:
                 payload = schema.model_validate(data)
             except ValidationError as exc:

@@ -27,6 +27,7 @@ class AccessClaims:
     login_id: str
     expires_at: datetime
     exp: int = 0  # expires_at as a POSIX timestamp
+    scopes: tuple[str, ...] | None = None  # a personal access token's; None: a password login
 
 
 class TokenIssuer:

@@ -17,6 +17,8 @@ class Actor:
 
     user_id: str
     login_id: str
+    # A personal access token's scopes; None for a password login (full rights).
+    scopes: tuple[str, ...] | None = None
 
 
 def can(role: Role | None, needed: Role) -> bool:

@@ -13,6 +13,12 @@ from taskflow.ids import new_id
 from taskflow.security.passwords import password_too_long
 from taskflow.security.tokens import AccessClaims, TokenIssuer, hash_refresh_token, new_refresh_token
 from taskflow.services.access import Actor
+from taskflow.services.personal_tokens import (
+    PersonalTokenService,
+    is_personal_token,
+    login_of,
+    token_of_login,
+)
 from taskflow.services.ports import Clock, PasswordHasher, Publisher, Store, Transaction
 from taskflow.services.views import user_view
 
@@ -43,6 +49,7 @@ class LiveIdentity:
     user: User
     login_id: str
     expires_at: datetime
+    scopes: tuple[str, ...] | None = None
 
 
 def check_password(password: str, field: str = "password") -> None:
@@ -55,8 +62,10 @@ def check_password(password: str, field: str = "password") -> None:
 
 class AuthService:
     def __init__(self, *, store: Store, hasher: PasswordHasher, tokens: TokenIssuer,
-                 publisher: Publisher, clock: Clock, refresh_ttl: int) -> None:
+                 publisher: Publisher, clock: Clock, refresh_ttl: int,
+                 personal_tokens: PersonalTokenService) -> None:
         self._store = store
+        self._personal = personal_tokens
         self._hasher = hasher
         self._tokens = tokens
         self._publisher = publisher
@@ -143,9 +152,27 @@ class AuthService:
             raise Unauthorized("That token belongs to someone else")
         return claims
 
+    async def live_token(self, token: str) -> AccessClaims:
+        """live_claims for either kind of token: a personal access token (`tfp_`) is looked
+        up in the store, its login being `pat:<id>` and its expiry the token's."""
+        if not is_personal_token(token):
+            return self.live_claims(token)
+        actor, pat = await self._personal.authenticate(token)
+        return AccessClaims(user_id=actor.user_id, login_id=actor.login_id,
+                            expires_at=pat.expires_at, exp=int(pat.expires_at.timestamp()),
+                            scopes=pat.scopes)
+
     async def live_identity(self, claims: AccessClaims) -> LiveIdentity:
         """Who an access token speaks for on the live channel, where a connection outlasts
-        a request: its login must still be live (not logged out, no password change since)."""
+        a request: its login must still be live (not logged out, no password change since;
+        a personal access token not revoked, not expired)."""
+        token_id = token_of_login(claims.login_id)
+        if token_id is not None:
+            user = await self._store.select_user(claims.user_id)
+            if user is None or not await self._personal.live([token_id]):
+                raise Unauthorized("This token was revoked", reason="login_revoked")
+            return LiveIdentity(user=user, login_id=claims.login_id,
+                                expires_at=claims.expires_at, scopes=claims.scopes)
         login = await self._store.select_login(claims.login_id)
         user = await self._store.select_user(claims.user_id)
         if (login is None or user is None or login.revoked_at is not None
@@ -157,7 +184,13 @@ class AuthService:
         """Those of `login_ids` that have ended (logged out, password changed, unknown)."""
         if not login_ids:
             return set()
-        return set(login_ids) - set(await self._store.select_live_logins(login_ids))
+        tokens = {login_id: token_id for login_id in login_ids
+                  if (token_id := token_of_login(login_id)) is not None}
+        logins = [login_id for login_id in login_ids if login_id not in tokens]
+        live = set(await self._store.select_live_logins(logins)) if logins else set()
+        live_tokens = await self._personal.live(list(tokens.values()))
+        live |= {login_id for login_id, token_id in tokens.items() if token_id in live_tokens}
+        return set(login_ids) - live
 
     async def me(self, actor: Actor) -> User:
         user = await self._store.select_user(actor.user_id)
@@ -185,7 +218,10 @@ class AuthService:
             await tx.update_user(changed)
             if password is None:
                 return []
-            return await tx.revoke_logins_of_user(user.id, self._clock.now())
+            # A new password ends every login and every personal access token.
+            tokens = await tx.delete_personal_tokens_of_user(user.id)
+            return [*await tx.revoke_logins_of_user(user.id, self._clock.now()),
+                    *(login_of(token_id) for token_id in tokens)]
 
         ended = await self._store.transact(work)
         if ended:

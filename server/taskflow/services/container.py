@@ -15,6 +15,7 @@ from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
 from taskflow.services.notifications import NotificationService
+from taskflow.services.personal_tokens import PersonalTokenService
 from taskflow.services.ports import (
     BlobStore,
     Cache,
@@ -48,6 +49,7 @@ class Services:
     webhooks: WebhookService
     # Rung by every commit that logged events (the webhook dispatcher waits on it).
     doorbell: Doorbell
+    personal_tokens: PersonalTokenService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
@@ -56,9 +58,11 @@ class Services:
         doorbell = Doorbell()
         recorder = Recorder(store=store, publisher=publisher, clock=clock,
                             on_events=doorbell.ring)
+        personal_tokens = PersonalTokenService(store=store, publisher=publisher, clock=clock)
         return cls(
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
-                             clock=clock, refresh_ttl=refresh_ttl),
+                             clock=clock, refresh_ttl=refresh_ttl,
+                             personal_tokens=personal_tokens),
             boards=BoardService(store=store, recorder=recorder, clock=clock, blobs=blobs),
             columns=ColumnService(recorder=recorder),
             tasks=TaskService(store=store, recorder=recorder, blobs=blobs),
@@ -73,4 +77,5 @@ class Services:
             search=SearchService(store=store, clock=clock),
             webhooks=WebhookService(store=store, sender=webhook_sender, clock=clock),
             doorbell=doorbell,
+            personal_tokens=personal_tokens,
         )

@@ -19,6 +19,7 @@ from taskflow.domain import (
     Member,
     Notification,
     NotificationsRead,
+    PersonalToken,
     RefreshToken,
     Role,
     SearchHit,
@@ -100,6 +101,19 @@ class Reader(Protocol):
         """Those of `login_ids` that exist and are not revoked."""
         ...
     async def select_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+    # --- personal access tokens (services/personal_tokens.py) -----------------------------
+    async def select_personal_token(self, token_hash: str) -> PersonalToken | None:
+        """The token whose secret has this SHA-256 (expired ones too, until purged)."""
+        ...
+    async def select_personal_tokens(self, user_id: str, *, limit: int,
+                                     after: tuple[str, str] | None) -> list[PersonalToken]:
+        """A user's tokens by (created_at, id), strictly after `after`
+        (timefmt.to_ts of created_at, id)."""
+        ...
+    async def select_live_personal_tokens(self, token_ids: Sequence[str],
+                                          now: datetime) -> list[str]:
+        """Those of `token_ids` that exist and expire after `now`."""
+        ...
     # --- notifications and watches (services/notifications.py) ---------------------------
     async def select_notifications(self, user_id: str, *, unread_only: bool, limit: int,
                                    after: tuple[int, str, str] | None) -> list[Notification]:
@@ -205,6 +219,20 @@ class Transaction(Reader, Protocol):
     async def insert_refresh_token(self, token: RefreshToken) -> None: ...
     async def spend_refresh_token(self, token_hash: str, at: datetime) -> bool:
         """Marks the token used; False when it already was (a reuse)."""
+        ...
+    async def insert_personal_token(self, token: PersonalToken) -> None: ...
+    async def touch_personal_token(self, token_id: str, at: datetime,
+                                   unless_since: datetime) -> None:
+        """Sets the token's last_used_at to `at` unless it is already `unless_since` or later."""
+        ...
+    async def delete_personal_token(self, user_id: str, token_id: str) -> bool:
+        """Deletes the user's token; False when the user has no token of that id."""
+        ...
+    async def delete_personal_tokens_of_user(self, user_id: str) -> list[str]:
+        """Deletes every token of the user; returns their ids."""
+        ...
+    async def purge_personal_tokens(self, before: datetime) -> int:
+        """Drops tokens that expired before `before`; how many."""
         ...
     async def insert_notifications(self, notifications: Sequence[Notification]) -> None: ...
     async def mark_notifications_read(self, user_id: str, ids: Sequence[str] | None,

@@ -13,6 +13,7 @@ from taskflow.domain import (
     Event,
     Member,
     Notification,
+    PersonalToken,
     Role,
     Task,
     TaskRow,
@@ -128,3 +129,10 @@ def notification_view(n: Notification) -> dict[str, Any]:
 
 def watch_view(w: Watch) -> dict[str, Any]:
     return {"board_id": w.board_id, "task_id": w.task_id, "created_at": rfc3339(w.created_at)}
+
+
+def personal_token_view(token: PersonalToken) -> dict[str, Any]:
+    """A personal access token as listed: never its secret or its hash."""
+    return {"id": token.id, "name": token.name, "scopes": list(token.scopes),
+            "created_at": rfc3339(token.created_at), "expires_at": rfc3339(token.expires_at),
+            "last_used_at": rfc3339(token.last_used_at) if token.last_used_at else None}

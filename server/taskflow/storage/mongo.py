@@ -45,6 +45,7 @@ from taskflow.storage.mongo_indexes import LAYOUT, ensure_indexes, layout, missi
 from taskflow.storage.mongo_notify import MongoNotifyQueries, MongoNotifyWrites
 from taskflow.storage.mongo_records import Doc
 from taskflow.storage.mongo_shards import SHARD_KEYS, ShardingError, deployment, shard_collections
+from taskflow.storage.mongo_tokens import MongoTokenQueries, MongoTokenWrites
 from taskflow.storage.mongo_webhooks import MongoWebhookQueries, MongoWebhookWrites
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ class MongoNotReady(Exception):
     """The server, or its indexes, can't serve TaskFlow; the message is one line."""
 
 
-class MongoTransaction(MongoWebhookWrites, MongoNotifyWrites):
+class MongoTransaction(MongoWebhookWrites, MongoNotifyWrites, MongoTokenWrites):
     """Writes inside one MongoDB transaction (or, on an allowed standalone server, none)."""
 
     def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession | None, *,
@@ -262,7 +263,8 @@ class MongoTransaction(MongoWebhookWrites, MongoNotifyWrites):
         return spent == 1
 
 
-class MongoStore(MongoWebhookQueries, MongoNotifyQueries, MongoIdempotencyKeys):
+class MongoStore(MongoWebhookQueries, MongoNotifyQueries, MongoIdempotencyKeys,
+                 MongoTokenQueries):
     """The store on a MongoDB replica set or sharded cluster, shared by every instance.
 
     `transactions`: whether writes run in transactions; open() sets it from the server (off

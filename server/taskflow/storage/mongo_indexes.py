@@ -25,7 +25,7 @@ from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
                "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta",
                "notifications", "watches", "idempotency_keys", "webhooks",
-               "webhook_deliveries")
+               "webhook_deliveries", "personal_tokens")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
@@ -97,6 +97,11 @@ INDEXES = (
     Index("webhook_deliveries", "webhook_deliveries_by_webhook",
           (("webhook_id", 1), ("at", -1), ("_id", -1))),
     Index("webhook_deliveries", "webhook_deliveries_by_board", (("board_id", 1),)),
+    # Personal access tokens: found by the secret's hash, listed by user, purged by expiry.
+    Index("personal_tokens", "personal_tokens_by_hash", (("token_hash", 1),), unique=True),
+    Index("personal_tokens", "personal_tokens_by_user", (("user_id", 1), ("created_at", 1),
+                                                         ("_id", 1))),
+    Index("personal_tokens", "personal_tokens_by_expiry", (("expires_at", 1),)),
 )
 
 

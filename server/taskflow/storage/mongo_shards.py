@@ -18,8 +18,9 @@ and `task_boards` (a task id -> its board id: `GET /tasks/{id}` knows nothing el
 database's primary shard, and so do `notifications` and `watches` (read by user, deleted by
 board: no one key serves both; see mongo_notify.py), `idempotency_keys` (used only without
 Redis; small, short-lived, deleted by its TTL index; see mongo_idempotency.py), `webhooks`
-(few; scanned by the dispatcher across boards) and `webhook_deliveries` (at most 100 per
-webhook; see mongo_webhooks.py).
+(few; scanned by the dispatcher across boards), `webhook_deliveries` (at most 100 per
+webhook; see mongo_webhooks.py) and `personal_tokens` (found by the secret's hash, listed by
+user; see mongo_tokens.py).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from taskflow.storage.sqlite_queries import members_of
 from taskflow.storage.sqlite_rows import board_of, columns_json, opt_ts, task_of
 from taskflow.storage.sqlite_schema import MIGRATIONS
 from taskflow.storage.sqlite_thread import SqliteThread
+from taskflow.storage.sqlite_tokens import TokenQueries, TokenWrites
 from taskflow.storage.sqlite_webhooks import DELETE_BOARD, UNDELIVERED, WebhookQueries, WebhookWrites
 from taskflow.timefmt import to_ts
 
@@ -49,7 +50,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 EVENTS_KEPT = 10_000
 
 
-class SqliteTransaction(WebhookWrites, NotifyWrites):
+class SqliteTransaction(WebhookWrites, NotifyWrites, TokenWrites):
     """Writes inside one BEGIN IMMEDIATE transaction, in as few trips to the SQLite thread as
     the calls allow: BEGIN goes with the first statement, writes whose result nobody waits
     for (a task inserted or updated) go with the next statement or with COMMIT, and a task's
@@ -383,7 +384,7 @@ class SqliteTransaction(WebhookWrites, NotifyWrites):
         return changed == 1
 
 
-class SqliteStore(WebhookQueries, NotifyQueries, IdempotencyKeys):
+class SqliteStore(WebhookQueries, NotifyQueries, IdempotencyKeys, TokenQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""
 
     def __init__(self, writer: SqliteThread, reader: SqliteThread, *,

@@ -258,4 +258,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, at, id);
     CREATE INDEX webhook_deliveries_by_board ON webhook_deliveries (board_id)
     """,
+    # Personal access tokens (issue #18): only the SHA-256 of each secret is kept.
+    """
+    CREATE TABLE personal_tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    CREATE INDEX personal_tokens_by_user ON personal_tokens (user_id, created_at, id);
+    CREATE INDEX personal_tokens_by_expiry ON personal_tokens (expires_at)
+    """,
 )
