@@ -117,6 +117,10 @@ class Reader(Protocol):
         """A user's watches by (created_at, board_id/task_id), strictly after `after`
         (timefmt.to_ts of created_at, watch_key)."""
         ...
+    # --- board imports (services/imports.py) --------------------------------------------
+    async def select_stale_imports(self, before: datetime, *, limit: int) -> list[str]:
+        """Board ids of imports started before `before` and never finished, oldest first."""
+        ...
 
 
 class Transaction(Reader, Protocol):
@@ -211,6 +215,12 @@ class Transaction(Reader, Protocol):
         the task when named; with both, exactly that task watch."""
         ...
     async def delete_board_watch(self, board_id: str, user_id: str) -> None: ...
+    async def insert_import(self, board_id: str, user_id: str, started_at: datetime) -> None:
+        """Marks the board as an import under way (it has no member yet)."""
+        ...
+    async def delete_import(self, board_id: str) -> None:
+        """The import of this board finished (or its board went): no longer under way."""
+        ...
 
 
 class Store(Reader, Protocol):

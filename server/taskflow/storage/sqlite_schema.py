@@ -200,4 +200,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_by_column ON tasks (board_id, column_id, position, id);
     CREATE INDEX tasks_by_board_status ON tasks (board_id, status)
     """,
+    # Board import (issue #18): a board being imported has no member until its last step,
+    # so no one sees it; this row names it, so that housekeeping can drop an abandoned one.
+    """
+    CREATE TABLE imports (
+        board_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX imports_by_start ON imports (started_at)
+    """,
 )
