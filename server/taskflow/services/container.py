@@ -14,6 +14,8 @@ from taskflow.services.checklists import ChecklistService
 from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
+from taskflow.services.exports import ExportService
+from taskflow.services.imports import ImportService
 from taskflow.services.notifications import NotificationService
 from taskflow.services.ports import BlobStore, Cache, Clock, PasswordHasher, Publisher, Store
 from taskflow.services.search import SearchService
@@ -35,11 +37,14 @@ class Services:
     activity: ActivityService
     notifications: NotificationService
     search: SearchService
+    exports: ExportService
+    imports: ImportService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
               hasher: PasswordHasher, tokens: TokenIssuer, blobs: BlobStore, refresh_ttl: int,
-              stats_ttl: int, max_upload_bytes: int) -> Services:
+              stats_ttl: int, max_upload_bytes: int,
+              import_max_tasks: int = 200_000) -> Services:
         recorder = Recorder(store=store, publisher=publisher, clock=clock)
         return cls(
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
@@ -56,4 +61,7 @@ class Services:
             activity=ActivityService(store=store),
             notifications=NotificationService(store=store, recorder=recorder),
             search=SearchService(store=store, clock=clock),
+            exports=ExportService(store=store, clock=clock),
+            imports=ImportService(store=store, recorder=recorder, clock=clock,
+                                  max_tasks=import_max_tasks),
         )
