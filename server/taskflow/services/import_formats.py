@@ -316,7 +316,7 @@ def _native_task(raw: Any, where: str, column_keys: set[str]) -> ImportedTask:
         description=_text(task, "description", where, default="")[:TEXT_CHARS],
         column_key=column_key, priority=priority, due_date=_time(task, "due_date", where),
         tags=_tags(_list(task, "tags", where), f"{where}.tags"),
-        position=_number(task, "position", where), created_at=_time(task, "created_at", where),
+        position=_number(task, "position", where, 0.0), created_at=_time(task, "created_at", where),
         assignee_email=_text(task, "assignee_email", where, nullable=True) or None,
         checklist=tuple((text, done) for _, text, done in sorted(checklist, key=lambda c: c[0])),
         comments=comments)
