@@ -88,7 +88,10 @@ async def _spool(body: AsyncIterable[bytes], limit: int) -> Path:
                 size += len(chunk)
                 if size > limit:
                     break
-                await asyncio.to_thread(file.write, chunk)
+                # Written at once, not in a thread: a page-cache write of one piece is quicker
+                # than a hop to a thread, and a slower writer lets the body pile up in memory
+                # (Quart buffers what arrives until it is read).
+                file.write(chunk)
         if size > limit:
             async for chunk in body:
                 size += len(chunk)

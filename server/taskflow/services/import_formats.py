@@ -26,6 +26,8 @@ NAME_CHARS, COLUMN_CHARS, DESCRIPTION_CHARS = 100, 60, 2000
 ITEM_CHARS, MAX_ITEMS, COMMENT_CHARS = 500, 100, 5000
 ITEM_STEP = 1024.0
 Kind = Literal["taskflow", "trello"]
+# What _detect notes of a top-level member that is an array or an object (not its value).
+ARRAY, OBJECT = object(), object()
 _DONE = ("done", "complete", "completed", "finished", "closed", "shipped", "erledigt")
 _TODO = ("to do", "todo", "backlog", "ideas", "inbox", "new", "open")
 _DOING = ("doing", "in progress", "wip", "in review", "review", "ongoing")
@@ -92,7 +94,7 @@ def outline(path: Path) -> Outline:
     so invalid or truncated JSON is refused before anything else."""
     kind, scalars = _detect(path)
     if kind == "taskflow":
-        return _native(path)
+        return _native(path, scalars)
     return _trello(path, scalars)
 
 
@@ -132,9 +134,10 @@ def _scan(file: IO[bytes], keys: set[str], scalars: dict[str, Any]) -> None:
     for prefix, event, value in events:
         if prefix == "" and event == "map_key":
             keys.add(value)
-        elif "." not in prefix and prefix and event in ("string", "number", "integer",
-                                                         "boolean", "null", "double"):
-            scalars[prefix] = value
+        elif prefix and "." not in prefix and prefix not in scalars:
+            # A top-level member: its value when a scalar, else what starts it (start_array:
+            # an array; _array_check reads that, so that no array is ever built whole).
+            scalars[prefix] = {"start_array": ARRAY, "start_map": OBJECT}.get(event, value)
 
 
 def _short(exc: Exception) -> str:
@@ -220,11 +223,10 @@ def _tags(names: list[Any], path: str) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def _array_check(path: Path, prefix: str, where: str) -> None:
+def _array_check(scalars: dict[str, Any], prefix: str, where: str) -> None:
     """Refuses a top-level member that is there but is no array (ijson would skip it)."""
-    for value in _items(path, prefix):
-        if not isinstance(value, list):
-            raise invalid(where, "must be an array")
+    if prefix in scalars and scalars[prefix] not in (ARRAY, None):
+        raise invalid(where, "must be an array")
 
 
 def _unique_names(columns: list[ImportedColumn]) -> list[ImportedColumn]:
@@ -241,13 +243,13 @@ def _unique_names(columns: list[ImportedColumn]) -> list[ImportedColumn]:
 
 
 # --- TaskFlow's own export ---------------------------------------------------------------------
-def _native(path: Path) -> Outline:
+def _native(path: Path, scalars: dict[str, Any]) -> Outline:
     board = next(_items(path, "board"), None)
     board = _obj(board, "$.board")
     name = _title(board, "name", "$.board", NAME_CHARS)
     description = _text(board, "description", "$.board", default="")[:DESCRIPTION_CHARS]
-    _array_check(path, "columns", "$.columns")
-    _array_check(path, "tasks", "$.tasks")
+    _array_check(scalars, "columns", "$.columns")
+    _array_check(scalars, "tasks", "$.tasks")
     columns: list[tuple[float, ImportedColumn]] = []
     for i, raw in enumerate(_items(path, "columns.item")):
         where = f"$.columns[{i}]"
@@ -325,13 +327,13 @@ def _native_task(raw: Any, where: str, column_keys: set[str]) -> ImportedTask:
 # --- Trello ------------------------------------------------------------------------------------
 def _trello(path: Path, scalars: dict[str, Any]) -> Outline:
     name = scalars.get("name")
-    if not isinstance(name, str):
+    if not isinstance(name, str) or name in (ARRAY, OBJECT):
         raise invalid("$.name", "must be a string")
     desc = scalars.get("desc")
-    if desc is not None and not isinstance(desc, str):
+    if desc is not None and (not isinstance(desc, str) or desc in (ARRAY, OBJECT)):
         raise invalid("$.desc", "must be a string")
     for member in ("lists", "cards", "checklists", "actions", "labels"):
-        _array_check(path, member, f"$.{member}")
+        _array_check(scalars, member, f"$.{member}")
     lists: list[tuple[float, str, str]] = []
     closed_lists: set[str] = set()
     for i, raw in enumerate(_items(path, "lists.item")):
