@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from taskflow.config import Settings, SettingsError
 from taskflow.http.porting_schemas import BoardExport
 from taskflow.http.schemas import BoardOut
 from tests.support.liveclient import LiveClient
@@ -28,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskflowServer]
     tmp = tmp_path_factory.mktemp("porting")
     env = {"JWT_SECRET": secrets.token_urlsafe(48), "TASKFLOW_ENV": "test",
            "TASKFLOW_DATA_DIR": str(tmp / "data"), "TASKFLOW_MAX_IMPORT_MB": "2",
-           "TASKFLOW_IMPORT_MAX_TASKS": "50"}
+           "TASKFLOW_IMPORT_MAX_TASKS": "50", "TASKFLOW_RATE_LIMIT_IMPORT": "2/minute"}
     with serving(env, tmp / "work") as started:
         yield started
 
@@ -319,3 +320,27 @@ async def test_too_large_is_413_and_a_stranger_cannot_import(http: httpx.AsyncCl
     r = await http.post("/api/v1/boards/import", content=FIXTURE.read_bytes())
     assert r.status_code == 401
     assert _staged(server) == (0, 0)
+
+
+async def test_imports_are_rate_limited_per_user(http: httpx.AsyncClient) -> None:
+    ada, bob = await register(http, "Ada"), await register(http, "Bob")
+    for _ in range(2):
+        assert (await ada.import_(b"[]")).status_code == 422  # counted, even when refused
+    r = await ada.import_(FIXTURE.read_bytes())
+    assert r.status_code == 429
+    assert r.json()["code"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+    assert (await bob.import_(FIXTURE.read_bytes())).status_code == 201  # per user
+
+
+def test_import_settings() -> None:
+    s = Settings.from_environ({"TASKFLOW_MAX_IMPORT_MB": "5", "TASKFLOW_IMPORT_MAX_TASKS": "9",
+                               "TASKFLOW_RATE_LIMIT_IMPORT": "1/second"})
+    assert (s.max_import_bytes, s.import_max_tasks, s.rate_limits.import_per_user) == (
+        5 * 1024 * 1024, 9, "1/second")
+    defaults = Settings.from_environ({})
+    assert (defaults.max_import_bytes, defaults.import_max_tasks) == (200 * 1024 * 1024, 200_000)
+    for name, value in (("TASKFLOW_MAX_IMPORT_MB", "0"), ("TASKFLOW_IMPORT_MAX_TASKS", "x"),
+                        ("TASKFLOW_RATE_LIMIT_IMPORT", "lots")):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_environ({name: value})
+        assert name in str(caught.value) and "\n" not in str(caught.value)
