@@ -7,7 +7,8 @@ long descriptions, checklists on a fifth of them, comments filling the rest), st
 `taskflow serve` (embedded SQLite, Uvicorn) with TASKFLOW_MAX_IMPORT_MB above that size,
 imports the small hand-written fixture once (warm-up), resets the server's peak RSS
 (/proc/PID/clear_refs), streams the big file to it, and prints the time the import took,
-the server's RSS before and its peak during the import, and what was imported.
+the server's RSS before and its peak during the import, and what was imported; then it
+exports that board as JSON (streamed) and prints the same for the export.
 A benchmark: it prints figures and asserts nothing.
 """
 
@@ -94,10 +95,23 @@ def main() -> None:
                 raise RuntimeError(f"import answered {r.status_code}: {r.text[:500]}")
             board = r.json()
             stats = http.get(f"/api/v1/boards/{board['id']}/stats", headers=headers).json()
+            Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+            settled = kib(proc.pid, "VmRSS")
+            started = time.perf_counter()
+            exported = 0
+            with http.stream("GET", f"/api/v1/boards/{board['id']}/export",
+                             headers=headers) as response:
+                for chunk in response.iter_bytes():
+                    exported += len(chunk)
+            export_took = time.perf_counter() - started
+            export_peak = kib(proc.pid, "VmHWM")
         print(f"imported {size / 2**20:.1f} MB: {stats['total']} tasks, {board['seq']} events "
               f"in {took:.1f} s ({size / 2**20 / took:.2f} MB/s)")
         print(f"server RSS before {before / 1024:.1f} MB, peak during the import "
               f"{peak / 1024:.1f} MB (+{(peak - before) / 1024:.1f} MB)")
+        print(f"exported it again as JSON: {exported / 2**20:.1f} MB in {export_took:.1f} s; "
+              f"server RSS {settled / 1024:.1f} MB before, peak {export_peak / 1024:.1f} MB "
+              f"(+{(export_peak - settled) / 1024:.1f} MB)")
     finally:
         proc.terminate()
         proc.wait(30)
