@@ -277,6 +277,12 @@ BAD = [
         "members": [], "tasks": [{"id": "1", "title": "ok", "column_id": "todo"},
                                  {"id": "2", "title": "bad", "column_id": "elsewhere"}]}
     ).encode(), "$.tasks[1].column_id"),
+    ("an empty column id", json.dumps({
+        "format": "taskflow-board", "version": 1, "board": {"name": "B", "description": ""},
+        "columns": [{"id": "" if c == "done" else c, "name": c, "category": c,
+                     "wip_limit": None, "order": i}
+                    for i, c in enumerate(("todo", "in_progress", "done"))],
+        "members": [], "tasks": []}).encode(), "$.columns[2].id"),
     ("too many tasks", json.dumps(_trello(cards=[
         {**_trello()["cards"][0], "id": f"{n:024x}", "name": f"card {n}"} for n in range(51)])
     ).encode(), "$.cards"),

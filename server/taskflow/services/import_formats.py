@@ -161,6 +161,13 @@ def _text(obj: dict[str, Any], key: str, path: str, *, default: str | None = Non
     return value
 
 
+def _id(obj: dict[str, Any], key: str, path: str) -> str:
+    value = _text(obj, key, path)
+    if not value:
+        raise invalid(f"{path}.{key}", "must not be empty")
+    return value
+
+
 def _title(obj: dict[str, Any], key: str, path: str, limit: int, *,
            untitled: str | None = None) -> str:
     text = _text(obj, key, path).strip()
@@ -261,7 +268,7 @@ def _native(path: Path, scalars: dict[str, Any]) -> Outline:
         if wip is not None and (isinstance(wip, bool) or not isinstance(wip, int)
                                 or not 1 <= wip <= 1000):
             raise invalid(f"{where}.wip_limit", "must be null or an integer 1..1000")
-        key = _text(column, "id", where)
+        key = _id(column, "id", where)
         columns.append((_number(column, "order", where, float(i)), ImportedColumn(
             key=key, name=_title(column, "name", where, COLUMN_CHARS), category=category,
             wip_limit=wip)))
@@ -339,7 +346,7 @@ def _trello(path: Path, scalars: dict[str, Any]) -> Outline:
     for i, raw in enumerate(_items(path, "lists.item")):
         where = f"$.lists[{i}]"
         entry = _obj(raw, where)
-        key = _text(entry, "id", where)
+        key = _id(entry, "id", where)
         if _bool(entry, "closed", where):
             closed_lists.add(key)
             continue
