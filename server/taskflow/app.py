@@ -28,6 +28,7 @@ from taskflow.http import (
     idempotency,
     notifications,
     ops,
+    porting,
     problems,
     search,
     tasks,
@@ -103,7 +104,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     settings = settings.with_data_dir().with_jwt_secret()
     app = Quart("taskflow")
     app.request_class = type("TaskFlowRequest", (JSONRequest,),  # type: ignore[assignment]
-                             {"upload_limit": settings.max_upload_bytes})
+                             {"upload_limit": settings.max_upload_bytes,
+                              "import_limit": settings.max_import_bytes})
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         PROPAGATE_EXCEPTIONS=False,
@@ -135,7 +137,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
     for blueprint in (auth.blueprint, boards.blueprint, columns.blueprint, tasks.blueprint,
                       attachments.blueprint, checklists.blueprint, notifications.blueprint,
                       ops.blueprint, search.blueprint, webhooks.blueprint,
-                      token_routes.blueprint):
+                      token_routes.blueprint, porting.blueprint):
         app.register_blueprint(blueprint)
     if settings.web_dist is not None:
         app.register_blueprint(web.blueprint(settings.web_dist))
@@ -169,6 +171,7 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             tokens=tokens, blobs=open_blobs(settings), refresh_ttl=settings.refresh_token_ttl,
             stats_ttl=settings.stats_ttl, max_upload_bytes=settings.max_upload_bytes,
             webhook_sender=sender,
+            import_max_tasks=settings.import_max_tasks,
         )
         metrics = rt.metrics
 
@@ -217,6 +220,9 @@ async def _chores(services: Services, retention_days: int,
             cutoff = now - timedelta(hours=1)
             uploads = await services.attachments.purge_stale_uploads(cutoff)
             boards = await services.boards.purge_deleted(cutoff)
+            # Imports crashed mid-way: their boards never became visible (services/imports.py).
+            if imports := await services.imports.purge_stale(now - timedelta(hours=6)):
+                logger.info("deleted {} abandoned board import(s)", imports)
             events = await services.events.prune(now - timedelta(days=retention_days))
             if uploads or boards or events:
                 logger.info("purged {} unconfirmed upload(s), {} deleted board log(s), "

@@ -40,6 +40,8 @@ class RateLimits:
     api_per_user: str = "600/minute"
     # GET /search, per user, on top of api_per_user: a search costs more than a listing.
     search_per_user: str = "10/second;300/minute"
+    # POST /boards/import, per user, on top of api_per_user: an import writes a whole board.
+    import_per_user: str = "10/minute;100/hour"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,9 @@ class Settings:
     stats_ttl: int = 60
     server: Literal["uvicorn", "hypercorn"] = "uvicorn"
     max_upload_bytes: int = 25 * 1024 * 1024
+    # POST /boards/import: the largest file, and the most tasks one import may hold.
+    max_import_bytes: int = 200 * 1024 * 1024
+    import_max_tasks: int = 200_000
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
@@ -175,6 +180,10 @@ class Settings:
             stats_ttl=_int(env, "TASKFLOW_STATS_TTL", 60, low=1, high=60),
             server=_choice(env, "TASKFLOW_SERVER", ("uvicorn", "hypercorn"), "uvicorn"),  # type: ignore[arg-type]
             max_upload_bytes=_int(env, "TASKFLOW_MAX_UPLOAD_MB", 25, low=1, high=5000) * 1024 * 1024,
+            max_import_bytes=_int(env, "TASKFLOW_MAX_IMPORT_MB", 200, low=1,
+                                  high=10_000) * 1024 * 1024,
+            import_max_tasks=_int(env, "TASKFLOW_IMPORT_MAX_TASKS", 200_000, low=1,
+                                  high=10_000_000),
             s3_bucket=env.get("S3_BUCKET") or None,
             s3_endpoint_url=_url(env, "S3_ENDPOINT_URL", ("http", "https")),
             s3_region=env.get("S3_REGION") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
@@ -364,6 +373,7 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimits:
         ("auth_per_address", "TASKFLOW_RATE_LIMIT_AUTH_ADDRESS"),
         ("api_per_user", "TASKFLOW_RATE_LIMIT_API"),
         ("search_per_user", "TASKFLOW_RATE_LIMIT_SEARCH"),
+        ("import_per_user", "TASKFLOW_RATE_LIMIT_IMPORT"),
     ):
         value = env.get(name, getattr(defaults, attr))
         try:

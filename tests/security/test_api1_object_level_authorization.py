@@ -28,6 +28,8 @@ ROWS: list[tuple[str, str, Any, int]] = [
     ("DELETE", "/boards/{board_a}", None, 404),
     ("GET", "/boards/{board_a}/events?since=0", None, 404),
     ("GET", "/boards/{board_a}/stats", None, 404),
+    ("GET", "/boards/{board_a}/export", None, 404),
+    ("GET", "/boards/{board_a}/export?format=csv", None, 404),
     ("POST", "/boards/{board_a}/members", {"email": "{eve_email}", "role": "editor"}, 404),
     ("PATCH", "/boards/{board_a}/members/{ed}", {"role": "viewer"}, 404),
     ("DELETE", "/boards/{board_a}/members/{ed}", None, 404),

@@ -40,7 +40,7 @@ SHARDED_URI_VARIABLE = "TASKFLOW_TEST_MONGODB_SHARDED_URI"
 # Not sharded on purpose (README, MongoDB): short-lived tombstones, and one layout marker;
 # notifications and watches (README, notifications): read by user, deleted by board.
 UNSHARDED = {"deleted_boards", "meta", "notifications", "watches", "idempotency_keys", "webhooks",
-             "webhook_deliveries", "personal_tokens"}
+             "webhook_deliveries", "personal_tokens", "imports"}
 # The queries that ask every shard, each rare or off the hot path, named in the README.
 KNOWN_BROADCASTS = {
     ("members", "user_id"): "a user's boards: GET /boards, the live channel's connect",

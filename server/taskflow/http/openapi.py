@@ -49,15 +49,36 @@ def responds(**described: str) -> Callable[[F], F]:
     return mark
 
 
+_MORE = "_taskflow_openapi_more"
+
+
+def documents(*, content: dict[str, dict[str, Any]] | None = None,
+              request_body: dict[str, Any] | None = None) -> Callable[[F], F]:
+    """More of an operation than quart-schema documents: other content types of a response
+    (`content={"200": {"text/csv": {...}}}`) and a request body read without a model."""
+
+    def mark(func: F) -> F:
+        setattr(func, _MORE, {"content": content or {}, "request_body": request_body})
+        return func
+
+    return mark
+
+
 class TaskFlowOpenAPI(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         extra = getattr(self._app.view_functions[rule.endpoint], _EXTRA, {})
+        more = getattr(self._app.view_functions[rule.endpoint], _MORE, None)
         for path, operations in paths.items():
             for method, operation in operations.items():
                 responses = operation["responses"] = {
                     str(status): response for status, response in operation["responses"].items()}
                 responses.update(extra)
+                if more is not None:
+                    for status, content in more["content"].items():
+                        responses[status].setdefault("content", {}).update(content)
+                    if more["request_body"] is not None:
+                        operation["requestBody"] = more["request_body"]
                 if method == "post" and path.startswith("/api/v1/") and path not in _ANONYMOUS_POSTS:
                     operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
                     for status, response in responses.items():

@@ -14,6 +14,8 @@ from taskflow.services.checklists import ChecklistService
 from taskflow.services.columns import ColumnService
 from taskflow.services.comments import CommentService
 from taskflow.services.events import EventService
+from taskflow.services.exports import ExportService
+from taskflow.services.imports import ImportService
 from taskflow.services.notifications import NotificationService
 from taskflow.services.personal_tokens import PersonalTokenService
 from taskflow.services.ports import (
@@ -50,11 +52,14 @@ class Services:
     # Rung by every commit that logged events (the webhook dispatcher waits on it).
     doorbell: Doorbell
     personal_tokens: PersonalTokenService
+    exports: ExportService
+    imports: ImportService
 
     @classmethod
     def build(cls, *, store: Store, cache: Cache, publisher: Publisher, clock: Clock,
               hasher: PasswordHasher, tokens: TokenIssuer, blobs: BlobStore, refresh_ttl: int,
-              stats_ttl: int, max_upload_bytes: int, webhook_sender: WebhookSender) -> Services:
+              stats_ttl: int, max_upload_bytes: int, webhook_sender: WebhookSender,
+              import_max_tasks: int = 200_000) -> Services:
         doorbell = Doorbell()
         recorder = Recorder(store=store, publisher=publisher, clock=clock,
                             on_events=doorbell.ring)
@@ -78,4 +83,7 @@ class Services:
             webhooks=WebhookService(store=store, sender=webhook_sender, clock=clock),
             doorbell=doorbell,
             personal_tokens=personal_tokens,
+            exports=ExportService(store=store, clock=clock),
+            imports=ImportService(store=store, recorder=recorder, clock=clock,
+                                  max_tasks=import_max_tasks),
         )

@@ -146,6 +146,10 @@ class Reader(Protocol):
                                 after: tuple[str, str] | None) -> list[Delivery]:
         """A webhook's kept deliveries, newest first by (at, id), strictly after `after`."""
         ...
+    # --- board imports (services/imports.py) --------------------------------------------
+    async def select_stale_imports(self, before: datetime, *, limit: int) -> list[str]:
+        """Board ids of imports started before `before` and never finished, oldest first."""
+        ...
 
 
 class Transaction(Reader, Protocol):
@@ -281,6 +285,12 @@ class Transaction(Reader, Protocol):
         ...
     async def insert_delivery(self, delivery: Delivery) -> None:
         """Records one attempt, keeping the newest 100 of the webhook."""
+        ...
+    async def insert_import(self, board_id: str, user_id: str, started_at: datetime) -> None:
+        """Marks the board as an import under way (it has no member yet)."""
+        ...
+    async def delete_import(self, board_id: str) -> None:
+        """The import of this board finished (or its board went): no longer under way."""
         ...
 
 

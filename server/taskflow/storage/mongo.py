@@ -262,6 +262,13 @@ class MongoTransaction(MongoWebhookWrites, MongoNotifyWrites, MongoTokenWrites):
                                 {"used_at": at})
         return spent == 1
 
+    async def insert_import(self, board_id: str, user_id: str, started_at: datetime) -> None:
+        await self._insert("imports", {"_id": board_id, "user_id": user_id,
+                                       "started_at": started_at}, "That import already exists")
+
+    async def delete_import(self, board_id: str) -> None:
+        await self._delete("imports", {"_id": board_id})
+
 
 class MongoStore(MongoWebhookQueries, MongoNotifyQueries, MongoIdempotencyKeys,
                  MongoTokenQueries):

@@ -25,7 +25,7 @@ from taskflow.storage.mongo_search import TEXT_INDEX, TEXT_KEYS
 COLLECTIONS = ("users", "user_emails", "boards", "members", "tasks", "task_boards", "comments",
                "attachments", "events", "logins", "refresh_tokens", "deleted_boards", "meta",
                "notifications", "watches", "idempotency_keys", "webhooks",
-               "webhook_deliveries", "personal_tokens")
+               "webhook_deliveries", "personal_tokens", "imports")
 # The data layout `db init` leaves behind, recorded in `meta`; `serve` refuses an older one.
 # 2: emails are unique through `user_emails` (not a unique index on users), tasks are found
 # by id through `task_boards`. 3: boards embed their `columns`, tasks carry a `column_id`.
@@ -75,6 +75,8 @@ INDEXES = (
                                                        ("created_at", 1), ("_id", 1))),
     Index("attachments", "attachments_pending", (("pending", 1), ("created_at", 1))),
     Index("deleted_boards", "deleted_boards_by_time", (("deleted_at", 1),)),
+    # Board imports under way (unsharded, like deleted_boards): housekeeping scans by start.
+    Index("imports", "imports_by_start", (("started_at", 1), ("_id", 1))),
     # Unique: the last line of defence of a gap-free, duplicate-free event log.
     # Also the events' shard key, which is what lets it stay unique on a sharded cluster.
     Index("events", "events_by_board_seq", (("board_id", 1), ("seq", 1)), unique=True),

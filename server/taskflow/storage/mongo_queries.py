@@ -208,6 +208,11 @@ class MongoQueries:
                                sort=[("_id", 1)], limit=limit)
         return [doc["_id"] for doc in docs]
 
+    async def select_stale_imports(self, before: datetime, *, limit: int) -> list[str]:
+        docs = await self._all("imports", {"started_at": {"$lt": before}}, projection={"_id": 1},
+                               sort=[("started_at", 1), ("_id", 1)], limit=limit)
+        return [doc["_id"] for doc in docs]
+
     async def select_oldest_event_seq(self, board_id: str) -> int | None:
         doc = await self._one("events", {"board_id": board_id}, projection={"seq": 1},
                               sort=[("seq", 1)])

@@ -14,7 +14,8 @@ Documents found by their own id alone are keyed by that id: users, boards, login
 tokens, and two lookups whose `_id` is what the caller knows: `user_emails` (a casefolded
 email -> user id; its `_id` being the shard key is what keeps emails unique across shards)
 and `task_boards` (a task id -> its board id: `GET /tasks/{id}` knows nothing else).
-`deleted_boards` (short-lived tombstones, scanned by time) stays unsharded, on the
+`deleted_boards` (short-lived tombstones, scanned by time) and `imports` (board imports under
+way, as short-lived and scanned by time too) stay unsharded, on the
 database's primary shard, and so do `notifications` and `watches` (read by user, deleted by
 board: no one key serves both; see mongo_notify.py), `idempotency_keys` (used only without
 Redis; small, short-lived, deleted by its TTL index; see mongo_idempotency.py), `webhooks`

@@ -383,6 +383,16 @@ class SqliteTransaction(WebhookWrites, NotifyWrites, TokenWrites):
         )
         return changed == 1
 
+    async def insert_import(self, board_id: str, user_id: str, started_at: datetime) -> None:
+        try:
+            await self._exec("INSERT INTO imports (board_id, user_id, started_at)"
+                             " VALUES (?, ?, ?)", (board_id, user_id, to_ts(started_at)))
+        except sqlite3.IntegrityError:
+            raise Conflict("That import already exists") from None
+
+    async def delete_import(self, board_id: str) -> None:
+        await self._exec("DELETE FROM imports WHERE board_id = ?", (board_id,))
+
 
 class SqliteStore(WebhookQueries, NotifyQueries, IdempotencyKeys, TokenQueries):
     """The store on one SQLite file; safe to share between processes on one machine."""

@@ -278,6 +278,11 @@ class SqliteQueries:
                                 (after or "", limit))
         return [row["id"] for row in rows]
 
+    async def select_stale_imports(self, before: datetime, *, limit: int) -> list[str]:
+        rows = await self._rows("SELECT board_id FROM imports WHERE started_at < ?"
+                                " ORDER BY started_at, board_id LIMIT ?", (to_ts(before), limit))
+        return [row["board_id"] for row in rows]
+
     async def select_oldest_event_seq(self, board_id: str) -> int | None:
         row = await self._row("SELECT MIN(seq) AS seq FROM events WHERE board_id = ?", (board_id,))
         return row["seq"] if row and row["seq"] is not None else None

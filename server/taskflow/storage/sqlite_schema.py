@@ -273,4 +273,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX personal_tokens_by_user ON personal_tokens (user_id, created_at, id);
     CREATE INDEX personal_tokens_by_expiry ON personal_tokens (expires_at)
     """,
+    # Board import (issue #18): a board being imported has no member until its last step,
+    # so no one sees it; this row names it, so that housekeeping can drop an abandoned one.
+    """
+    CREATE TABLE imports (
+        board_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX imports_by_start ON imports (started_at)
+    """,
 )
