@@ -178,7 +178,7 @@ async def test_a_standalone_server_is_refused_unless_allowed(mongo_stores: Store
 # --- the same JSON as SQLite ---------------------------------------------------------------
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 _ID = re.compile(r"^[0-9a-f]{24}$")
-_OPAQUE = {"access_token", "refresh_token", "next_cursor", "etag"}
+_OPAQUE = {"access_token", "refresh_token", "next_cursor", "etag", "epoch"}
 
 
 def _normalized(value: Any, ids: dict[str, str], key: str = "") -> Any:
