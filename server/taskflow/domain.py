@@ -38,6 +38,11 @@ EVENT_TYPES = (
 )
 
 
+# RFC 2606's reserved top-level domain: no email address there can be registered or set
+# (the API's email validation refuses special-use domains), so it marks deleted accounts.
+DELETED_EMAIL_DOMAIN = "deleted.invalid"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -47,6 +52,12 @@ class User:
     created_at: datetime
     # Bumped when the password changes: every login made before is revoked.
     credentials_version: int = 1
+
+    @property
+    def deleted(self) -> bool:
+        """A deleted account keeps its row, anonymized (services/accounts.py), so that what
+        it wrote still names someone; its email is in a domain no one can register."""
+        return self.email.endswith("@" + DELETED_EMAIL_DOMAIN)
 
 
 @dataclass(frozen=True, slots=True)

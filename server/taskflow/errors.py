@@ -72,6 +72,10 @@ class Conflict(TaskFlowError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class OwnsSharedBoards(Conflict):
+    code, title = "owns_shared_boards", "The account owns boards that others use"
+
+
 class IdempotencyKeyInUse(Conflict):
     code, title = "idempotency_key_in_use", "A request with this Idempotency-Key is still running"
 

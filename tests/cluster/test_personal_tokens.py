@@ -1,9 +1,11 @@
 """Personal access tokens on a cluster: revoking one on any instance refuses it at once on
-every instance, REST and live channel alike, even while many requests use it."""
+every instance, REST and live channel alike, even while many requests use it; a password
+change or the account's deletion ends them all."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import time
 from typing import Any
@@ -131,3 +133,144 @@ async def test_password_change_ends_every_token_on_every_instance(
     await activity.until(
         lambda: all(s.named("auth:revoked") and not s.connected for s in sockets), timeout=5,
         what=lambda: f"auth:revoked and a close on {[s.events for s in sockets]}")
+
+
+async def test_account_deletion_ends_everything_of_it_on_every_instance(
+        cluster: Cluster, rest: Rest, live: LiveClients, activity: Activity) -> None:
+    """DELETE /users/me: its tokens, logins and sockets end everywhere, it leaves others'
+    boards (unassigned, live), its own board goes, and its email can register again."""
+    ada, eve = register(cluster, "Ada"), register(cluster, "Eve")
+    shared = (await rest.new_board(ada, {"editor": eve}))["id"]
+    assigned = await rest.task(ada, shared, title="Eve's job", assignee_id=eve.id)
+    own = (await rest.new_board(eve, name="Eve's notes"))["id"]
+    await rest.ok("POST", f"/tasks/{assigned['id']}/comments", eve, json={"body": "on it"},
+                  status=201)
+    secrets_ = [(await _token(rest, eve, [scope], instance=k))["token"]
+                for k, scope in ((1, "read"), (2, "admin"))]
+    sockets = [await live.connect("py", WEBSOCKET, eve, token=secrets_[0], on=1),
+               await live.connect("js", DEFAULT, eve, on=2)]  # her password login
+    watcher = await live.connect("py", DEFAULT, ada, on=3)
+    for sock in [*sockets, watcher]:
+        assert (await sock.join(shared))["ok"] is True, sock
+
+    # Not with a token (even admin), not with a wrong password.
+    r = await rest.call("DELETE", "/users/me", instance=2, token=secrets_[1],
+                        json={"current_password": PASSWORD})
+    assert (r.status_code, r.json()["code"], r.json()["required_scope"]) == (
+        403, "insufficient_scope", "session"), r.text
+    r = await rest.call("DELETE", "/users/me", eve, instance=1, json={"current_password": "nope"})
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden"), r.text
+    r = await rest.call("DELETE", "/users/me", eve, instance=1, json={})
+    assert r.status_code == 422, r.text
+    # A board of hers that others use holds the deletion back, naming it.
+    await rest.ok("POST", f"/boards/{own}/members", eve, json={"email": ada.email, "role": "viewer"},
+                  status=201)
+    r = await rest.call("DELETE", "/users/me", eve, instance=1, json={"current_password": PASSWORD})
+    assert (r.status_code, r.json()["code"]) == (409, "owns_shared_boards"), r.text
+    assert r.json()["boards"] == [{"id": own, "name": "Eve's notes"}]
+    await rest.ok("DELETE", f"/boards/{own}/members/{ada.id}", eve, status=204)
+
+    await rest.ok("DELETE", "/users/me", eve, instance=3, json={"current_password": PASSWORD},
+                  status=204)
+    for secret in secrets_:
+        for k in range(1, INSTANCES + 1):
+            r = await rest.call("GET", "/users/me", instance=k, token=secret)
+            assert r.status_code == 401, (k, r.text)
+    for k in range(1, INSTANCES + 1):  # her session's access token reaches nothing of hers
+        r = await rest.call("GET", "/users/me", eve, instance=k)
+        assert r.status_code == 401, (k, r.text)
+        r = await rest.call("POST", "/boards", eve, instance=k, json={"name": "ghost"})
+        assert r.status_code == 401, (k, r.text)
+        r = await rest.call("GET", f"/boards/{shared}", eve, instance=k)
+        assert r.status_code == 404, (k, r.text)
+    r = await rest.call("POST", "/auth/refresh", json={"refresh_token": eve.refresh_token})
+    assert r.status_code == 401, r.text
+    await activity.until(
+        lambda: all(s.named("auth:revoked") and not s.connected for s in sockets), timeout=5,
+        what=lambda: f"auth:revoked and a close on {[s.events for s in sockets]}")
+    # Ada saw her leave and the task unassigned, live; the comment stays, signed anew.
+    await activity.until(
+        lambda: {"member:removed", "task:updated"} <= {e["type"] for e in watcher.log(shared).applied},
+        timeout=10, what=lambda: f"member:removed and task:updated in {watcher.log(shared).seqs()}")
+    board = await rest.ok("GET", f"/boards/{shared}", ada)
+    assert [m["user_id"] for m in board["members"]] == [ada.id]
+    assert (await rest.ok("GET", f"/tasks/{assigned['id']}", ada))["assignee_id"] is None
+    comments = await rest.ok("GET", f"/tasks/{assigned['id']}/comments", ada)
+    comments = comments["items"] if isinstance(comments, dict) else comments
+    assert [(c["body"], c["author_id"]) for c in comments] == [("on it", eve.id)]
+    entries = (await rest.ok("GET", f"/tasks/{assigned['id']}/activity", ada))["items"]
+    assert {e["actor"]["name"] for e in entries if e["actor"]["user_id"] == eve.id} == {"Deleted user"}
+    r = await rest.call("GET", f"/boards/{own}", ada)
+    assert r.status_code == 404, r.text
+    # Her email is free; the new account is a stranger to her old boards.
+    r = await rest.call("POST", "/auth/login", json={"email": eve.email, "password": PASSWORD})
+    assert r.status_code == 401, r.text
+    r = await rest.call("POST", "/auth/register",
+                        json={"email": eve.email, "password": PASSWORD, "name": "Eve again"})
+    assert r.status_code == 201, r.text
+    again = r.json()
+    assert again["user"]["id"] != eve.id
+    r = await rest.call("GET", "/boards", token=again["access_token"])
+    assert not {shared, own} & {b["id"] for b in r.json()["items"]}, r.text  # (only her starter board)
+
+
+async def test_account_deletion_racing_invitations_leaves_no_member_behind(
+        cluster: Cluster, rest: Rest) -> None:
+    """Each round, while the user deletes their account on one instance, the owner of another
+    board keeps inviting and removing them on a second, and they keep sharing and unsharing
+    their own board on a third, until the deletion answers. Whatever the order, a deleted
+    account is a member of nothing and its board is gone, and a refused deletion (409, a
+    share in place when it ran) leaves the account whole (0 bad rounds of N)."""
+    rounds, bad = 10, []
+    outcomes: collections.Counter[int] = collections.Counter()
+    bob = register(cluster, "Bob")
+
+    async def toggle(who: Person, board_id: str, member: Person, instance: int, role: str,
+                     done: asyncio.Event, answers: collections.Counter[int]) -> None:
+        for _ in range(60):  # bounded: the users' API limit is on
+            if done.is_set():
+                return
+            r = await rest.call("POST", f"/boards/{board_id}/members", who, instance=instance,
+                                json={"email": member.email, "role": role})
+            answers[r.status_code] += 1
+            r = await rest.call("DELETE", f"/boards/{board_id}/members/{member.id}", who,
+                                instance=instance)
+            answers[r.status_code] += 1
+
+    async def delete(eve: Person, done: asyncio.Event) -> Any:
+        try:
+            return await rest.call("DELETE", "/users/me", eve, instance=1,
+                                   json={"current_password": PASSWORD})
+        finally:
+            done.set()
+
+    for n in range(rounds):
+        ada, eve = register(cluster, f"Ada{n}"), register(cluster, f"Eve{n}")
+        theirs = (await rest.new_board(ada, name=f"Ada's {n}"))["id"]
+        own = (await rest.new_board(eve, name=f"Eve's {n}"))["id"]
+        done = asyncio.Event()
+        answers: collections.Counter[int] = collections.Counter()
+        deleted, *_ = await asyncio.gather(
+            delete(eve, done), toggle(ada, theirs, eve, 2, "editor", done, answers),
+            toggle(eve, own, bob, 3, "viewer", done, answers))
+        outcomes[deleted.status_code] += 1
+        members = {m["user_id"] for m in (await rest.ok("GET", f"/boards/{theirs}", ada))["members"]}
+        me = await rest.call("GET", "/users/me", eve)
+        if deleted.status_code == 204:
+            own_seen = await rest.call("GET", f"/boards/{own}", bob)
+            login = await rest.call("POST", "/auth/login",
+                                    json={"email": eve.email, "password": PASSWORD})
+            if (eve.id in members or own_seen.status_code != 404
+                    or (login.status_code, me.status_code) != (401, 401)):
+                bad.append((n, "deleted yet present", eve.id in members, own_seen.status_code,
+                            login.status_code, me.status_code))
+        elif deleted.status_code == 409:
+            if me.status_code != 200:
+                bad.append((n, "refused yet gone", me.status_code, me.text))
+        else:
+            bad.append((n, "unexpected", deleted.status_code, deleted.text))
+        unexpected = set(answers) - {201, 204, 401, 404, 409}
+        if unexpected:
+            bad.append((n, "unexpected answers", dict(answers)))
+    print(f"account deletions racing invitations: {dict(outcomes)}")
+    assert not bad, f"{len(bad)} bad rounds of {rounds}: {bad}"

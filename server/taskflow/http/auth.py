@@ -10,6 +10,7 @@ from taskflow.errors import Unauthorized
 from taskflow.http.responses import json_body
 from taskflow.http.runtime import authenticated, client_address, runtime
 from taskflow.http.schemas import (
+    AccountDeleteIn,
     LoginIn,
     ProfilePatch,
     RefreshIn,
@@ -139,3 +140,17 @@ async def patch_me(data: ProfilePatch, actor: Actor) -> dict[str, object]:
         current_password=data.current_password,
     )
     return user_view(user)
+
+
+@blueprint.delete("/users/me")
+@authenticated
+@validate_request(AccountDeleteIn)
+async def delete_me(data: AccountDeleteIn, actor: Actor) -> Response:
+    """Delete your account (with your current password; never with a personal access
+    token). 409 `owns_shared_boards`, naming them in `boards`, while you own a board that
+    has other members. Boards you own alone are deleted, you leave every other board, and
+    every login, token and live connection of yours ends; what you wrote stays, signed
+    "Deleted user"."""
+    await runtime().services.accounts.delete(actor, current_password=data.current_password)
+    _clear_refresh_cookie()
+    return Response(status=204)

@@ -94,6 +94,10 @@ class ProfilePatch(Body):
     current_password: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
+class AccountDeleteIn(Body):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
 class UserOut(BaseModel):
     id: str
     email: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskflow.domain import Board, Role, Task
-from taskflow.errors import Forbidden, NotFound
+from taskflow.domain import Board, Role, Task, User
+from taskflow.errors import Forbidden, NotFound, Unauthorized
 from taskflow.services.ports import Reader
 
 _RANK: dict[Role, int] = {"viewer": 0, "editor": 1, "owner": 2}
@@ -19,6 +19,15 @@ class Actor:
     login_id: str
     # A personal access token's scopes; None for a password login (full rights).
     scopes: tuple[str, ...] | None = None
+
+
+def active_user(user: User | None) -> User:
+    """The user, unless the account no longer exists or was deleted (401): for what an
+    access token issued before a deletion could still reach (it stays valid until it
+    expires; every board was taken from it)."""
+    if user is None or user.deleted:
+        raise Unauthorized("This account no longer exists")
+    return user
 
 
 def can(role: Role | None, needed: Role) -> bool:

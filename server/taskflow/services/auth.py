@@ -12,7 +12,7 @@ from taskflow.errors import Forbidden, InvalidCredentials, TokenReused, Unauthor
 from taskflow.ids import new_id
 from taskflow.security.passwords import password_too_long
 from taskflow.security.tokens import AccessClaims, TokenIssuer, hash_refresh_token, new_refresh_token
-from taskflow.services.access import Actor
+from taskflow.services.access import Actor, active_user
 from taskflow.services.personal_tokens import (
     PersonalTokenService,
     is_personal_token,
@@ -193,10 +193,7 @@ class AuthService:
         return set(login_ids) - live
 
     async def me(self, actor: Actor) -> User:
-        user = await self._store.select_user(actor.user_id)
-        if user is None:
-            raise Unauthorized("This account no longer exists")
-        return user
+        return active_user(await self._store.select_user(actor.user_id))
 
     async def update_me(self, actor: Actor, *, name: str | None = None, email: str | None = None,
                         password: str | None = None, current_password: str | None = None) -> User:

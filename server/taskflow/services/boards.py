@@ -8,7 +8,7 @@ from datetime import datetime
 from taskflow.domain import Board, Member, Page, Role, TaskQuery, default_columns
 from taskflow.errors import Conflict, NotFound, UserNotFound, field_error
 from taskflow.ids import new_id
-from taskflow.services.access import Actor, board_for
+from taskflow.services.access import Actor, active_user, board_for
 from taskflow.services.attachments import blob_keys_of_board, discard_blobs
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
@@ -39,9 +39,7 @@ class BoardService:
 
     async def create(self, actor: Actor, *, name: str, description: str = "") -> Board:
         """A new board owned by the actor; creating a board is not an event."""
-        user = await self._store.select_user(actor.user_id)
-        if user is None:
-            raise NotFound("User not found")
+        user = active_user(await self._store.select_user(actor.user_id))
         now = self._clock.now()
         board = Board(id=new_id(), name=name, description=description, owner_id=user.id, seq=0,
                       created_at=now, updated_at=now,
@@ -50,6 +48,7 @@ class BoardService:
                       columns=default_columns(new_id))
 
         async def work(change: Change) -> None:
+            active_user(await change.tx.select_user(user.id))  # not deleted since
             await change.tx.insert_board(board)
             change.tell([user.id], board.id, "board:created")  # the creator's other tabs
 
@@ -79,14 +78,7 @@ class BoardService:
     async def delete(self, actor: Actor, board_id: str) -> None:
         """Deletes the board and everything on it; board:deleted is its last event."""
         async def work(change: Change) -> list[str]:
-            board = await board_for(change.tx, board_id, actor, "owner")
-            keys = await blob_keys_of_board(change.tx, board_id)
-            event = await change.record(board_id, "board:deleted", {"id": board_id})
-            change.tell((m.user_id for m in board.members), board_id, "board:deleted")
-            await change.tx.delete_board(board_id, seq=event.seq, at=event.at)
-            await change.tx.delete_watches(board_id)
-            await change.tx.delete_notifications(board_id)
-            return keys
+            return await drop_board(change, await board_for(change.tx, board_id, actor, "owner"))
 
         await discard_blobs(self._blobs, await self._recorder.run(actor.user_id, work))
 
@@ -138,14 +130,32 @@ class BoardService:
             member = _member(board, user_id)
             if member.role == "owner":
                 raise Conflict("The owner can't leave the board; delete it instead")
-            await change.tx.delete_member(board_id, user_id)
-            await change.tx.delete_watches(board_id, user_id=user_id)
-            await change.tx.delete_notifications(board_id, user_id=user_id)
-            await change.record(board_id, "member:removed", {"user_id": user_id})
-            change.tell([user_id], board_id, "member:removed")
-            await _unassign(change, board_id, user_id)
+            await drop_member(change, board_id, user_id)
 
         await self._recorder.run(actor.user_id, work)
+
+
+async def drop_board(change: Change, board: Board) -> list[str]:
+    """Deletes the board and everything on it in this change; board:deleted is its last
+    event. Answers the keys of its attachments' blobs, to discard after the commit."""
+    keys = await blob_keys_of_board(change.tx, board.id)
+    event = await change.record(board.id, "board:deleted", {"id": board.id})
+    change.tell((m.user_id for m in board.members), board.id, "board:deleted")
+    await change.tx.delete_board(board.id, seq=event.seq, at=event.at)
+    await change.tx.delete_watches(board.id)
+    await change.tx.delete_notifications(board.id)
+    return keys
+
+
+async def drop_member(change: Change, board_id: str, user_id: str) -> None:
+    """Takes a (non-owner) member off the board in this change, with their watches and
+    notifications of it; their tasks there are unassigned."""
+    await change.tx.delete_member(board_id, user_id)
+    await change.tx.delete_watches(board_id, user_id=user_id)
+    await change.tx.delete_notifications(board_id, user_id=user_id)
+    await change.record(board_id, "member:removed", {"user_id": user_id})
+    change.tell([user_id], board_id, "member:removed")
+    await _unassign(change, board_id, user_id)
 
 
 async def _unassign(change: Change, board_id: str, user_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taskflow.security.tokens import TokenIssuer
+from taskflow.services.accounts import AccountService
 from taskflow.services.activity import ActivityService
 from taskflow.services.attachments import AttachmentService
 from taskflow.services.auth import AuthService
@@ -37,6 +38,7 @@ from taskflow.services.webhooks import WebhookService
 @dataclass(frozen=True, slots=True)
 class Services:
     auth: AuthService
+    accounts: AccountService
     boards: BoardService
     columns: ColumnService
     tasks: TaskService
@@ -68,6 +70,8 @@ class Services:
             auth=AuthService(store=store, hasher=hasher, tokens=tokens, publisher=publisher,
                              clock=clock, refresh_ttl=refresh_ttl,
                              personal_tokens=personal_tokens),
+            accounts=AccountService(store=store, recorder=recorder, hasher=hasher,
+                                    publisher=publisher, blobs=blobs),
             boards=BoardService(store=store, recorder=recorder, clock=clock, blobs=blobs),
             columns=ColumnService(recorder=recorder),
             tasks=TaskService(store=store, recorder=recorder, blobs=blobs),

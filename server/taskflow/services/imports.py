@@ -29,9 +29,8 @@ from typing import TypeVar
 from loguru import logger
 
 from taskflow.domain import Board, ChecklistItem, Column, Comment, Member, Task, User
-from taskflow.errors import NotFound
 from taskflow.ids import new_id
-from taskflow.services.access import Actor
+from taskflow.services.access import Actor, active_user
 from taskflow.services.changes import Change, Recorder
 from taskflow.services.import_formats import (
     COMMENT_CHARS,
@@ -59,9 +58,7 @@ class ImportService:
 
     async def run(self, actor: Actor, source: Path) -> Board:
         """Imports the file at `source` as a new board owned by the actor."""
-        user = await self._store.select_user(actor.user_id)
-        if user is None:
-            raise NotFound("User not found")
+        user = active_user(await self._store.select_user(actor.user_id))
         plan = await asyncio.to_thread(outline, source)
         await asyncio.to_thread(_check_all, plan, self._max_tasks)
         board, columns = self._board(plan, user)
@@ -175,6 +172,9 @@ class ImportService:
         owner = Member(user_id=user.id, name=user.name, email=user.email, role="owner")
 
         async def work(change: Change) -> None:
+            # The account may have been deleted while the file was read: then the board is
+            # discarded, never handed to it.
+            active_user(await change.tx.select_user(user.id))
             await change.tx.insert_member(board.id, owner, added_at=self._clock.now())
             await change.tx.delete_import(board.id)
             change.tell([user.id], board.id, "board:created")  # the importer's open pages

@@ -20,7 +20,7 @@ from taskflow.domain import PersonalToken
 from taskflow.errors import NotFound, ServiceUnavailable, Unauthorized
 from taskflow.ids import new_id
 from taskflow.security.tokens import hash_refresh_token
-from taskflow.services.access import Actor
+from taskflow.services.access import Actor, active_user
 from taskflow.services.cursors import decode_time_cursor, encode_time_cursor
 from taskflow.services.ports import Clock, Publisher, Store, Transaction
 
@@ -68,8 +68,7 @@ class PersonalTokenService:
             expires_at=now + timedelta(days=expires_in_days))
 
         async def work(tx: Transaction) -> None:
-            if await tx.select_user(actor.user_id) is None:
-                raise Unauthorized("This account no longer exists")
+            active_user(await tx.select_user(actor.user_id))
             await tx.insert_personal_token(token)
 
         await self._store.transact(work)

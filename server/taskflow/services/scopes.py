@@ -53,6 +53,7 @@ ROUTE_SCOPES: dict[str, Needed] = {
     "GET /api/v1/boards/<board_id>/webhooks/<webhook_id>": "admin",
     "GET /api/v1/boards/<board_id>/webhooks/<webhook_id>/deliveries": "admin",
     "POST /api/v1/auth/logout": "session",
+    "DELETE /api/v1/users/me": "session",  # deleting the account takes a password login
 }
 LIVE_SCOPES: dict[str, Needed] = {
     "board:join": "read",
