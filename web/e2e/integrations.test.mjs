@@ -1,7 +1,8 @@
 // The web client's side of integrations, in headless Chromium against a real server: a
 // personal access token made on the profile page works for a script at its access level and
 // stops at once when revoked there; a Trello export imported from the Boards page becomes a
-// board; the board's settings export it as JSON and its tasks as CSV. axe on the pages.
+// board; the board's settings export it as JSON and its tasks as CSV; the account is deleted
+// from the profile page, refused first while it owns a board someone else uses. axe on the pages.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -129,5 +130,42 @@ describe("integrations in the web client", { skip }, () => {
     const lines = (await readFile(await csv.path(), "utf8")).trim().split(/\r?\n/);
     assert.equal(lines.length, 3, "a header and one row per task");
     assert.match(lines[0], /title/i);
+  });
+
+  step("deleting the account asks for the password, names a board others use, then ends every session", async () => {
+    const api = async (method, apiPath, token, body) => fetch(`${server.baseUrl}/api/v1${apiPath}`, {
+      method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const otto = { name: "Otto Other", email: `otto-${run}@example.com`, password: "otto password 1" };
+    const made = await api("POST", "/auth/register", null, otto);
+    assert.equal(made.status, 201);
+    const ottoId = (await made.json()).user.id;
+    const ivyToken = (await (await api("POST", "/auth/login", null, { email: ivy.email, password: ivy.password })).json()).access_token;
+    assert.equal((await api("POST", `/boards/${boardId}/members`, ivyToken, { email: otto.email, role: "viewer" })).status, 201);
+
+    await page.goto(`${server.baseUrl}/profile`);
+    const zone = page.getByRole("region", { name: "Delete account" });
+    const submit = zone.getByRole("button", { name: "Delete my account" });
+    assert.equal(await submit.isDisabled(), true, "not before 'I understand' is ticked");
+    await zone.getByLabel("I understand that my account is deleted for good.").check();
+    await zone.getByLabel("Current password").fill("not my password");
+    await submit.click();
+    await zone.getByText("That is not your current password.").waitFor();
+    await zone.getByLabel("Current password").fill(ivy.password);
+    await submit.click();
+    await zone.getByRole("alert").getByRole("link", { name: "Imported from Trello" }).waitFor();
+    assert.deepEqual(await seriousViolations(page), [], "axe on the profile page's refused deletion");
+    await screenshot(page, "71-delete-account-refused");
+
+    assert.equal((await api("DELETE", `/boards/${boardId}/members/${ottoId}`, ivyToken)).status, 204);
+    await submit.click();
+    await page.waitForURL(/\/login$/);
+    await page.getByRole("status").filter({ hasText: "Your account was deleted." }).waitFor();
+    assert.equal((await api("GET", "/users/me", ivyToken)).status, 401, "her other session is over too");
+    const again = await api("POST", "/auth/login", null, { email: ivy.email, password: ivy.password });
+    assert.equal(again.status, 401);
+    const ottoToken = (await (await api("POST", "/auth/login", null, { email: otto.email, password: otto.password })).json()).access_token;
+    assert.equal((await api("GET", `/boards/${boardId}`, ottoToken)).status, 404, "the board she owned alone is gone");
   });
 });

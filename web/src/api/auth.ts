@@ -25,5 +25,7 @@ export function authApi(client: ApiClient) {
       client.post<void>("/auth/logout", {}, { auth: false, headers: { Authorization: `Bearer ${accessToken}` } }),
     me: () => client.get<User>("/users/me"),
     updateMe: (changes: ProfileChanges) => client.patch<User>("/users/me", changes),
+    /** Deletes the account for good: every login ends, boards owned alone go. */
+    deleteMe: (currentPassword: string) => client.delete("/users/me", { body: { current_password: currentPassword } }),
   };
 }

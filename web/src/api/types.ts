@@ -234,6 +234,8 @@ export interface Problem {
   current?: Task;
   /** On 410 events_gone. */
   latest_seq?: number;
+  /** On 409 owns_shared_boards (deleting an account): the boards others still use. */
+  boards?: { id: string; name: string }[];
 }
 
 /** Where a search's words were found in a task. */

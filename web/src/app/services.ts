@@ -30,7 +30,9 @@ export function createServices(baseUrl: string = apiBaseUrl()): Services {
     const channel = new BroadcastChannel("taskflow-auth");
     channel.onmessage = (e) => e.data === "signed-out" && tokens.clear("signed-out");
     tokens.subscribe((_session, reason) => {
-      if (reason === "ended" && tokens.endedBecause === "signed-out") channel.postMessage("signed-out");
+      if (reason === "ended" && (tokens.endedBecause === "signed-out" || tokens.endedBecause === "deleted")) {
+        channel.postMessage("signed-out");
+      }
     });
   }
   void tokens.resume();

@@ -188,6 +188,17 @@ describe("TokenStore", () => {
     expect(seen).toEqual(["access-2"]);
   });
 
+  it("clear('deleted') names the deletion even after the session already ended", () => {
+    const { store } = setup(vi.fn());
+    store.setSession(session(1));
+    store.clear("expired");
+    store.clear("deleted");
+    expect(store.session).toBeNull();
+    expect(store.endedBecause).toBe("deleted");
+    store.clear("expired");
+    expect(store.endedBecause).toBe("deleted");
+  });
+
   it("clear() signs out", () => {
     const { store } = setup(vi.fn());
     store.setSession(session(1));

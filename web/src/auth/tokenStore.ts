@@ -8,6 +8,9 @@ import type { Session, User } from "../api/types";
  * the session by refreshing with that cookie; tabs take turns to refresh (a Web Lock), so two
  * never spend the same refresh token, which the server would treat as theft.
  */
+/** Why a session ended. */
+export type SessionEnd = "signed-out" | "expired" | "deleted";
+
 export interface StoredSession {
   user: User;
   accessToken: string;
@@ -143,17 +146,22 @@ export class TokenStore implements TokenSource {
   }
 
   /** Why the last session ended, for the sign-in page to explain. */
-  endedBecause: "signed-out" | "expired" | null = null;
+  endedBecause: SessionEnd | null = null;
 
-  /** Forgets the session (sign-out, or the server refused our refresh token). */
-  clear(reason: "signed-out" | "expired" = "signed-out"): void {
+  /**
+   * Forgets the session (sign-out, the server refused our refresh token, or the account was
+   * deleted). A deletion is named even when the session had already ended: the live channel's
+   * `auth:revoked` for it can arrive before the answer to the DELETE.
+   */
+  clear(reason: SessionEnd = "signed-out"): void {
     const had = this.current !== null;
-    if (had) this.endedBecause = reason;
+    const named = had || reason === "deleted";
+    if (named) this.endedBecause = reason;
     this.current = null;
     this.generation++;
     this.inflight = null;
     this.unschedule();
-    if (had) this.emit("ended");
+    if (named) this.emit("ended");
   }
 
   async accessToken(): Promise<string | null> {

@@ -39,6 +39,7 @@ export default function LoginPage() {
   return (
     <section className="auth-page" aria-labelledby="login-title">
       <h1 id="login-title">Sign in</h1>
+      {tokens.endedBecause === "deleted" && !login.error && <Alert kind="success">Your account was deleted.</Alert>}
       {tokens.endedBecause === "expired" && !login.error && (
         <Alert kind="info">Your session has ended. Please sign in again.</Alert>
       )}

@@ -4,6 +4,7 @@ import { ApiError } from "../api/errors";
 import { useMe, useServices } from "../app/ServicesContext";
 import { Alert } from "../components/Alert";
 import { ApiTokens } from "../components/ApiTokens";
+import { DeleteAccount } from "../components/DeleteAccount";
 import { TextField } from "../components/Field";
 import { useAction } from "../components/useAction";
 import { usePageTitle } from "../components/usePageTitle";
@@ -80,6 +81,7 @@ export default function ProfilePage() {
         </button>
       </form>
       <ApiTokens />
+      <DeleteAccount />
     </section>
   );
 }
