@@ -200,6 +200,9 @@ async def test_account_deletion_ends_everything_of_it_on_every_instance(
     assert [(c["body"], c["author_id"]) for c in comments] == [("on it", eve.id)]
     entries = (await rest.ok("GET", f"/tasks/{assigned['id']}/activity", ada))["items"]
     assert {e["actor"]["name"] for e in entries if e["actor"]["user_id"] == eve.id} == {"Deleted user"}
+    exported = await rest.ok("GET", f"/boards/{shared}/export", ada)
+    assert [(c["author_email"], c["author_name"]) for t in exported["tasks"] for c in t["comments"]] == [
+        (None, "Deleted user")]
     r = await rest.call("GET", f"/boards/{own}", ada)
     assert r.status_code == 404, r.text
     # Her email is free; the new account is a stranger to her old boards.

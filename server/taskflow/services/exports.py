@@ -141,19 +141,19 @@ async def _task_doc(reader: Reader, people: _People, task: Task) -> dict[str, An
 
 class _People:
     """Users' emails and names by id: the board's members, and others (former members who
-    wrote comments) looked up once each."""
+    wrote comments) looked up once each. A deleted account has no email, only its name."""
 
     def __init__(self, reader: Reader, board: Board) -> None:
         self._reader = reader
-        self._known: dict[str, tuple[str, str] | None] = {
+        self._known: dict[str, tuple[str | None, str] | None] = {
             m.user_id: (m.email, m.name) for m in board.members}
 
-    async def _get(self, user_id: str | None) -> tuple[str, str] | None:
+    async def _get(self, user_id: str | None) -> tuple[str | None, str] | None:
         if user_id is None:
             return None
         if user_id not in self._known:
             user = await self._reader.select_user(user_id)
-            self._known[user_id] = (user.email, user.name) if user else None
+            self._known[user_id] = (None if user.deleted else user.email, user.name) if user else None
         return self._known[user_id]
 
     async def email(self, user_id: str | None) -> str | None:
