@@ -215,3 +215,31 @@ async def test_race_member_removed_while_being_mentioned(client: Any) -> None:
     notes = await _notes(client, bob, "?limit=200")
     bad = len(notes["items"])
     assert bad == 0, f"{bad} of {pairs} mentions reached a removed member"
+
+
+async def test_checklist_items_added_ticked_and_removed_reach_watchers(client: Any) -> None:
+    ann, bob, cy = [await register(client, name=n) for n in ("Ann", "Bob", "Cy")]
+    board = await make_board(client, ann, members={"b": bob, "c": cy}, roles={"c": "viewer"})
+    task = await make_task(client, ann, board["id"], title="Launch")
+    assert (await client.put(f"/api/v1/tasks/{task['id']}/watch", headers=cy.headers)).status_code == 204
+    assert (await client.put(f"/api/v1/boards/{board['id']}/watch",
+                             headers=bob.headers)).status_code == 204
+    url = f"/api/v1/tasks/{task['id']}/checklist"
+    r = await client.post(url, headers=ann.headers, json={"text": "Write the post"})
+    assert r.status_code == 201, await r.get_data(as_text=True)
+    item = (await r.get_json())["id"]
+    for who in (cy, bob):
+        assert [n["summary"] for n in (await _notes(client, who))["items"]] == [
+            "Launch: added to the checklist: Write the post"]
+    # A rename or a move alone tells no one; a tick does, and so does a removal.
+    for change in ({"text": "Write the blog post"}, {"position": 5.0}, {"done": True}):
+        r = await client.patch(f"{url}/{item}", headers=ann.headers, json=change)
+        assert r.status_code == 200, await r.get_data(as_text=True)
+    assert (await client.delete(f"{url}/{item}", headers=ann.headers)).status_code == 204
+    summaries = [n["summary"] for n in (await _notes(client, cy))["items"]]
+    assert summaries == ["Launch: removed from the checklist: Write the blog post",
+                         "Launch: checked: Write the blog post",
+                         "Launch: added to the checklist: Write the post"], summaries
+    assert {n["type"] for n in (await _notes(client, cy))["items"]} == {"task_updated"}
+    # Never for your own ticks: Ann created the task (she watches it) and made every change.
+    assert (await _notes(client, ann))["items"] == []

@@ -7,11 +7,12 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
-from taskflow.domain import ChecklistItem, Task
+from taskflow.domain import Board, ChecklistItem, Task
 from taskflow.errors import NotFound, PreconditionFailed, ValidationFailed, field_error
 from taskflow.ids import new_id
 from taskflow.services.access import Actor, task_for
 from taskflow.services.changes import Change, Recorder
+from taskflow.services.notifications import Outbox, excerpt, watchers
 from taskflow.services.tasks import etag
 from taskflow.services.views import task_view
 
@@ -30,7 +31,7 @@ class ChecklistService:
                   if_match: int | None = None) -> tuple[ChecklistItem, Task]:
         """A new item, at the end unless `position` says otherwise (422 past MAX_ITEMS)."""
         async def work(change: Change) -> tuple[ChecklistItem, Task]:
-            task = await _writable_task(change, actor, task_id, if_match)
+            task, board = await _writable_task(change, actor, task_id, if_match)
             if len(task.checklist) >= MAX_ITEMS:
                 raise ValidationFailed(
                     f"A task holds at most {MAX_ITEMS} checklist items",
@@ -41,6 +42,7 @@ class ChecklistService:
             item = ChecklistItem(id=new_id(), text=fields["text"],
                                  done=bool(fields.get("done", False)), position=float(position))
             updated = await _save(change, task, (*task.checklist, item))
+            await _tell_watchers(change, board, updated, f"added to the checklist: {item.text}")
             return _item(updated, item.id), updated
 
         return await self._recorder.run(actor.user_id, work)
@@ -55,7 +57,7 @@ class ChecklistService:
 
         async def work(change: Change) -> tuple[ChecklistItem, Task]:
             # Read again inside the transaction: concurrent ticks of other items all land.
-            task = await _writable_task(change, actor, task_id, if_match)
+            task, board = await _writable_task(change, actor, task_id, if_match)
             current = _item(task, item_id)
             values = dict(changes)
             if "position" in values:
@@ -65,6 +67,9 @@ class ChecklistService:
                 return current, task
             items = tuple(item if i.id == item_id else i for i in task.checklist)
             updated = await _save(change, task, items)
+            if item.done != current.done:  # a rename or a move alone tells no one
+                await _tell_watchers(change, board, updated,
+                                     f"{'checked' if item.done else 'unchecked'}: {item.text}")
             return _item(updated, item_id), updated
 
         return await self._recorder.run(actor.user_id, work)
@@ -72,20 +77,29 @@ class ChecklistService:
     async def delete(self, actor: Actor, task_id: str, item_id: str, *,
                      if_match: int | None = None) -> Task:
         async def work(change: Change) -> Task:
-            task = await _writable_task(change, actor, task_id, if_match)
-            _item(task, item_id)
-            return await _save(change, task, tuple(i for i in task.checklist if i.id != item_id))
+            task, board = await _writable_task(change, actor, task_id, if_match)
+            gone = _item(task, item_id)
+            updated = await _save(change, task, tuple(i for i in task.checklist if i.id != item_id))
+            await _tell_watchers(change, board, updated, f"removed from the checklist: {gone.text}")
+            return updated
 
         return await self._recorder.run(actor.user_id, work)
 
 
 async def _writable_task(change: Change, actor: Actor, task_id: str,
-                         if_match: int | None) -> Task:
-    task, _ = await task_for(change.tx, task_id, actor, "editor")
+                         if_match: int | None) -> tuple[Task, Board]:
+    task, board = await task_for(change.tx, task_id, actor, "editor")
     if if_match is not None and if_match != task.version:
         raise PreconditionFailed(f"The task is at version {task.version}",
                                  current=task_view(task), etag=etag(task))
-    return task
+    return task, board
+
+
+async def _tell_watchers(change: Change, board: Board, task: Task, detail: str) -> None:
+    """The task's and the board's watchers hear of an item added, ticked or removed."""
+    outbox = Outbox()
+    outbox.add(await watchers(change, board.id, task.id), "task_updated")
+    await outbox.deliver(change, board, task, excerpt(detail, 120))
 
 
 def _item(task: Task, item_id: str) -> ChecklistItem:
