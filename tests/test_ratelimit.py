@@ -220,3 +220,30 @@ async def test_redis_outage_lets_requests_through(make_settings: Callable[..., S
     async with running(settings) as client:
         ada = await register(client, name="Ada")
         assert [await _me(client, ada) for _ in range(3)] == [200, 200, 200]
+
+
+async def test_current_password_checks_are_limited_like_logins(
+        make_settings: Callable[..., Settings]) -> None:
+    """PATCH and DELETE /users/me with current_password guess at the password: a stolen
+    access token gets the login limit's few tries, not the API's 600 a minute."""
+    settings = make_settings(rate_limits=limits(login_per_account="3/minute"))
+    async with running(settings) as client:
+        ada = await register(client, name="Ada")
+        bob = await register(client, name="Bob")
+        guesses = [
+            await client.patch("/api/v1/users/me", headers=ada.headers,
+                               json={"password": "a new one 123", "current_password": "guess 1"}),
+            await client.delete("/api/v1/users/me", headers=ada.headers,
+                                json={"current_password": "guess 2"}),
+            await client.patch("/api/v1/users/me", headers=ada.headers,
+                               json={"email": "x@example.com", "current_password": "guess 3"}),
+        ]
+        assert [r.status_code for r in guesses] == [403, 403, 403]
+        await assert_limited(await client.delete("/api/v1/users/me", headers=ada.headers,
+                                                 json={"current_password": PASSWORD}), 60)
+        # A name change checks no password; another user is untouched.
+        r = await client.patch("/api/v1/users/me", headers=ada.headers, json={"name": "Ada L."})
+        assert r.status_code == 200, await r.get_data(as_text=True)
+        r = await client.patch("/api/v1/users/me", headers=bob.headers,
+                               json={"password": "a new one 123", "current_password": "wrong"})
+        assert r.status_code == 403

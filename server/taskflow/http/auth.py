@@ -65,6 +65,14 @@ async def _limit_address() -> None:
     await rt.limit(rt.settings.rate_limits.auth_per_address, "auth-address", client_address())
 
 
+async def _limit_password_checks(actor: Actor) -> None:
+    """A request that checks the current password is a guess at it, like a login: held to
+    the per-account login limit (a bucket of its own per user), so that a stolen access
+    token can't try passwords at the API's rate."""
+    rt = runtime()
+    await rt.limit(rt.settings.rate_limits.login_per_account, "password-check", actor.user_id)
+
+
 @blueprint.post("/auth/register")
 @security_scheme(PUBLIC)
 @validate_request(RegisterIn)
@@ -135,6 +143,8 @@ async def get_me(actor: Actor) -> dict[str, object]:
 @json_body(UserOut, 200)
 async def patch_me(data: ProfilePatch, actor: Actor) -> dict[str, object]:
     """Change name, email or password (the last two need current_password)."""
+    if data.current_password is not None:
+        await _limit_password_checks(actor)
     user = await runtime().services.auth.update_me(
         actor, name=data.name, email=data.email, password=data.password,
         current_password=data.current_password,
@@ -151,6 +161,7 @@ async def delete_me(data: AccountDeleteIn, actor: Actor) -> Response:
     has other members. Boards you own alone are deleted, you leave every other board, and
     every login, token and live connection of yours ends; what you wrote stays, signed
     "Deleted user"."""
+    await _limit_password_checks(actor)
     await runtime().services.accounts.delete(actor, current_password=data.current_password)
     _clear_refresh_cookie()
     return Response(status=204)
