@@ -404,14 +404,16 @@ describe("TaskFlow web client, live, against a real server", { skip }, () => {
 
   step("profile: a password change without the current password shows the server's field message; a name change shows", async () => {
     await A.getByRole("link", { name: "Profile" }).click();
-    await A.getByLabel("New password").fill("a brand new secret");
-    await A.getByRole("button", { name: "Save profile" }).click();
-    const current = A.getByLabel("Current password");
+    // The profile form alone: the page also has the API tokens' and Delete account's fields.
+    const profile = A.getByRole("form", { name: "Your profile" });
+    await profile.getByLabel("New password").fill("a brand new secret");
+    await profile.getByRole("button", { name: "Save profile" }).click();
+    const current = profile.getByLabel("Current password");
     await A.waitForFunction(() => document.querySelector('input[name="current_password"]')?.getAttribute("aria-invalid") === "true");
     assert.match(await current.getAttribute("aria-describedby"), /error/);
-    await A.getByLabel("New password").fill("");
-    await A.getByLabel("Name").fill("Alice Renamed");
-    await A.getByRole("button", { name: "Save profile" }).click();
+    await profile.getByLabel("New password").fill("");
+    await profile.getByLabel("Name").fill("Alice Renamed");
+    await profile.getByRole("button", { name: "Save profile" }).click();
     await A.getByText("Profile saved.").waitFor();
     await A.locator(".signed-in-as", { hasText: "Alice Renamed" }).waitFor();
     await screenshot(A, "07-a-profile");

@@ -65,7 +65,7 @@ export default function ProfilePage() {
       <h1 id="profile-title">Profile</h1>
       <Alert>{wrongCurrent ? null : errors.formMessage(FIELDS)}</Alert>
       <Alert kind="success">{saved}</Alert>
-      <form onSubmit={onSubmit} noValidate>
+      <form onSubmit={onSubmit} noValidate aria-label="Your profile">
         <TextField label="Name" name="name" autoComplete="name" value={name}
           onChange={(e) => { setName(e.target.value); errors.edited("name"); }} error={errors.errorOf("name")} />
         <TextField label="Email" type="email" name="email" autoComplete="email" value={email}
