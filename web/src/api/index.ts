@@ -6,11 +6,12 @@ import { notificationsApi } from "./notifications";
 import { searchApi } from "./search";
 import { tasksApi } from "./tasks";
 import { tokensApi } from "./tokens";
+import { webhooksApi } from "./webhooks";
 
 /** The whole typed API, over one client. */
 export function createApi(client: ApiClient) {
   return { auth: authApi(client), boards: boardsApi(client), tasks: tasksApi(client), attachments: attachmentsApi(client),
-    notifications: notificationsApi(client), search: searchApi(client), tokens: tokensApi(client) };
+    notifications: notificationsApi(client), search: searchApi(client), tokens: tokensApi(client), webhooks: webhooksApi(client) };
 }
 
 export type TaskFlowApi = ReturnType<typeof createApi>;
@@ -23,3 +24,4 @@ export { ApiError, errorMessage, fieldErrors } from "./errors";
 export type * from "./types";
 export type * from "./notifications";
 export type * from "./tokens";
+export type * from "./webhooks";

@@ -15,6 +15,7 @@ import { BoardColumns } from "../components/board/BoardColumns";
 import { BoardSettings } from "../components/board/BoardSettings";
 import { ColumnsDialog } from "../components/board/ColumnsDialog";
 import { MembersPanel } from "../components/board/MembersPanel";
+import { Webhooks } from "../components/board/Webhooks";
 import { PresenceBar } from "../components/board/PresenceBar";
 import { TaskDetail } from "../components/board/TaskDetail";
 import { TaskFilters } from "../components/board/TaskFilters";
@@ -111,6 +112,7 @@ export default function BoardPage() {
         <div id="board-settings" className="settings-panels">
           <BoardSettings board={state.board} canRename={canEdit} isOwner={isOwner} />
           <MembersPanel board={state.board} me={me.id} isOwner={isOwner} onLeft={() => navigate("/boards")} />
+          {isOwner && <Webhooks key={boardId} boardId={boardId} />}
         </div>
       )}
       <TaskFilters filter={filter} onChange={setFilter} members={state.board.members}
