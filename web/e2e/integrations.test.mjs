@@ -1,7 +1,8 @@
 // The web client's side of integrations, in headless Chromium against a real server: a
 // personal access token made on the profile page works for a script at its access level and
 // stops at once when revoked there; a Trello export imported from the Boards page becomes a
-// board; the board's settings export it as JSON and its tasks as CSV; the account is deleted
+// board; the board's settings export it as JSON and its tasks as CSV; a task whose answer is
+// lost is retried with its Idempotency-Key and made once; the account is deleted
 // from the profile page, refused first while it owns a board someone else uses. axe on the pages.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
@@ -130,6 +131,36 @@ describe("integrations in the web client", { skip }, () => {
     const lines = (await readFile(await csv.path(), "utf8")).trim().split(/\r?\n/);
     assert.equal(lines.length, 3, "a header and one row per task");
     assert.match(lines[0], /title/i);
+  });
+
+  step("a new task whose answer is lost on the way is sent again with its Idempotency-Key and made once", async () => {
+    await page.goto(`${server.baseUrl}/boards/${boardId}`);
+    const keys = [];
+    let lost = 0;
+    // The first POST reaches the server (which makes the task); its answer never reaches the page.
+    await page.route("**/api/v1/tasks", async (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      keys.push(route.request().headers()["idempotency-key"]);
+      if (lost++ === 0) {
+        await route.fetch();
+        return route.abort("failed");
+      }
+      return route.continue();
+    });
+    const replayed = page.waitForResponse((r) => r.url().endsWith("/api/v1/tasks") && r.request().method() === "POST" && r.status() === 201);
+    await page.getByLabel("New task in Backlog").fill("Sent over a bad line");
+    await page.getByLabel("New task in Backlog").press("Enter");
+    assert.equal((await (await replayed).allHeaders())["idempotent-replayed"], "true", "the retry got the first answer");
+    await card(page, "Sent over a bad line").waitFor();
+    await page.unroute("**/api/v1/tasks");
+    assert.equal(keys.length, 2);
+    assert.ok(keys[0] && keys[0] === keys[1], `one key for both tries: ${keys}`);
+    const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: ivy.email, password: ivy.password }) });
+    const token = (await login.json()).access_token;
+    const listed = await (await fetch(`${server.baseUrl}/api/v1/tasks?board_id=${boardId}&limit=200`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    assert.equal(listed.items.filter((t) => t.title === "Sent over a bad line").length, 1, "made once");
+    assert.equal(await card(page, "Sent over a bad line").count(), 1, "shown once");
   });
 
   step("deleting the account asks for the password, names a board others use, then ends every session", async () => {

@@ -61,7 +61,26 @@ async function readBody(res: Response): Promise<unknown> {
   }
 }
 
-/** A small typed fetch wrapper: JSON in and out, bearer auth, one retry after a refresh. */
+/**
+ * Waits before re-sending a POST whose answer never came (the network failed) or that the
+ * server said is still running (409 idempotency_key_in_use). The retry carries the first
+ * try's Idempotency-Key, so the server runs the write once and answers the retry with the
+ * first response (README "Idempotent writes").
+ */
+export const POST_RETRY_DELAYS_MS = [400, 1500, 4000];
+
+/** A fresh Idempotency-Key (crypto.randomUUID needs a secure context; this doesn't). */
+export function newIdempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A small typed fetch wrapper: JSON in and out, bearer auth, one retry after a refresh, and
+ * signed-in POSTs (writes) retried with an Idempotency-Key when their answer is lost.
+ */
 export class ApiClient {
   constructor(
     private readonly tokens: TokenSource | null,
@@ -70,11 +89,17 @@ export class ApiClient {
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     const useAuth = opts.auth !== false && this.tokens !== null;
+    // Sign-in, sign-up and token rotation are never re-sent: the server keys nothing there
+    // (a second refresh would spend the rotated token and end the login).
+    const retried = method === "POST" && useAuth && !path.startsWith("/auth/") && !opts.keepalive;
+    if (retried && !opts.headers?.["Idempotency-Key"]) {
+      opts = { ...opts, headers: { ...opts.headers, "Idempotency-Key": newIdempotencyKey() } };
+    }
     let token = useAuth ? await this.tokens!.accessToken() : null;
-    let res = await this.send(method, path, opts, token);
+    let res = await this.sendRetried(method, path, opts, token, retried);
     if (res.status === 401 && useAuth && token) {
       token = await this.tokens!.refreshAfterRejection(token);
-      if (token) res = await this.send(method, path, opts, token);
+      if (token) res = await this.sendRetried(method, path, opts, token, retried);
     }
     const body = await readBody(res);
     const etag = res.headers.get("ETag");
@@ -160,6 +185,27 @@ export class ApiClient {
       opts.signal?.addEventListener("abort", () => req.abort(), { once: true });
       req.send(form);
     });
+  }
+
+  /** send(), and for a write with an Idempotency-Key, again after a lost answer or a 409 in use. */
+  private async sendRetried(method: string, path: string, opts: RequestOptions, token: string | null,
+    retried: boolean): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const last = !retried || attempt >= POST_RETRY_DELAYS_MS.length || opts.signal?.aborted;
+      let res: Response;
+      try {
+        res = await this.send(method, path, opts, token);
+      } catch (err) {
+        if (last || !(err instanceof ApiError) || err.status !== 0) throw err;
+        await pause(POST_RETRY_DELAYS_MS[attempt]!);
+        continue;
+      }
+      if (last || res.status !== 409 || res.headers.get("Content-Type")?.includes("problem+json") !== true) return res;
+      const problem = (await res.clone().json().catch(() => null)) as { code?: string } | null;
+      if (problem?.code !== "idempotency_key_in_use") return res;
+      const after = Number(res.headers.get("Retry-After"));
+      await pause(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 5000) : POST_RETRY_DELAYS_MS[attempt]!);
+    }
   }
 
   private async send(method: string, path: string, opts: RequestOptions, token: string | null): Promise<Response> {
