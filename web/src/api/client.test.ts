@@ -85,6 +85,13 @@ describe("ApiClient writes and lost answers", () => {
     expect(sent.map((s) => keyOf(s.init))).toEqual([undefined, undefined, undefined]);
   });
 
+  it("never re-sends a file (a board import)", async () => {
+    const sent = fetchScript(new TypeError("Failed to fetch"));
+    await expect(new ApiClient(tokens, "").postFile("/boards/import", new Blob(["{}"]))).rejects.toMatchObject({ status: 0 });
+    expect(sent).toHaveLength(1);
+    expect(keyOf(sent[0]!.init)).toBeUndefined();
+  });
+
   it("passes other answers through at once: a 409 conflict is not retried", async () => {
     const sent = fetchScript(json(409, { code: "column_name_taken", status: 409 }));
     await expect(new ApiClient(tokens, "").post("/boards/b/columns", { name: "x" })).rejects.toMatchObject({ status: 409, code: "column_name_taken" });

@@ -90,8 +90,10 @@ export class ApiClient {
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     const useAuth = opts.auth !== false && this.tokens !== null;
     // Sign-in, sign-up and token rotation are never re-sent: the server keys nothing there
-    // (a second refresh would spend the rotated token and end the login).
-    const retried = method === "POST" && useAuth && !path.startsWith("/auth/") && !opts.keepalive;
+    // (a second refresh would spend the rotated token and end the login). Nor is a file (a
+    // board import: up to 200 MB to upload again), nor a request sent while the page unloads.
+    const retried = method === "POST" && useAuth && !path.startsWith("/auth/") && !opts.keepalive
+      && opts.file === undefined;
     if (retried && !opts.headers?.["Idempotency-Key"]) {
       opts = { ...opts, headers: { ...opts.headers, "Idempotency-Key": newIdempotencyKey() } };
     }
