@@ -156,11 +156,12 @@ async def patch_me(data: ProfilePatch, actor: Actor) -> dict[str, object]:
 @authenticated
 @validate_request(AccountDeleteIn)
 async def delete_me(data: AccountDeleteIn, actor: Actor) -> Response:
-    """Delete your account (with your current password; never with a personal access
-    token). 409 `owns_shared_boards`, naming them in `boards`, while you own a board that
-    has other members. Boards you own alone are deleted, you leave every other board, and
-    every login, token and live connection of yours ends; what you wrote stays, signed
-    "Deleted user"."""
+    """Delete your account.
+
+    With your current password, from a password login (never a personal access token).
+    409 `owns_shared_boards`, naming them in `boards`, while you own a board that has other
+    members. Boards you own alone are deleted, you leave every other board, and every login,
+    token and live connection of yours ends; what you wrote stays, signed "Deleted user"."""
     await _limit_password_checks(actor)
     await runtime().services.accounts.delete(actor, current_password=data.current_password)
     _clear_refresh_cookie()
