@@ -123,8 +123,10 @@ async def board_stats(board_id: str, actor: Actor) -> dict[str, Any]:
 @validate_querystring(EventsArgs)
 @json_body(EventList, 200)
 async def board_events(board_id: str, query_args: EventsArgs, actor: Actor) -> dict[str, Any]:
-    """Events after `since`, oldest first; 410 events_gone when they can't be had: no longer
-    kept, missing from the log, `since` ahead of the board, or `epoch` not the board's."""
+    """Events after `since`, oldest first.
+
+    410 events_gone when they can't be had: no longer kept, missing from the log, `since`
+    ahead of the board, or `epoch` not the board's."""
     catchup = await runtime().services.events.since(actor, board_id, since=query_args.since,
                                                     limit=query_args.limit, epoch=query_args.epoch)
     return {"items": [event_view(e) for e in catchup.events], "latest_seq": catchup.latest_seq,

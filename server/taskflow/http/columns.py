@@ -63,8 +63,10 @@ async def patch_column(board_id: str, column_id: str, data: ColumnPatch,
 @validate_querystring(ColumnDeleteArgs)
 async def delete_column(board_id: str, column_id: str, query_args: ColumnDeleteArgs,
                         actor: Actor) -> Response:
-    """Deletes the column; its tasks go to the end of `move_to` (409 without it when it has
-    tasks; 409 for the board's last column of a category)."""
+    """Deletes the column; its tasks go to the end of `move_to`.
+
+    409 without `move_to` when the column has tasks; 409 for the board's last column of a
+    category."""
     await runtime().services.columns.delete(actor, board_id, column_id,
                                             move_to=query_args.move_to)
     return Response(status=204)

@@ -65,8 +65,10 @@ async def export_board(board_id: str, query_args: ExportArgs, actor: Actor) -> R
     "Streamed; at most TASKFLOW_MAX_IMPORT_MB."),
     "content": {"application/json": {"schema": {"type": "object"}}}})
 async def import_board(actor: Actor) -> tuple[dict[str, Any], int]:
-    """A new board owned by the caller, from the file in the body; 422 names the first
-    offending place ($.cards[17].name) and leaves nothing behind."""
+    """A new board owned by the caller, from the file in the body.
+
+    A TaskFlow export or a Trello board export; 422 names the first offending place
+    ($.cards[17].name) and leaves nothing behind."""
     rt = runtime()
     await rt.limit(rt.settings.rate_limits.import_per_user, "import", actor.user_id)
     path = await _spool(request.body, rt.settings.max_import_bytes)
