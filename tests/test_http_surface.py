@@ -504,3 +504,13 @@ def test_json_bodies_are_encoded_as_quart_encoded_them() -> None:
     for value in ({"b": 1, "a": [1.5, None, True], "position": 1024.0},
                   {"title": "caf\u00e9 \u2603 \U0001f600", "tags": ["\u00fc"]}):
         assert encode(value) == json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def test_no_operation_summary_is_cut_mid_sentence(client: TestClientProtocol) -> None:
+    """A summary is its docstring's first line: a sentence cut there reads wrong in /docs."""
+    cut = []
+    for (method, path), op in _operations(await _openapi(client)).items():
+        summary, description = op.get("summary", ""), op.get("description", "")
+        if description and (description[0].islower() or description[0] in "(`$"):
+            cut.append(f"{method.upper()} {path}: {summary!r} / {description[:40]!r}")
+    assert not cut, cut
