@@ -506,11 +506,12 @@ def test_json_bodies_are_encoded_as_quart_encoded_them() -> None:
         assert encode(value) == json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-async def test_no_operation_summary_is_cut_mid_sentence(client: TestClientProtocol) -> None:
-    """A summary is its docstring's first line: a sentence cut there reads wrong in /docs."""
+async def test_every_operation_has_a_whole_summary(client: TestClientProtocol) -> None:
+    """A summary is its handler's docstring's first line: missing, /docs shows a bare path;
+    a sentence cut there reads wrong."""
     cut = []
     for (method, path), op in _operations(await _openapi(client)).items():
         summary, description = op.get("summary", ""), op.get("description", "")
-        if description and (description[0].islower() or description[0] in "(`$"):
+        if not summary or (description and (description[0].islower() or description[0] in "(`$")):
             cut.append(f"{method.upper()} {path}: {summary!r} / {description[:40]!r}")
     assert not cut, cut

@@ -59,6 +59,7 @@ async def upload(task_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 @authenticated
 @json_body(AttachmentList, 200)
 async def list_attachments(task_id: str, actor: Actor) -> dict[str, Any]:
+    """The task's attachments (metadata)."""
     items = await runtime().services.attachments.list(actor, task_id)
     return {"items": [attachment_view(a) for a in items], "next_cursor": None}
 
@@ -86,6 +87,7 @@ async def content(task_id: str, attachment_id: str, actor: Actor) -> Response:
 @blueprint.delete("/<attachment_id>")
 @authenticated
 async def delete(task_id: str, attachment_id: str, actor: Actor) -> Response:
+    """Delete an attachment and its file."""
     await runtime().services.attachments.delete(actor, task_id, attachment_id)
     return Response(status=204)
 
@@ -118,6 +120,7 @@ async def start_direct_upload(task_id: str, data: DirectUploadIn,
 @json_body(AttachmentOut, 201)
 async def complete_direct_upload(task_id: str, attachment_id: str,
                                  actor: Actor) -> tuple[dict[str, Any], int]:
+    """S3 only: confirm a direct upload once the bytes are in the bucket."""
     attachment = await runtime().services.attachments.complete_upload(actor, task_id,
                                                                       attachment_id)
     return attachment_view(attachment), 201

@@ -134,6 +134,7 @@ async def logout(data: RefreshIn, actor: Actor) -> Response:
 @authenticated
 @json_body(UserOut, 200)
 async def get_me(actor: Actor) -> dict[str, object]:
+    """The caller's profile."""
     return user_view(await runtime().services.auth.me(actor))
 
 

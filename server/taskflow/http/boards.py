@@ -54,6 +54,7 @@ async def list_boards(query_args: PageArgs, actor: Actor) -> dict[str, Any]:
 @validate_request(BoardIn)
 @json_body(BoardOut, 201)
 async def create_board(data: BoardIn, actor: Actor) -> tuple[dict[str, Any], int]:
+    """Create a board owned by the caller, with the three default columns."""
     board = await runtime().services.boards.create(actor, name=data.name,
                                                    description=data.description)
     return _view(board, actor), 201
@@ -63,6 +64,7 @@ async def create_board(data: BoardIn, actor: Actor) -> tuple[dict[str, Any], int
 @authenticated
 @json_body(BoardOut, 200)
 async def get_board(board_id: str, actor: Actor) -> dict[str, Any]:
+    """A board with its members and columns (any member)."""
     return _view(await runtime().services.boards.get(actor, board_id), actor)
 
 
@@ -71,6 +73,7 @@ async def get_board(board_id: str, actor: Actor) -> dict[str, Any]:
 @validate_request(BoardPatch)
 @json_body(BoardOut, 200)
 async def patch_board(board_id: str, data: BoardPatch, actor: Actor) -> dict[str, Any]:
+    """Rename a board or change its description (owner)."""
     board = await runtime().services.boards.update(actor, board_id, name=data.name,
                                                    description=data.description)
     return _view(board, actor)
@@ -79,6 +82,7 @@ async def patch_board(board_id: str, data: BoardPatch, actor: Actor) -> dict[str
 @blueprint.delete("/<board_id>")
 @authenticated
 async def delete_board(board_id: str, actor: Actor) -> Response:
+    """Delete a board and everything on it (owner); board:deleted is its last event."""
     await runtime().services.boards.delete(actor, board_id)
     return Response(status=204)
 
@@ -88,6 +92,7 @@ async def delete_board(board_id: str, actor: Actor) -> Response:
 @validate_request(MemberIn)
 @json_body(MemberOut, 201)
 async def add_member(board_id: str, data: MemberIn, actor: Actor) -> tuple[dict[str, Any], int]:
+    """Add a registered user by email as editor or viewer (owner)."""
     member = await runtime().services.boards.add_member(actor, board_id, email=data.email,
                                                         role=data.role)
     return member_view(member), 201
@@ -99,6 +104,7 @@ async def add_member(board_id: str, data: MemberIn, actor: Actor) -> tuple[dict[
 @json_body(MemberOut, 200)
 async def patch_member(board_id: str, user_id: str, data: MemberPatch,
                        actor: Actor) -> dict[str, Any]:
+    """Change a member's role (owner)."""
     member = await runtime().services.boards.update_member(actor, board_id, user_id,
                                                            role=data.role)
     return member_view(member)
@@ -107,6 +113,7 @@ async def patch_member(board_id: str, user_id: str, data: MemberPatch,
 @blueprint.delete("/<board_id>/members/<user_id>")
 @authenticated
 async def remove_member(board_id: str, user_id: str, actor: Actor) -> Response:
+    """Remove a member (owner), or leave the board (the member); their tasks are unassigned."""
     await runtime().services.boards.remove_member(actor, board_id, user_id)
     return Response(status=204)
 
@@ -115,6 +122,7 @@ async def remove_member(board_id: str, user_id: str, actor: Actor) -> Response:
 @authenticated
 @json_body(StatsOut, 200)
 async def board_stats(board_id: str, actor: Actor) -> dict[str, Any]:
+    """Task counts of the board: by status and by column, overdue, due soon, completed in 7 days."""
     return asdict(await runtime().services.stats.for_board(actor, board_id))
 
 

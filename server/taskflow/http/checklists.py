@@ -58,6 +58,7 @@ async def patch_item(task_id: str, item_id: str, data: ChecklistItemPatch,
 @blueprint.delete("/tasks/<task_id>/checklist/<item_id>")
 @authenticated
 async def delete_item(task_id: str, item_id: str, actor: Actor) -> Response:
+    """Delete a checklist item; the task's ETag comes back."""
     if_match = _if_match()
     task = await runtime().services.checklists.delete(actor, task_id, item_id, if_match=if_match)
     return Response(status=204, headers={"ETag": etag(task)})

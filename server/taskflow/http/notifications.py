@@ -57,6 +57,7 @@ async def read_one(notification_id: str, actor: Actor) -> dict[str, Any]:
 @authenticated
 @responds(r204="The caller watches the task (idempotent)")
 async def watch_task(task_id: str, actor: Actor) -> Response:
+    """Watch a task: its comments and changes notify you (idempotent)."""
     await runtime().services.notifications.watch(actor, task_id=task_id)
     return Response(status=204)
 
@@ -65,6 +66,7 @@ async def watch_task(task_id: str, actor: Actor) -> Response:
 @authenticated
 @responds(r204="The caller no longer watches the task (idempotent)")
 async def unwatch_task(task_id: str, actor: Actor) -> Response:
+    """Stop watching a task (idempotent)."""
     await runtime().services.notifications.unwatch(actor, task_id=task_id)
     return Response(status=204)
 
@@ -73,6 +75,7 @@ async def unwatch_task(task_id: str, actor: Actor) -> Response:
 @authenticated
 @responds(r204="The caller watches the board (idempotent)")
 async def watch_board(board_id: str, actor: Actor) -> Response:
+    """Watch a board: new tasks, comments and changes on it notify you (idempotent)."""
     await runtime().services.notifications.watch(actor, board_id=board_id)
     return Response(status=204)
 
@@ -81,6 +84,7 @@ async def watch_board(board_id: str, actor: Actor) -> Response:
 @authenticated
 @responds(r204="The caller no longer watches the board (idempotent)")
 async def unwatch_board(board_id: str, actor: Actor) -> Response:
+    """Stop watching a board (idempotent)."""
     await runtime().services.notifications.unwatch(actor, board_id=board_id)
     return Response(status=204)
 

@@ -66,6 +66,7 @@ async def list_tasks(query_args: TaskArgs, actor: Actor) -> dict[str, Any]:
 @validate_request(TaskIn)
 @json_body(TaskOut, 201)
 async def create_task(data: TaskIn, actor: Actor) -> Response:
+    """Create a task in a column (`column_id`, or the first column of `status`)."""
     fields = data.model_dump(exclude={"board_id"})
     task = await runtime().services.tasks.create(actor, data.board_id, fields)
     return with_etag(task_view(task), etag(task), 201)
@@ -75,6 +76,7 @@ async def create_task(data: TaskIn, actor: Actor) -> Response:
 @authenticated
 @json_body(TaskOut, 200)
 async def get_task(task_id: str, actor: Actor) -> Any:
+    """A task, with its ETag (its version) for If-Match."""
     task = await runtime().services.tasks.get(actor, task_id)
     if request.headers.get("If-None-Match") == etag(task):
         return Response(status=304, headers={"ETag": etag(task)})
@@ -97,6 +99,7 @@ async def patch_task(task_id: str, data: TaskPatch,
 @blueprint.delete("/tasks/<task_id>")
 @authenticated
 async def delete_task(task_id: str, actor: Actor) -> Response:
+    """Delete a task with its comments and attachments."""
     await runtime().services.tasks.delete(actor, task_id)
     return Response(status=204)
 
@@ -106,6 +109,7 @@ async def delete_task(task_id: str, actor: Actor) -> Response:
 @validate_querystring(PageArgs)
 @json_body(CommentList, 200)
 async def list_comments(task_id: str, query_args: PageArgs, actor: Actor) -> dict[str, Any]:
+    """The task's comments, oldest first; keyset-paginated."""
     page = await runtime().services.comments.list(actor, task_id, limit=query_args.limit,
                                                   cursor=query_args.cursor)
     return {"items": [comment_view(c) for c in page.items], "next_cursor": page.next_cursor}
@@ -117,6 +121,7 @@ async def list_comments(task_id: str, query_args: PageArgs, actor: Actor) -> dic
 @json_body(CommentOut, 201)
 async def create_comment(task_id: str, data: CommentIn,
                          actor: Actor) -> tuple[dict[str, Any], int]:
+    """Comment on a task (editors and the owner); mentions notify members."""
     comment = await runtime().services.comments.create(actor, task_id, body=data.body)
     return comment_view(comment), 201
 
@@ -124,6 +129,7 @@ async def create_comment(task_id: str, data: CommentIn,
 @blueprint.delete("/tasks/<task_id>/comments/<comment_id>")
 @authenticated
 async def delete_comment(task_id: str, comment_id: str, actor: Actor) -> Response:
+    """Delete a comment (its author or the board's owner)."""
     await runtime().services.comments.delete(actor, task_id, comment_id)
     return Response(status=204)
 

@@ -47,5 +47,6 @@ async def list_tokens(query_args: PageArgs, actor: Actor) -> dict[str, Any]:
 @authenticated
 @responds(r204="Revoked: refused at once on every instance, its live sockets closed")
 async def revoke_token(token_id: str, actor: Actor) -> Response:
+    """Revoke one of the caller's personal access tokens, at once on every instance."""
     await runtime().services.personal_tokens.revoke(actor, token_id)
     return Response(status=204)

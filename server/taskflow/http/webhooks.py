@@ -70,6 +70,7 @@ async def list_webhooks(board_id: str, query_args: WebhookPageArgs,
 @authenticated
 @json_body(WebhookOut, 200)
 async def get_webhook(board_id: str, webhook_id: str, actor: Actor) -> dict[str, Any]:
+    """One webhook of the board (board owner), without its secret."""
     return webhook_view(await runtime().services.webhooks.get(actor, board_id, webhook_id))
 
 
@@ -79,6 +80,7 @@ async def get_webhook(board_id: str, webhook_id: str, actor: Actor) -> dict[str,
 @json_body(WebhookOut, 200)
 async def patch_webhook(board_id: str, webhook_id: str, data: WebhookPatch,
                         actor: Actor) -> dict[str, Any]:
+    """Change a webhook's URL or events, or disable and enable it (board owner)."""
     changed = await runtime().services.webhooks.update(
         actor, board_id, webhook_id, url=data.url, events=data.events, active=data.active)
     return webhook_view(changed)
@@ -88,6 +90,7 @@ async def patch_webhook(board_id: str, webhook_id: str, data: WebhookPatch,
 @authenticated
 @responds(r204="The webhook and its delivery log are gone")
 async def delete_webhook(board_id: str, webhook_id: str, actor: Actor) -> Response:
+    """Delete a webhook and its delivery log (board owner)."""
     await runtime().services.webhooks.delete(actor, board_id, webhook_id)
     return Response(status=204)
 
