@@ -6,12 +6,12 @@ from dataclasses import replace
 from secrets import token_urlsafe
 
 from taskflow.domain import DELETED_EMAIL_DOMAIN
-from taskflow.errors import Forbidden, OwnsSharedBoards
+from taskflow.errors import OwnsSharedBoards
 from taskflow.services.access import Actor, active_user
 from taskflow.services.attachments import discard_blobs
+from taskflow.services.auth import check_current_password, end_every_login
 from taskflow.services.boards import drop_board, drop_member
 from taskflow.services.changes import Change, Recorder
-from taskflow.services.personal_tokens import login_of
 from taskflow.services.ports import BlobStore, PasswordHasher, Publisher, Store
 
 DELETED_NAME = "Deleted user"
@@ -38,8 +38,7 @@ class AccountService:
         it still read; the email is free to register again at once.
         """
         user = active_user(await self._store.select_user(actor.user_id))
-        if not await self._hasher.verify(current_password, user.password_hash):
-            raise Forbidden("The current password is wrong", reason="wrong_password")
+        await check_current_password(self._hasher, user, current_password)
         # Hashed outside the transaction (bcrypt is slow): a secret no one is ever told.
         unusable = await self._hasher.hash(token_urlsafe(32))
 
@@ -62,9 +61,7 @@ class AccountService:
                     keys += await drop_board(change, board)
                 else:
                     await drop_member(change, board.id, user.id)
-            tokens = await tx.delete_personal_tokens_of_user(user.id)
-            ended = [*await tx.revoke_logins_of_user(user.id, change.clock.now()),
-                     *(login_of(token_id) for token_id in tokens)]
+            ended = await end_every_login(tx, user.id, change.clock.now())
             await tx.update_user(replace(
                 current, email=f"{user.id}@{DELETED_EMAIL_DOMAIN}", name=DELETED_NAME,
                 password_hash=unusable, credentials_version=current.credentials_version + 1,

@@ -60,6 +60,19 @@ def check_password(password: str, field: str = "password") -> None:
         raise field_error(field, "must be at most 72 bytes in UTF-8 (bcrypt's limit)")
 
 
+async def check_current_password(hasher: PasswordHasher, user: User, password: str) -> None:
+    """403 wrong_password unless `password` is the user's (profile changes, deletion)."""
+    if not await hasher.verify(password, user.password_hash):
+        raise Forbidden("The current password is wrong", reason="wrong_password")
+
+
+async def end_every_login(tx: Transaction, user_id: str, at: datetime) -> list[str]:
+    """Revokes every login of the user and deletes their personal access tokens, in this
+    transaction; answers the login ids to end on the live channel after the commit."""
+    tokens = await tx.delete_personal_tokens_of_user(user_id)
+    return [*await tx.revoke_logins_of_user(user_id, at), *(login_of(token_id) for token_id in tokens)]
+
+
 class AuthService:
     def __init__(self, *, store: Store, hasher: PasswordHasher, tokens: TokenIssuer,
                  publisher: Publisher, clock: Clock, refresh_ttl: int,
@@ -202,8 +215,7 @@ class AuthService:
         if email is not None or password is not None:
             if current_password is None:
                 raise field_error("current_password", "is required to change email or password")
-            if not await self._hasher.verify(current_password, user.password_hash):
-                raise Forbidden("The current password is wrong", reason="wrong_password")
+            await check_current_password(self._hasher, user, current_password)
         changed = replace(user, name=name if name is not None else user.name,
                           email=email if email is not None else user.email)
         if password is not None:
@@ -216,9 +228,7 @@ class AuthService:
             if password is None:
                 return []
             # A new password ends every login and every personal access token.
-            tokens = await tx.delete_personal_tokens_of_user(user.id)
-            return [*await tx.revoke_logins_of_user(user.id, self._clock.now()),
-                    *(login_of(token_id) for token_id in tokens)]
+            return await end_every_login(tx, user.id, self._clock.now())
 
         ended = await self._store.transact(work)
         if ended:
