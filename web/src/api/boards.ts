@@ -1,19 +1,10 @@
 import type { ApiClient } from "./client";
-import type { Board, BoardColumn, EventsPage, ListPage, Member, Role, Status } from "./types";
+import type { Board, BoardColumn, EventsPage, Member, Role, Status } from "./types";
 
 /** Boards, their members and their event log. */
 export function boardsApi(client: ApiClient) {
   return {
-    list: async (): Promise<Board[]> => {
-      const boards: Board[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: ListPage<Board> = await client.get<ListPage<Board>>("/boards", { limit: 200, cursor });
-        boards.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      return boards;
-    },
+    list: () => client.getAll<Board>("/boards", { limit: 200 }),
     get: (id: string, signal?: AbortSignal) => client.get<Board>(`/boards/${encodeURIComponent(id)}`, undefined, signal),
     create: (body: { name: string; description?: string }) => client.post<Board>("/boards", body),
     /** A new board of the caller's from a TaskFlow export or a Trello board export (JSON). */

@@ -1,4 +1,5 @@
 import { ApiError, networkError, toProblem } from "./errors";
+import type { ListPage } from "./types";
 
 export type Query = Record<string, string | number | undefined | null>;
 
@@ -111,6 +112,18 @@ export class ApiClient {
 
   get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
     return this.request<T>("GET", path, { query, signal }).then((r) => r.data);
+  }
+
+  /** Every item of a cursor-paginated list (`{items, next_cursor}`), following the cursor. */
+  async getAll<T>(path: string, query: Query = {}): Promise<T[]> {
+    const all: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: ListPage<T> = await this.get<ListPage<T>>(path, { ...query, cursor });
+      all.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return all;
   }
 
   post<T>(path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {

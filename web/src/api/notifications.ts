@@ -37,17 +37,7 @@ export function notificationsApi(client: ApiClient) {
     read: (id: string) => client.post<AppNotification>(`/notifications/${encodeURIComponent(id)}/read`),
     readAll: () => client.post<{ updated: number }>("/notifications/read-all"),
     /** Every watch of the caller on one board (the board's own, with task_id null, and its tasks'). */
-    watchesOnBoard: async (boardId: string): Promise<WatchItem[]> => {
-      const items: WatchItem[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { items: WatchItem[]; next_cursor: string | null } = await client.get(
-          "/users/me/watches", { board_id: boardId, limit: 200, cursor });
-        items.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      return items;
-    },
+    watchesOnBoard: (boardId: string) => client.getAll<WatchItem>("/users/me/watches", { board_id: boardId, limit: 200 }),
     watchTask: (taskId: string) => client.request<void>("PUT", `/tasks/${encodeURIComponent(taskId)}/watch`).then(() => undefined),
     unwatchTask: (taskId: string) => client.delete(`/tasks/${encodeURIComponent(taskId)}/watch`),
     watchBoard: (boardId: string) => client.request<void>("PUT", `/boards/${encodeURIComponent(boardId)}/watch`).then(() => undefined),

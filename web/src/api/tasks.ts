@@ -53,19 +53,7 @@ export function tasksApi(client: ApiClient) {
         ifMatch === undefined ? {} : { headers: { "If-Match": etagOf(ifMatch) } },
       ),
     remove: (id: string, opts: { keepalive?: boolean } = {}) => client.delete(`/tasks/${encodeURIComponent(id)}`, opts),
-    comments: async (taskId: string): Promise<Comment[]> => {
-      const comments: Comment[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: ListPage<Comment> = await client.get<ListPage<Comment>>(
-          `/tasks/${encodeURIComponent(taskId)}/comments`,
-          { limit: 200, cursor },
-        );
-        comments.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      return comments;
-    },
+    comments: (taskId: string) => client.getAll<Comment>(`/tasks/${encodeURIComponent(taskId)}/comments`, { limit: 200 }),
     addComment: (taskId: string, body: string) =>
       client.post<Comment>(`/tasks/${encodeURIComponent(taskId)}/comments`, { body }),
     removeComment: (taskId: string, commentId: string) =>

@@ -18,11 +18,6 @@ export interface NewPersonalToken extends PersonalToken {
   token: string;
 }
 
-export interface TokenPage {
-  items: PersonalToken[];
-  next_cursor: string | null;
-}
-
 /** The scopes each level of access sends: each level includes the ones below it. */
 export const ACCESS_SCOPES: Record<TokenScope, TokenScope[]> = {
   read: ["read"],
@@ -39,16 +34,7 @@ export function accessOf(scopes: TokenScope[]): TokenScope {
 export function tokensApi(client: ApiClient) {
   return {
     /** Every token of the caller, following the cursor. */
-    async list(): Promise<PersonalToken[]> {
-      const all: PersonalToken[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: TokenPage = await client.get<TokenPage>("/users/me/tokens", { limit: 100, cursor });
-        all.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      return all;
-    },
+    list: () => client.getAll<PersonalToken>("/users/me/tokens", { limit: 100 }),
     create: (body: { name: string; scopes: TokenScope[]; expires_in_days: number }) =>
       client.post<NewPersonalToken>("/users/me/tokens", body),
     revoke: (id: string) => client.delete(`/users/me/tokens/${encodeURIComponent(id)}`),

@@ -28,11 +28,6 @@ export interface NewWebhook extends Webhook {
   secret: string;
 }
 
-export interface WebhookPage {
-  items: Webhook[];
-  next_cursor: string | null;
-}
-
 /** One attempt at sending one event. */
 export interface WebhookDelivery {
   id: string;
@@ -66,16 +61,7 @@ export function webhooksApi(client: ApiClient) {
   const one = (boardId: string, id: string) => `${base(boardId)}/${encodeURIComponent(id)}`;
   return {
     /** Every webhook of the board, oldest first, following the cursor. */
-    async list(boardId: string): Promise<Webhook[]> {
-      const all: Webhook[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: WebhookPage = await client.get<WebhookPage>(base(boardId), { limit: 100, cursor });
-        all.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      return all;
-    },
+    list: (boardId: string) => client.getAll<Webhook>(base(boardId), { limit: 100 }),
     create: (boardId: string, body: { url: string; events: Webhook["events"] }) => client.post<NewWebhook>(base(boardId), body),
     update: (boardId: string, id: string, changes: WebhookChanges) => client.patch<Webhook>(one(boardId, id), changes),
     remove: (boardId: string, id: string) => client.delete(one(boardId, id)),
