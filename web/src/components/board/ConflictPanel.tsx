@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "react";
+import { useLayoutEffect, useRef } from "react";
 import type { BoardColumn, Member, Task } from "../../api/types";
 import { changedFields, FIELD_LABELS, formFromTask, type TaskForm, type TaskFormField } from "../../board/taskForm";
 
@@ -27,7 +27,7 @@ function display(field: TaskFormField, form: TaskForm, members: Member[], column
  */
 export function ConflictPanel({ theirs, mine, base, members, columns, pending, onKeepMine, onTakeTheirs }: Props) {
   const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => heading.current?.focus(), [theirs.version]);
+  useLayoutEffect(() => heading.current?.focus(), [theirs.version]); // in the commit that shows it, not a frame later
   const baseForm = formFromTask(base);
   const theirsForm = formFromTask(theirs);
   const fields = [...new Set([...changedFields(baseForm, mine), ...changedFields(baseForm, theirsForm)])];

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { useBlocker } from "react-router";
 import type { BoardColumn, Member, Task } from "../../api/types";
 import { STATUS_LABELS } from "../../api/types";
@@ -160,7 +160,9 @@ export function TaskDetail({ taskId, state, sync, canEdit, editingBy, actions, o
 
 function ConfirmDiscard({ onKeep, onDiscard }: { onKeep: () => void; onDiscard: () => void }) {
   const keep = useRef<HTMLButtonElement>(null);
-  useEffect(() => keep.current?.focus(), []);
+  // Focus moves in the commit that shows the question, before the browser paints it: with a
+  // passive effect, a key pressed in that frame would still go to the text being discarded.
+  useLayoutEffect(() => keep.current?.focus(), []);
   return (
     <div className="confirm-discard" role="alertdialog" aria-labelledby="discard-title" aria-describedby="discard-text">
       <h3 id="discard-title">Discard your changes?</h3>
