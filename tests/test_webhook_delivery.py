@@ -3,6 +3,7 @@ Standard Webhooks signatures itself (tests/support/webhook_receiver.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from quart import Quart
 
 from taskflow.app import create_app
 from taskflow.config import Settings
+from tests.support.liveclient import LiveClient
 from tests.support.processes import (
     METRICS_AUTH,
     HttpResponse,
@@ -102,6 +104,21 @@ def _until(probe: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def _seqs(received: list[Received]) -> list[int]:
     return [r.payload["seq"] for r in received]
+
+
+def _first_live(url: str, token: str, event: str, timeout: float,
+                connected: threading.Event) -> Any:
+    """In a thread of its own: a socket of the user, the payload of the first `event` it gets."""
+    async def listen() -> Any:
+        client = await LiveClient(url, token).connect()
+        connected.set()
+        try:
+            await client.wait_until(lambda: bool(client.named(event)), timeout)
+            return client.named(event)[0]
+        finally:
+            await client.close()
+
+    return asyncio.run(listen())
 
 
 def test_signed_and_in_seq_order_under_concurrent_writers(
@@ -198,10 +215,19 @@ def test_disabled_after_the_retry_window_and_reenabled(
     try:
         api = Api(with_window, documented)
         token = api.register("Cy")
+        editor = api.register("Di")
         board = api.call("POST", "/boards", token, json={"name": "Down"}, status=201)
+        api.call("POST", f"/boards/{board['id']}/members", token, status=201, json={
+            "email": api.call("GET", "/users/me", editor)["email"], "role": "editor"})
         hook = _hook(api, token, board["id"], receiver)
-        api.call("POST", "/tasks", token, json={"board_id": board["id"], "title": "a"},
-                 status=201)
+        connected = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            pushed = pool.submit(_first_live, with_window.url, token, "notification:created",
+                                 60, connected)
+            assert connected.wait(15), "the owner's socket connected"
+            api.call("POST", "/tasks", token, json={"board_id": board["id"], "title": "a"},
+                     status=201)
+            note = pushed.result(75)["notification"]
         path = f"/boards/{board['id']}/webhooks/{hook['id']}"
         def disabled() -> dict[str, Any] | None:
             found: dict[str, Any] = api.call("GET", path, token)
@@ -209,6 +235,14 @@ def test_disabled_after_the_retry_window_and_reenabled(
 
         state = _until(disabled, 60, "disabled")
         assert "503" in state["disabled_reason"] and state["failing_since"]
+        # The owner heard it live, from the transaction that disabled it; the editor did not.
+        assert (note["type"], note["board_id"], note["task_id"], note["actor"]) == (
+            "webhook_disabled", board["id"], None, None)
+        assert receiver.url in note["summary"] and "503" in note["summary"]
+        listed = api.call("GET", "/notifications", token)["items"]
+        assert [n["id"] for n in listed if n["type"] == "webhook_disabled"] == [note["id"]]
+        assert not [n for n in api.call("GET", "/notifications", editor)["items"]
+                    if n["type"] == "webhook_disabled"]
         attempts = len(receiver.received)
         assert attempts >= 2
         # Disabled: no more attempts, even for new events.
@@ -218,7 +252,8 @@ def test_disabled_after_the_retry_window_and_reenabled(
         state = api.call("PATCH", path, token, json={"active": True})
         assert state["active"] is True and state["disabled_reason"] is None
         got = receiver.wait(lambda r: len(r) >= attempts + 2, 30, "both events after re-enabling")
-        assert _seqs(got[attempts:]) == [1, 2]
+        first = got[0].payload["seq"]  # task "a"'s, each failed attempt sent it
+        assert _seqs(got[attempts:]) == [first, first + 1]
     finally:
         with_window.stop()
 
@@ -260,6 +295,62 @@ def test_a_redirect_is_a_failed_attempt(server: TaskflowServer, documented: Quar
     assert (items[0]["status"], items[0]["response_code"]) == ("failed", 302)
     assert "redirect" in items[0]["error"]
     assert len(receiver.received) == 1  # the Location was not followed
+
+
+def test_the_owners_change_during_a_send_wins(server: TaskflowServer, documented: Quart) -> None:
+    """While an attempt is in flight (the receiver holds it), the owner moves the webhook to a
+    new URL, or disables it and then re-enables it at a new URL. The sending worker must not
+    write its stale state over the change (before: it set `active` back and went on sending
+    the rest of its batch to the old URL): the old URL gets the one request it held, the new
+    one every event, from the held one on (at least once), in order. 10 rounds, both kinds."""
+    api = Api(server, documented)
+    token = api.register("Gil")
+    outcomes = [_change_during_a_send(api, token, n, ("move", "disable")[n % 2])
+                for n in range(10)]
+    assert [o for o in outcomes if o] == []
+
+
+def _change_during_a_send(api: Api, token: str, round_: int, kind: str) -> str | None:
+    """One round of the test above; what went wrong, or None."""
+    old, new = WebhookReceiver().start(), WebhookReceiver().start()
+    held, release = threading.Event(), threading.Event()
+
+    def respond(got: Received) -> int:
+        if not held.is_set():
+            held.set()
+            assert release.wait(30), "released"
+        return 200
+
+    old.respond = respond
+    try:
+        board = api.call("POST", "/boards", token, json={"name": f"Race {round_}"}, status=201)
+        hook = _hook(api, token, board["id"], old)
+        new.secret = old.secret
+        for title in ("a", "b", "c"):
+            api.call("POST", "/tasks", token, json={"board_id": board["id"], "title": title},
+                     status=201)
+        assert held.wait(15), "the first attempt reached the old URL"
+        path = f"/boards/{board['id']}/webhooks/{hook['id']}"
+        if kind == "move":
+            api.call("PATCH", path, token, json={"url": new.url})
+            release.set()
+        else:
+            assert api.call("PATCH", path, token, json={"active": False})["active"] is False
+            release.set()
+            api.call("PATCH", path, token, json={"active": True, "url": new.url})
+        got = new.wait(lambda r: len(r) >= 3, 30, f"round {round_} ({kind}): 3 events")
+        first = old.received[0].payload["seq"]
+        state = _until(lambda: (found := api.call("GET", path, token))[
+            "last_delivered_seq"] == first + 2 and found, 30, "the cursor at the end")
+        outcome = (len(old.received), _seqs(got), all(r.verified for r in got),
+                   state["active"], state["url"] == new.url)
+        if outcome != (1, [first, first + 1, first + 2], True, True, True):
+            return f"round {round_} ({kind}): {outcome}"
+        return None
+    finally:
+        release.set()
+        old.stop()
+        new.stop()
 
 
 def test_three_instances_on_one_store_deliver_each_event_exactly_once(

@@ -12,6 +12,8 @@ from typing import Any
 from taskflow.clock import SystemClock
 from taskflow.domain import Webhook
 from taskflow.ids import new_id
+from taskflow.realtime.local import LocalPublisher
+from taskflow.services.changes import Recorder
 from taskflow.services.webhook_delivery import Doorbell, WebhookDispatcher
 from taskflow.services.webhooks import new_secret
 from taskflow.storage.sqlite import SqliteStore
@@ -24,7 +26,8 @@ async def test_gap_marker_then_the_kept_events(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "taskflow.db", events_kept=2)
     receiver = WebhookReceiver(secret=new_secret()).start()
     sender = HttpWebhookSender(allow_private=True)
-    dispatcher = WebhookDispatcher(store=store, sender=sender, clock=SystemClock(),
+    recorder = Recorder(store=store, publisher=LocalPublisher(), clock=SystemClock())
+    dispatcher = WebhookDispatcher(recorder=recorder, sender=sender, clock=SystemClock(),
                                    doorbell=Doorbell(), owner="test", poll_interval=0.1)
     try:
         _, board = await seed(store)

@@ -180,7 +180,8 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None) -> Qua
             metrics.webhook_attempt.observe(seconds)
 
         dispatcher = WebhookDispatcher(
-            store=store, sender=sender, clock=SystemClock(), doorbell=rt.services_.doorbell,
+            recorder=rt.services_.recorder, sender=sender, clock=SystemClock(),
+            doorbell=rt.services_.doorbell,
             owner=f"{settings.instance_id}-{uuid.uuid4().hex[:8]}",
             retry_window=timedelta(seconds=settings.webhook_retry_window),
             poll_interval=settings.webhook_poll_seconds,

@@ -267,21 +267,25 @@ class BoardsNotice:
     user_ids: tuple[str, ...]
 
 
-NotificationType = Literal["mentioned", "assigned", "commented", "task_updated", "task_created"]
+NotificationType = Literal["mentioned", "assigned", "commented", "task_updated", "task_created",
+                           "webhook_disabled"]
 NOTIFICATION_TYPES: tuple[NotificationType, ...] = (
-    "mentioned", "assigned", "commented", "task_updated", "task_created")
+    "mentioned", "assigned", "commented", "task_updated", "task_created", "webhook_disabled")
 
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """One thing that happened that `user_id` should know about; stored per recipient."""
+    """One thing that happened that `user_id` should know about; stored per recipient.
+
+    About a task, made by a member's write; or about the board (`task_id` None), made by
+    TaskFlow itself (`actor_id` None): a webhook it disabled."""
 
     id: str
     user_id: str
     type: NotificationType
     board_id: str
-    task_id: str
-    actor_id: str
+    task_id: str | None
+    actor_id: str | None
     actor_name: str
     summary: str
     created_at: datetime

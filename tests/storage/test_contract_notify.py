@@ -78,6 +78,19 @@ async def test_delete_notifications_by_board_user_and_task(store: Any) -> None:
     assert await store.count_unread_notifications("v") == 0
 
 
+async def test_a_notification_about_the_board_made_by_taskflow(store: Any) -> None:
+    """`task_id` and `actor_id` None (a webhook disabled) read back as None; deleting a task's
+    notifications leaves it, deleting the board's takes it."""
+    about_board = note("u", type="webhook_disabled", task_id=None, actor_id=None, actor_name="")
+    await tx(store, "insert_notifications", [about_board, note("u")])
+    assert await store.select_notification("u", about_board.id) == about_board
+    await tx(store, "delete_notifications", "b1", task_id="t1")
+    assert [n.id for n in await store.select_notifications("u", unread_only=False, limit=9,
+                                                           after=None)] == [about_board.id]
+    await tx(store, "delete_notifications", "b1")
+    assert await store.count_unread_notifications("u") == 0
+
+
 async def test_purge_notifications_keeps_recent_and_unread_longer(store: Any) -> None:
     old_read = note("u", minutes=0, read_at=T0)
     old_unread = note("u", minutes=1)

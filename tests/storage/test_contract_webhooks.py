@@ -50,7 +50,7 @@ async def test_the_lease_goes_to_one_instance_at_a_time(stores: Stores) -> None:
     assert await tx(first, "claim_webhook", board.id, w.id, owner=owner, now=T0,
                     until=until + timedelta(seconds=5)) is True  # renewal
     state = dict(cursor=3, attempt=0, next_attempt_at=None, failing_since=None, active=True,
-                 disabled_reason=None)
+                 disabled_reason=None, settings_at=w.updated_at)
     assert await tx(second, "settle_webhook", board.id, w.id, owner=other, now=T0,
                     lease_until=until, **state) is False
     assert await tx(second, "settle_webhook", board.id, w.id, owner=owner, now=T0,
@@ -65,6 +65,37 @@ async def test_the_lease_goes_to_one_instance_at_a_time(stores: Stores) -> None:
                     lease_until=None, **state) is False
     assert await tx(first, "claim_webhook", board.id, w.id, owner=owner, now=later,
                     until=later + timedelta(seconds=30)) is True
+
+
+async def test_a_change_by_the_owner_wins_over_the_sender(store: Any) -> None:
+    """The sender's settle is refused once the owner changed the webhook (URL, events, active)
+    after the sender read it, even while it holds the lease; so is it on a disabled one."""
+    _, board = await seed(store)
+    w = hook(board.id)
+    await tx(store, "insert_webhook", w)
+    until = T0 + timedelta(seconds=30)
+    assert await tx(store, "claim_webhook", board.id, w.id, owner="i0", now=T0, until=until)
+    state = dict(cursor=1, attempt=0, next_attempt_at=None, failing_since=None, active=True,
+                 disabled_reason=None, lease_until=until)
+    assert await tx(store, "settle_webhook", board.id, w.id, owner="i0", now=T0,
+                    settings_at=w.updated_at, **state) is True
+    changed_at = T0 + timedelta(seconds=1)
+    await tx(store, "update_webhook_settings", board.id, w.id, url="https://example.com/new",
+             events=w.events, active=True, disabled_reason=None, updated_at=changed_at,
+             reset_retries=False)
+    assert await tx(store, "settle_webhook", board.id, w.id, owner="i0", now=T0,
+                    settings_at=w.updated_at, **{**state, "cursor": 2}) is False
+    found = await store.select_webhook(board.id, w.id)
+    assert (found.url, found.cursor, found.active) == ("https://example.com/new", 1, True)
+    # Read again, the sender goes on; disabled by the owner, it is refused again.
+    assert await tx(store, "settle_webhook", board.id, w.id, owner="i0", now=T0,
+                    settings_at=found.updated_at, **{**state, "cursor": 2}) is True
+    await tx(store, "update_webhook_settings", board.id, w.id, url=found.url, events=w.events,
+             active=False, disabled_reason=None, updated_at=found.updated_at, reset_retries=False)
+    assert await tx(store, "settle_webhook", board.id, w.id, owner="i0", now=T0,
+                    settings_at=found.updated_at, **{**state, "cursor": 3}) is False
+    found = await store.select_webhook(board.id, w.id)
+    assert (found.cursor, found.active) == (2, False)
 
 
 async def test_listing_settings_deliveries_and_board_deletion(store: Any) -> None:

@@ -167,6 +167,31 @@ describe("webhooks in the web client", { skip }, () => {
     await screenshot(page, "82-webhook-disabled");
   });
 
+  step("the owner is notified live; the notification leads to the board's Webhooks section", async () => {
+    await page.getByRole("button", { name: "Hide settings and members" }).click();
+    await section().waitFor({ state: "detached" });
+    const bell = page.getByTestId("notification-bell");
+    await page.waitForFunction(() => !document.querySelector('[data-testid="notification-bell"]')?.getAttribute("aria-label")?.endsWith(" 0 unread"));
+    await bell.click();
+    const item = page.getByRole("region", { name: "Notifications" }).getByRole("button")
+      .filter({ hasText: "A webhook of your board was disabled" });
+    await item.filter({ hasText: receiver.url }).filter({ hasText: "status 500" }).waitFor();
+    assert.equal(await item.count(), 1, "one notification for one disabling");
+    const markedRead = page.waitForResponse((r) => /\/notifications\/[^/]+\/read$/.test(new URL(r.url()).pathname));
+    await item.click();
+    assert.equal((await markedRead).status(), 200);
+    await section().waitFor();
+    assert.match(page.url(), new RegExp(`/boards/${boardId}#webhooks$`));
+    await page.waitForFunction(() => document.activeElement?.id === "webhooks-title");
+    await hook().getByText("State: Disabled by TaskFlow", { exact: false }).waitFor();
+    const [mine] = (await (await rest("GET", "/notifications", ownerToken)).json()).items
+      .filter((n) => n.type === "webhook_disabled");
+    assert.deepEqual([mine.task_id, mine.actor, mine.read_at !== null], [null, null, true]);
+    // The section was read afresh, so its Deliveries view is closed; the next steps read it.
+    await hook().getByRole("button", { name: "Deliveries" }).click();
+    await deliveries().filter({ hasText: "Failed" }).first().waitFor();
+  });
+
   step("on a 360 px phone the Webhooks section, its reason and deliveries fit the screen", async () => {
     const phone = await (await suite.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })).newPage();
     phone.setDefaultTimeout(10_000);

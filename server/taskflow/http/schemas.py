@@ -445,13 +445,18 @@ class NotificationActor(BaseModel):
 
 class NotificationOut(BaseModel):
     id: str
-    type: Literal["mentioned", "assigned", "commented", "task_updated", "task_created"]
+    type: Literal["mentioned", "assigned", "commented", "task_updated", "task_created",
+                  "webhook_disabled"] = Field(
+        description="webhook_disabled: TaskFlow disabled one of the board's webhooks after a day"
+                    " of failed deliveries; sent to the board's owner")
     board_id: str
-    task_id: str
-    actor: NotificationActor
+    task_id: str | None = Field(description="null when the notification is about the board")
+    actor: NotificationActor | None = Field(
+        description="the member whose write made it; null when TaskFlow made it")
     created_at: str
     read_at: str | None
-    summary: str = Field(description="the task's title and a short excerpt")
+    summary: str = Field(description="the task's title and a short excerpt; for a disabled"
+                                     " webhook, its URL and the last error")
 
 
 class NotificationList(BaseModel):

@@ -53,6 +53,7 @@ class Services:
     webhooks: WebhookService
     # Rung by every commit that logged events (the webhook dispatcher waits on it).
     doorbell: Doorbell
+    recorder: Recorder  # for the webhook dispatcher, which runs beside the services
     personal_tokens: PersonalTokenService
     exports: ExportService
     imports: ImportService
@@ -86,6 +87,7 @@ class Services:
             search=SearchService(store=store, clock=clock),
             webhooks=WebhookService(store=store, sender=webhook_sender, clock=clock),
             doorbell=doorbell,
+            recorder=recorder,
             personal_tokens=personal_tokens,
             exports=ExportService(store=store, clock=clock),
             imports=ImportService(store=store, recorder=recorder, clock=clock,

@@ -100,6 +100,20 @@ class Outbox:
         change.notifications.extend(made)
 
 
+async def webhook_disabled(change: Change, board_id: str, url: str, reason: str) -> None:
+    """Tells the board's owner, in the transaction that disabled the webhook, that TaskFlow
+    did (they alone manage webhooks). Nothing when the board is gone."""
+    board = await change.tx.select_board(board_id)
+    if board is None:
+        return
+    made = Notification(id=new_id(), user_id=board.owner_id, type="webhook_disabled",
+                        board_id=board_id, task_id=None, actor_id=None, actor_name="",
+                        summary=excerpt(f"Webhook to {url} disabled: {reason}"),
+                        created_at=change.clock.now())
+    await change.tx.insert_notifications([made])
+    change.notifications.append(made)
+
+
 async def watchers(change: Change, board_id: str, task_id: str | None) -> list[str]:
     return [w.user_id for w in await change.tx.select_watchers(board_id, task_id)]
 

@@ -277,11 +277,14 @@ class Transaction(Reader, Protocol):
         or already `owner`'s; whether it did. Atomic across instances."""
         ...
     async def settle_webhook(self, board_id: str, webhook_id: str, *, owner: str, now: datetime,
-                             cursor: int, attempt: int, next_attempt_at: datetime | None,
-                             failing_since: datetime | None, lease_until: datetime | None,
-                             active: bool, disabled_reason: str | None) -> bool:
+                             settings_at: datetime, cursor: int, attempt: int,
+                             next_attempt_at: datetime | None, failing_since: datetime | None,
+                             lease_until: datetime | None, active: bool,
+                             disabled_reason: str | None) -> bool:
         """Sets the delivery state, only while `owner` still holds an unexpired lease
-        (`lease_until` None releases it); whether it did."""
+        (`lease_until` None releases it) and the webhook is active with the settings it had
+        at `settings_at` (its `updated_at` as the sender read it): a change by the owner
+        meanwhile (URL, events, disabled) wins. Whether it did."""
         ...
     async def insert_delivery(self, delivery: Delivery) -> None:
         """Records one attempt, keeping the newest 100 of the webhook."""

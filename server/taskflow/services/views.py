@@ -122,7 +122,7 @@ def event_view(event: Event) -> dict[str, Any]:
 
 def notification_view(n: Notification) -> dict[str, Any]:
     return {"id": n.id, "type": n.type, "board_id": n.board_id, "task_id": n.task_id,
-            "actor": {"user_id": n.actor_id, "name": n.actor_name},
+            "actor": {"user_id": n.actor_id, "name": n.actor_name} if n.actor_id else None,
             "created_at": rfc3339(n.created_at), "read_at": rfc3339(n.read_at),
             "summary": n.summary}
 

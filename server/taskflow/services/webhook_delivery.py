@@ -15,7 +15,8 @@ of the active webhooks; nothing more when there are none).
 
 Failures are retried with exponential backoff and full jitter (5 s, 10 s, 20 s ... capped at
 an hour, each drawn between half and all of it) for `retry_window` (24 h); after that the
-webhook is disabled, with `disabled_reason` naming the last error and its time.
+webhook is disabled, with `disabled_reason` naming the last error and its time, and the
+board's owner gets a `webhook_disabled` notification from the transaction that disabled it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from loguru import logger
 
 from taskflow.domain import Delivery, Event, Webhook
 from taskflow.ids import new_id
+from taskflow.services.changes import Change, Recorder
+from taskflow.services.notifications import webhook_disabled
 from taskflow.services.ports import Clock, Store, Transaction, WebhookSender
 from taskflow.services.views import event_view, rfc3339
 from taskflow.services.webhooks import wants
@@ -94,7 +97,9 @@ class DeliveryObserver:
 
 @dataclass
 class WebhookDispatcher:
-    store: Store
+    # Its store is where webhooks, cursors and leases live; it publishes the notification
+    # of a webhook it disables.
+    recorder: Recorder
     sender: WebhookSender
     clock: Clock
     doorbell: Doorbell
@@ -105,6 +110,10 @@ class WebhookDispatcher:
     observer: DeliveryObserver = field(default_factory=DeliveryObserver)
     _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _loop: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.recorder.store
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run())
@@ -180,7 +189,9 @@ class WebhookDispatcher:
                 if event.type != GAP and not wants(hook, event.type):
                     hook = replace(hook, cursor=event.seq)
                     continue
-                # Renews the lease (and records skipped events) before the send.
+                # Renews the lease (and records skipped events) before the send. Refused when
+                # the owner changed or disabled the webhook since it was read: this worker
+                # stops, and the next scan goes on from the cursor with the new settings.
                 if not await self._settle(hook, lease=True):
                     return
                 outcome = await self._send(hook, event, board.epoch)
@@ -202,7 +213,8 @@ class WebhookDispatcher:
 
         async def work(tx: Transaction) -> bool:
             return await tx.settle_webhook(
-                hook.board_id, hook.id, owner=self.owner, now=now, cursor=hook.cursor,
+                hook.board_id, hook.id, owner=self.owner, now=now,
+                settings_at=hook.updated_at, cursor=hook.cursor,
                 attempt=hook.attempt, next_attempt_at=hook.next_attempt_at,
                 failing_since=hook.failing_since, lease_until=now + self.lease if lease else None,
                 active=hook.active, disabled_reason=hook.disabled_reason)
@@ -251,15 +263,21 @@ class WebhookDispatcher:
 
     async def _record(self, hook: Webhook, delivery: Delivery, now: datetime, *,
                       lease: bool) -> bool:
-        async def work(tx: Transaction) -> bool:
-            held = await tx.settle_webhook(
-                hook.board_id, hook.id, owner=self.owner, now=now, cursor=hook.cursor,
+        """Stores the attempt and the webhook's state after it (`hook` inactive: it is being
+        disabled), if this instance still holds the lease."""
+        async def work(change: Change) -> bool:
+            held = await change.tx.settle_webhook(
+                hook.board_id, hook.id, owner=self.owner, now=now,
+                settings_at=hook.updated_at, cursor=hook.cursor,
                 attempt=hook.attempt, next_attempt_at=hook.next_attempt_at,
                 failing_since=hook.failing_since, lease_until=now + self.lease if lease else None,
                 active=hook.active, disabled_reason=hook.disabled_reason)
             if held:
-                await tx.insert_delivery(delivery)
+                await change.tx.insert_delivery(delivery)
+                if not hook.active:
+                    await webhook_disabled(change, hook.board_id, hook.url,
+                                           hook.disabled_reason or "")
             return held
 
-        return await self.store.transact(work)
+        return await self.recorder.run("", work)
 

@@ -2,7 +2,8 @@
 
 A notification keeps a `read` flag beside `read_at`, which is what its listing index sorts
 by (unread first). A watch's `_id` names user, board and task, so watching twice is one
-document; a whole board's watch has `task_id` ''. Both collections stay unsharded (on the
+document; a whole board's watch has `task_id` '', and so has a notification about the board
+(with `actor_id` '' when TaskFlow, not a member, made it). Both collections stay unsharded (on the
 database's primary shard) for now: they are read by user and deleted by board, and no
 single shard key serves both.
 """
@@ -21,15 +22,15 @@ from taskflow.timefmt import from_ts
 
 def notification_doc(n: Notification) -> Doc:
     return {"_id": n.id, "user_id": n.user_id, "type": n.type, "board_id": n.board_id,
-            "task_id": n.task_id, "actor_id": n.actor_id, "actor_name": n.actor_name,
+            "task_id": n.task_id or "", "actor_id": n.actor_id or "", "actor_name": n.actor_name,
             "summary": n.summary, "created_at": n.created_at, "read_at": n.read_at,
             "read": n.read_at is not None}
 
 
 def notification(doc: Doc) -> Notification:
     return Notification(id=doc["_id"], user_id=doc["user_id"], type=doc["type"],
-                        board_id=doc["board_id"], task_id=doc["task_id"],
-                        actor_id=doc["actor_id"], actor_name=doc["actor_name"],
+                        board_id=doc["board_id"], task_id=doc["task_id"] or None,
+                        actor_id=doc["actor_id"] or None, actor_name=doc["actor_name"],
                         summary=doc["summary"], created_at=doc["created_at"],
                         read_at=doc.get("read_at"))
 

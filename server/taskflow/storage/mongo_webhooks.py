@@ -141,9 +141,10 @@ class MongoWebhookWrites(MongoWebhookQueries):
         return False
 
     async def settle_webhook(self, board_id: str, webhook_id: str, *, owner: str, now: datetime,
-                             cursor: int, attempt: int, next_attempt_at: datetime | None,
-                             failing_since: datetime | None, lease_until: datetime | None,
-                             active: bool, disabled_reason: str | None) -> bool:
+                             settings_at: datetime, cursor: int, attempt: int,
+                             next_attempt_at: datetime | None, failing_since: datetime | None,
+                             lease_until: datetime | None, active: bool,
+                             disabled_reason: str | None) -> bool:
         changes: Doc = {"cursor": cursor, "attempt": attempt, "next_attempt_at": next_attempt_at,
                         "failing_since": failing_since, "lease_until": lease_until,
                         "lease_owner": owner if lease_until is not None else None,
@@ -152,7 +153,8 @@ class MongoWebhookWrites(MongoWebhookQueries):
             changes["updated_at"] = now
         result = await self._db["webhooks"].update_one(
             {"_id": webhook_id, "board_id": board_id, "lease_owner": owner,
-             "lease_until": {"$gte": now}}, {"$set": changes}, session=self._session)
+             "lease_until": {"$gte": now}, "active": True, "updated_at": settings_at},
+            {"$set": changes}, session=self._session)
         return result.matched_count == 1
 
     async def insert_delivery(self, delivery: Delivery) -> None:

@@ -1,7 +1,8 @@
 """The SQLite store's notifications and watches (tables from the `notify` migration).
 
 A watch of a whole board has `task_id` '' in its row (part of the primary key, which can't
-hold NULL in a WITHOUT ROWID table); the Watch it reads back says None.
+hold NULL in a WITHOUT ROWID table); the Watch it reads back says None. A notification about
+the board, not a task, made by no member, has '' in `task_id` and `actor_id` the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from taskflow.timefmt import from_ts, to_ts
 def notification_of(row: sqlite3.Row) -> Notification:
     return Notification(
         id=row["id"], user_id=row["user_id"], type=row["type"], board_id=row["board_id"],
-        task_id=row["task_id"], actor_id=row["actor_id"], actor_name=row["actor_name"],
+        task_id=row["task_id"] or None, actor_id=row["actor_id"] or None,
+        actor_name=row["actor_name"],
         summary=row["summary"], created_at=from_ts(row["created_at"]),
         read_at=from_ts(row["read_at"]) if row["read_at"] else None,
     )
@@ -93,7 +95,7 @@ class NotifyWrites(NotifyQueries):
             ("INSERT INTO notifications (id, user_id, type, board_id, task_id, actor_id,"
              " actor_name, summary, created_at, read_at, is_read)"
              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             (n.id, n.user_id, n.type, n.board_id, n.task_id, n.actor_id, n.actor_name,
+             (n.id, n.user_id, n.type, n.board_id, n.task_id or "", n.actor_id or "", n.actor_name,
               n.summary, to_ts(n.created_at), opt_ts(n.read_at), 0 if n.read_at is None else 1))
             for n in notifications])
 

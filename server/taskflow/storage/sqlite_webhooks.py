@@ -117,18 +117,20 @@ class WebhookWrites(WebhookQueries):
         return changed == 1
 
     async def settle_webhook(self, board_id: str, webhook_id: str, *, owner: str, now: datetime,
-                             cursor: int, attempt: int, next_attempt_at: datetime | None,
-                             failing_since: datetime | None, lease_until: datetime | None,
-                             active: bool, disabled_reason: str | None) -> bool:
+                             settings_at: datetime, cursor: int, attempt: int,
+                             next_attempt_at: datetime | None, failing_since: datetime | None,
+                             lease_until: datetime | None, active: bool,
+                             disabled_reason: str | None) -> bool:
         changed = await self._exec(
             "UPDATE webhooks SET cursor = ?, attempt = ?, next_attempt_at = ?,"
             " failing_since = ?, lease_owner = ?, lease_until = ?, active = ?,"
             " disabled_reason = ?, updated_at = CASE WHEN ? THEN updated_at ELSE ? END"
-            " WHERE board_id = ? AND id = ? AND lease_owner = ? AND lease_until >= ?",
+            " WHERE board_id = ? AND id = ? AND lease_owner = ? AND lease_until >= ?"
+            " AND active = 1 AND updated_at = ?",
             (cursor, attempt, opt_ts(next_attempt_at), opt_ts(failing_since),
              owner if lease_until is not None else None, opt_ts(lease_until), int(active),
              disabled_reason, int(active), to_ts(now), board_id, webhook_id, owner,
-             to_ts(now)))
+             to_ts(now), to_ts(settings_at)))
         return changed == 1
 
     async def insert_delivery(self, delivery: Delivery) -> None:

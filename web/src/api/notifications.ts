@@ -1,13 +1,21 @@
 import type { ApiClient } from "./client";
 
-export type NotificationType = "mentioned" | "assigned" | "commented" | "task_updated" | "task_created";
+export type NotificationType =
+  | "mentioned"
+  | "assigned"
+  | "commented"
+  | "task_updated"
+  | "task_created"
+  | "webhook_disabled";
 
 export interface AppNotification {
   id: string;
   type: NotificationType;
   board_id: string;
-  task_id: string;
-  actor: { user_id: string; name: string };
+  /** null: about the board (a webhook TaskFlow disabled), not a task. */
+  task_id: string | null;
+  /** null: TaskFlow made it, not a member's write. */
+  actor: { user_id: string; name: string } | null;
   created_at: string;
   read_at: string | null;
   summary: string;

@@ -9,7 +9,8 @@ import { Alert } from "./Alert";
 /**
  * The bell in the header: the unread count, kept live by `notification:created` (and by
  * `notification:read` from the user's other tabs), and a panel listing the notifications,
- * unread first. Opening one marks it read and opens its task.
+ * unread first. Opening one marks it read and opens its task (or, for a disabled webhook, the
+ * board's Webhooks settings).
  */
 export function NotificationBell() {
   const api = useApi();
@@ -53,7 +54,9 @@ export function NotificationBell() {
       dispatch({ type: "read", ids: [n.id], at: new Date().toISOString() });
       api.notifications.read(n.id).catch((err: unknown) => setError(errorMessage(err)));
     }
-    void navigate(`/boards/${encodeURIComponent(n.board_id)}/tasks/${encodeURIComponent(n.task_id)}`);
+    const board = `/boards/${encodeURIComponent(n.board_id)}`;
+    // About the board: its Webhooks section, in the settings, is where the owner acts on it.
+    void navigate(n.task_id === null ? `${board}#webhooks` : `${board}/tasks/${encodeURIComponent(n.task_id)}`);
   };
   const readAll = () => {
     dispatch({ type: "read", ids: "all", at: new Date().toISOString() });

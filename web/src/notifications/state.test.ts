@@ -1,6 +1,6 @@
 import { describe as suite, expect, it } from "vitest";
 import type { AppNotification } from "../api/notifications";
-import { EMPTY, insertMention, mentionOf, notificationsReducer } from "./state";
+import { describe as describeNotification, EMPTY, insertMention, mentionOf, notificationsReducer } from "./state";
 
 function note(id: string, created_at: string, read_at: string | null = null): AppNotification {
   return {
@@ -35,6 +35,16 @@ suite("notificationsReducer", () => {
     const all = notificationsReducer({ ...loaded, unread: 40 }, { type: "read", ids: "all", at: "x" });
     expect(all.unread).toBe(0);
     expect(all.items.every((n) => n.read_at !== null)).toBe(true);
+  });
+});
+
+suite("describe", () => {
+  it("names the member who acted, or says what TaskFlow did", () => {
+    expect(describeNotification(note("a", "2026-01-01T00:00:00Z"))).toBe("Bob mentioned you");
+    const disabled: AppNotification = {
+      ...note("w", "2026-01-01T00:00:00Z"), type: "webhook_disabled", task_id: null, actor: null,
+    };
+    expect(describeNotification(disabled)).toBe("A webhook of your board was disabled");
   });
 });
 

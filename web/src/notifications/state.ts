@@ -52,7 +52,7 @@ export function notificationsReducer(state: NotificationState, action: Notificat
 
 /** What a notification says, in a few words. */
 export function describe(n: AppNotification): string {
-  const who = n.actor.name || "Someone";
+  const who = n.actor?.name || "Someone";
   switch (n.type) {
     case "mentioned":
       return `${who} mentioned you`;
@@ -64,6 +64,8 @@ export function describe(n: AppNotification): string {
       return `${who} changed a task`;
     case "task_created":
       return `${who} added a task`;
+    case "webhook_disabled":
+      return "A webhook of your board was disabled";
   }
 }
 

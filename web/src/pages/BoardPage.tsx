@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { useMe } from "../app/ServicesContext";
 import { countOf, filterColumns, updateColumns, withoutTasks, type Columns, type ColumnsSnapshot, type FilterCache } from "../board/columns";
 import { isFiltering, NO_FILTER, type TaskFilter } from "../board/filters";
@@ -30,6 +30,18 @@ export default function BoardPage() {
   const { view, sync } = useBoardSync(boardId);
   const [filter, setFilter] = useState<TaskFilter>(NO_FILTER);
   const [showSettings, setShowSettings] = useState(false);
+  // `#webhooks` (where a notification of a disabled webhook leads): the settings open on the
+  // Webhooks section, read afresh (a new key) each time it is asked for.
+  const location = useLocation();
+  const [webhooksAsked, setWebhooksAsked] = useState(0);
+  const [focusWebhooks, setFocusWebhooks] = useState(false);
+  const webhooksFocused = useCallback(() => setFocusWebhooks(false), []);
+  useEffect(() => {
+    if (location.hash !== "#webhooks") return;
+    setShowSettings(true);
+    setWebhooksAsked((n) => n + 1);
+    setFocusWebhooks(true);
+  }, [location.key, location.hash]);
   const [managingColumns, setManagingColumns] = useState(false);
   const [announcement, setAnnouncement] = useState("");
   const [moveError, setMoveError] = useState<string | null>(null);
@@ -112,7 +124,9 @@ export default function BoardPage() {
         <div id="board-settings" className="settings-panels">
           <BoardSettings board={state.board} canRename={canEdit} isOwner={isOwner} />
           <MembersPanel board={state.board} me={me.id} isOwner={isOwner} onLeft={() => navigate("/boards")} />
-          {isOwner && <Webhooks key={boardId} boardId={boardId} />}
+          {isOwner && (
+            <Webhooks key={`${boardId}:${webhooksAsked}`} boardId={boardId} focus={focusWebhooks} onFocused={webhooksFocused} />
+          )}
         </div>
       )}
       <TaskFilters filter={filter} onChange={setFilter} members={state.board.members}

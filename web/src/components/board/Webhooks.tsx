@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { errorMessage } from "../../api/errors";
 import { BOARD_EVENT_TYPES } from "../../api/types";
 import type { NewWebhook, Webhook, WebhookDelivery } from "../../api/webhooks";
@@ -17,10 +17,18 @@ const when = (iso: string) => new Date(iso).toLocaleString();
 /**
  * The board's outgoing webhooks (owner only): made here, their signing secret shown once;
  * each one's state (active, failing, disabled and why), its last deliveries, and buttons to
- * disable, enable and delete it.
+ * disable, enable and delete it. `focus`: the section was asked for (a notification that a
+ * webhook was disabled), so it takes the focus and comes into view, then says so (`onFocused`).
  */
-export function Webhooks({ boardId }: { boardId: string }) {
+export function Webhooks({ boardId, focus = false, onFocused }: { boardId: string; focus?: boolean; onFocused?: () => void }) {
   const api = useApi();
+  const heading = useRef<HTMLHeadingElement>(null);
+  useLayoutEffect(() => {
+    if (!focus) return;
+    heading.current?.focus();
+    heading.current?.scrollIntoView?.({ block: "start" });
+    onFocused?.();
+  }, [focus, onFocused]);
   const eventsErrorId = useId();
   const [hooks, setHooks] = useState<Webhook[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -122,7 +130,9 @@ export function Webhooks({ boardId }: { boardId: string }) {
 
   return (
     <section className="webhooks" aria-labelledby="webhooks-title">
-      <h2 id="webhooks-title">Webhooks</h2>
+      <h2 id="webhooks-title" ref={heading} tabIndex={-1}>
+        Webhooks
+      </h2>
       <p>
         TaskFlow sends this board’s events as they happen (a POST of JSON) to each URL here, signed with the webhook’s
         secret in the <code>webhook-signature</code> header. Only you, the owner, see and manage them.
