@@ -2,7 +2,8 @@
 // receiver this file starts on 127.0.0.1: the owner adds one from Settings and members and
 // sees its secret once; a new task reaches the receiver signed, and the Deliveries view says
 // so; a receiver answering 500 makes it failing, then disabled with the reason on screen;
-// enabled again it delivers the missed event; disabled and deleted by the owner. An editor
+// enabled again it delivers the missed event; edited to another URL and one event type, it
+// sends the next task there; disabled and deleted by the owner. An editor
 // sees no Webhooks section. The panel fits a 360 px phone; axe on the way.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
@@ -52,7 +53,7 @@ describe("webhooks in the web client", { skip }, () => {
   const run = Date.now().toString(36);
   const olga = { name: "Olga Owner", email: `olga-${run}@example.com`, password: "olga password 1" };
   const eddie = { name: "Eddie Editor", email: `eddie-${run}@example.com`, password: "eddie password 1" };
-  let server, page, receiver, boardId, ownerToken, secret, missedSeq;
+  let server, page, receiver, moved, hookUrl, boardId, ownerToken, secret, missedSeq;
 
   const suite = serverAndBrowser("webhooks", {
     env: {
@@ -65,9 +66,12 @@ describe("webhooks in the web client", { skip }, () => {
     ({ server } = suite);
     [page] = suite.pages;
     receiver = await startReceiver();
+    moved = await startReceiver();
+    hookUrl = receiver.url;
   });
   after(async () => {
     await receiver?.close();
+    await moved?.close();
   });
   const step = storySteps("webhooks-failure", () => [page]);
   const rest = (method, apiPath, token, body) => fetch(`${server.baseUrl}/api/v1${apiPath}`, {
@@ -75,7 +79,7 @@ describe("webhooks in the web client", { skip }, () => {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const section = () => page.getByRole("region", { name: "Webhooks", exact: true });
-  const hook = () => section().getByRole("list", { name: "Webhooks of this board" }).getByRole("listitem").filter({ hasText: receiver.url });
+  const hook = () => section().getByRole("list", { name: "Webhooks of this board" }).getByRole("listitem").filter({ hasText: hookUrl });
   const deliveries = () => hook().getByRole("list", { name: /^Last deliveries to / }).getByRole("listitem");
 
   step("the owner's Settings and members has a Webhooks section whose form refuses bad URLs next to the field", async () => {
@@ -239,9 +243,46 @@ describe("webhooks in the web client", { skip }, () => {
     assert.equal(eventOf(attempts.at(-1)).data.title, "Break the receiver");
   });
 
+  step("edited to a new URL and one event type: the next task goes there, signed with the same secret", async () => {
+    await hook().getByRole("button", { name: "Edit" }).click();
+    const form = section().getByRole("form", { name: `Edit the webhook to ${receiver.url}` });
+    const url = form.getByLabel("Webhook URL");
+    assert.equal(await url.evaluate((input) => input === document.activeElement), true, "focus in the URL field");
+    assert.equal(await url.inputValue(), receiver.url);
+    assert.equal(await form.getByLabel("All events").isChecked(), true);
+    // The server's refusal shows next to the field here too, and changes nothing.
+    await url.fill("http://169.254.169.254/latest/meta-data");
+    await form.getByRole("button", { name: "Save" }).click();
+    await form.locator(".field-error").filter({ hasText: /metadata/i }).waitFor();
+    assert.equal(await url.getAttribute("aria-invalid"), "true");
+    await url.fill(moved.url);
+    await form.getByLabel("Only the events chosen below").check();
+    await form.getByRole("checkbox", { name: "task:created" }).check();
+    await form.getByRole("button", { name: "Save" }).click();
+    await section().getByText(`The webhook to ${moved.url} is saved`).waitFor();
+    hookUrl = moved.url;
+    await form.waitFor({ state: "detached" });
+    await hook().getByText("Events: task:created").waitFor();
+    await page.waitForFunction(() => document.activeElement?.textContent?.startsWith("Edit"), null, { timeout: 2000 }); // back on Edit
+    const [listed] = (await (await rest("GET", `/boards/${boardId}/webhooks`, ownerToken)).json()).items;
+    assert.deepEqual([listed.url, listed.events, listed.active], [moved.url, ["task:created"], true]);
+
+    const before = receiver.requests.length;
+    await createTask(page, "todo", "After the move");
+    await deliveries().filter({ hasText: "Succeeded" }).filter({ hasText: "task:created" })
+      .filter({ hasText: `(event ${listed.last_delivered_seq + 1})` }).first().waitFor({ timeout: 30_000 });
+    assert.equal(moved.requests.length, 1);
+    const [request] = moved.requests;
+    assert.equal(signedWith(secret, request), true, "signed with the secret shown at creation");
+    assert.deepEqual([eventOf(request).type, eventOf(request).data.title], ["task:created", "After the move"]);
+    assert.equal(receiver.requests.length, before, "nothing more to the old URL");
+    const violations = await seriousViolations(page);
+    assert.deepEqual(violations, [], violations.join("\n"));
+  });
+
   step("disabled by the owner, it is marked disabled, with no reason from the server", async () => {
     await hook().getByRole("button", { name: "Disable" }).click();
-    await section().getByText(`The webhook to ${receiver.url} is disabled.`).waitFor();
+    await section().getByText(`The webhook to ${hookUrl} is disabled.`).waitFor();
     await hook().getByText("State: Disabled.", { exact: false }).waitFor();
     assert.equal(await hook().locator(".webhook-reason").count(), 0);
     await hook().getByRole("button", { name: "Enable" }).waitFor();
@@ -252,16 +293,17 @@ describe("webhooks in the web client", { skip }, () => {
   step("deleted after a confirm step (Cancel keeps it)", async () => {
     await hook().getByRole("button", { name: "Delete" }).click();
     const confirm = hook().getByRole("group", { name: "Confirm webhook deletion" });
-    await confirm.getByText(`Delete the webhook to ${receiver.url} and its delivery log?`).waitFor();
+    await confirm.getByText(`Delete the webhook to ${hookUrl} and its delivery log?`).waitFor();
     assert.equal(await confirm.getByRole("button", { name: "Cancel" }).evaluate((b) => b === document.activeElement), true,
-      "focus is on Cancel, not on the destructive button");
+      `focus is on Cancel, not on the destructive button: ${await page.evaluate(() => document.activeElement?.outerHTML?.slice(0, 300))}`);
     const violations = await seriousViolations(page);
     assert.deepEqual(violations, [], violations.join("\n"));
     await confirm.getByRole("button", { name: "Cancel" }).click();
+    await page.waitForFunction(() => document.activeElement?.textContent?.startsWith("Delete"), null, { timeout: 2000 }); // back on Delete
     await hook().getByRole("button", { name: "Delete" }).click();
     await hook().getByRole("group", { name: "Confirm webhook deletion" }).getByRole("button", { name: "Yes, delete webhook" }).click();
     await section().getByText("No webhooks yet.").waitFor();
-    await section().getByText(`The webhook to ${receiver.url} was deleted.`).waitFor();
+    await section().getByText(`The webhook to ${hookUrl} was deleted.`).waitFor();
     const listed = await (await rest("GET", `/boards/${boardId}/webhooks`, ownerToken)).json();
     assert.deepEqual(listed.items, []);
   });

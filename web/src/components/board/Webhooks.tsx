@@ -1,13 +1,12 @@
-import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { errorMessage } from "../../api/errors";
-import { BOARD_EVENT_TYPES } from "../../api/types";
 import type { NewWebhook, Webhook, WebhookDelivery } from "../../api/webhooks";
 import { useApi } from "../../app/ServicesContext";
-import { eventsLabel, eventsToSend, webhookState, webhookUrl } from "../../board/webhooks";
+import { eventsLabel, webhookState } from "../../board/webhooks";
 import { Alert } from "../Alert";
 import { TextField } from "../Field";
 import { useAction } from "../useAction";
-import { useFieldErrors, validate } from "../validation";
+import { WebhookForm, type WebhookSettings } from "./WebhookForm";
 
 /** How often an open Deliveries view (and the webhooks' states) is read again. */
 const REFRESH_MS = 5000;
@@ -17,7 +16,7 @@ const when = (iso: string) => new Date(iso).toLocaleString();
 /**
  * The board's outgoing webhooks (owner only): made here, their signing secret shown once;
  * each one's state (active, failing, disabled and why), its last deliveries, and buttons to
- * disable, enable and delete it. `focus`: the section was asked for (a notification that a
+ * edit its URL and events, disable, enable and delete it. `focus`: the section was asked for (a notification that a
  * webhook was disabled), so it takes the focus and comes into view, then says so (`onFocused`).
  */
 export function Webhooks({ boardId, focus = false, onFocused }: { boardId: string; focus?: boolean; onFocused?: () => void }) {
@@ -29,15 +28,12 @@ export function Webhooks({ boardId, focus = false, onFocused }: { boardId: strin
     heading.current?.scrollIntoView?.({ block: "start" });
     onFocused?.();
   }, [focus, onFocused]);
-  const eventsErrorId = useId();
   const [hooks, setHooks] = useState<Webhook[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [url, setUrl] = useState("");
-  const [allEvents, setAllEvents] = useState(true);
-  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
   const [created, setCreated] = useState<NewWebhook | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const [deliveries, setDeliveries] = useState<WebhookDelivery[] | null>(null);
   const [deliveriesError, setDeliveriesError] = useState<string | null>(null);
@@ -81,14 +77,40 @@ export function Webhooks({ boardId, focus = false, onFocused }: { boardId: strin
     return () => { stopped = true; clearInterval(timer); };
   }, [api, boardId, open, load]);
 
-  const create = useAction(async () => {
-    const made = await api.webhooks.create(boardId, { url: url.trim(), events: eventsToSend(allEvents, chosen) });
-    setCreated(made);
-    setUrl("");
-    setAllEvents(true);
-    setChosen(new Set());
+  const create = async (settings: WebhookSettings) => {
+    setCreated(null);
+    setNote(null);
+    setCreated(await api.webhooks.create(boardId, settings));
     load();
-  });
+  };
+  const edit = async (w: Webhook, settings: WebhookSettings) => {
+    setNote(null);
+    const changed = await api.webhooks.update(boardId, w.id, settings);
+    replaced(changed);
+    stopEditing();
+    setNote(`The webhook to ${changed.url} is saved: the next event is sent with these settings.`);
+  };
+  // Closing the edit form, or answering the deletion question with Cancel, puts the focus back
+  // on the button that opened it (`<webhook id>:edit`, `<webhook id>:delete`).
+  const buttons = useRef(new Map<string, HTMLButtonElement>());
+  const button = (key: string) => (b: HTMLButtonElement | null) => {
+    if (b) buttons.current.set(key, b);
+    else buttons.current.delete(key);
+  };
+  const [refocus, setRefocus] = useState<string | null>(null);
+  useEffect(() => {
+    if (refocus === null) return;
+    buttons.current.get(refocus)?.focus();
+    setRefocus(null);
+  }, [refocus]);
+  const stopEditing = () => {
+    setRefocus(`${editing}:edit`);
+    setEditing(null);
+  };
+  const keepWebhook = () => {
+    setRefocus(`${confirming}:delete`);
+    setConfirming(null);
+  };
   const toggle = useAction(async (w: Webhook) => {
     setNote(null);
     remove.reset();
@@ -108,25 +130,6 @@ export function Webhooks({ boardId, focus = false, onFocused }: { boardId: strin
     setNote(`The webhook to ${w.url} was deleted.`);
   });
 
-  const errors = useFieldErrors(create);
-  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    setCreated(null);
-    setNote(null);
-    const local = validate({ url }, { url: [webhookUrl] });
-    if (!allEvents && chosen.size === 0) local.events = "Choose at least one event type, or All events.";
-    if (errors.check(e.currentTarget, local)) void create.run();
-  };
-  const eventsError = errors.errorOf("events");
-  const choose = (type: string, on: boolean) => {
-    setChosen((c) => {
-      const next = new Set(c);
-      if (on) next.add(type);
-      else next.delete(type);
-      return next;
-    });
-    errors.edited("events");
-  };
 
   return (
     <section className="webhooks" aria-labelledby="webhooks-title">
@@ -155,45 +158,7 @@ export function Webhooks({ boardId, focus = false, onFocused }: { boardId: strin
           </div>
         </div>
       )}
-      <form onSubmit={onSubmit} noValidate aria-label="New webhook">
-        <Alert>{errors.formMessage(["url", "events"])}</Alert>
-        <TextField label="Webhook URL" name="url" type="url" inputMode="url" autoComplete="off" required value={url}
-          hint="Where the events are sent: an http:// or https:// address."
-          onChange={(e) => { setUrl(e.target.value); errors.edited("url"); }} error={errors.errorOf("url")} />
-        <fieldset className="webhook-events">
-          <legend>Events</legend>
-          <label className="checkbox">
-            <input type="radio" name="events_mode" checked={allEvents} onChange={() => { setAllEvents(true); errors.edited("events"); }} />
-            All events
-          </label>
-          <label className="checkbox">
-            <input type="radio" name="events_mode" checked={!allEvents} onChange={() => setAllEvents(false)} />
-            Only the events chosen below
-          </label>
-          {!allEvents && (
-            <ul className="event-type-list" aria-label="Event types">
-              {BOARD_EVENT_TYPES.map((type) => (
-                <li key={type}>
-                  <label className="checkbox">
-                    <input type="checkbox" name="events" value={type} checked={chosen.has(type)}
-                      aria-invalid={eventsError ? true : undefined} aria-describedby={eventsError ? eventsErrorId : undefined}
-                      onChange={(e) => choose(type, e.target.checked)} />
-                    <code>{type}</code>
-                  </label>
-                </li>
-              ))}
-            </ul>
-          )}
-          {eventsError && (
-            <p id={eventsErrorId} className="field-error">
-              {eventsError}
-            </p>
-          )}
-        </fieldset>
-        <button type="submit" disabled={create.pending}>
-          {create.pending ? "Adding…" : "Add webhook"}
-        </button>
-      </form>
+      <WebhookForm label="New webhook" submitLabel="Add webhook" pendingLabel="Adding…" onSave={create} clearOnSave />
       <Alert>{loadError ?? toggle.message ?? remove.message}</Alert>
       <Alert kind="success">{note}</Alert>
       {hooks !== null && hooks.length === 0 && <p>No webhooks yet.</p>}
@@ -206,28 +171,39 @@ export function Webhooks({ boardId, focus = false, onFocused }: { boardId: strin
                 Events: {eventsLabel(w.events)} · added <time dateTime={w.created_at}>{when(w.created_at)}</time>
               </p>
               <WebhookStateLine webhook={w} />
-              {confirming === w.id ? (
-                <div className="button-row" role="group" aria-label="Confirm webhook deletion">
+              {editing === w.id ? (
+                <WebhookForm key="edit" label={`Edit the webhook to ${w.url}`} initial={w} submitLabel="Save" pendingLabel="Saving…"
+                  onSave={(settings) => edit(w, settings)} onCancel={stopEditing} />
+              ) : confirming === w.id ? (
+                // Keyed apart from the buttons it replaces, so it mounts afresh and autoFocus applies
+                // (reused in place, its Cancel would only keep whatever focus the old node had).
+                <div key="confirm" className="button-row" role="group" aria-label="Confirm webhook deletion">
                   <span>Delete the webhook to {w.url} and its delivery log?</span>
                   <button type="button" className="button-danger" disabled={remove.pending} onClick={() => void remove.run(w)}>
                     Yes, delete webhook
                   </button>
                   {/* Focus moves here, not to the destructive button, when the question appears. */}
-                  <button type="button" className="button-secondary" autoFocus onClick={() => setConfirming(null)}>
+                  <button type="button" className="button-secondary" autoFocus onClick={keepWebhook}>
                     Cancel
                   </button>
                 </div>
               ) : (
-                <div className="button-row">
+                <div key="actions" className="button-row">
                   <button type="button" className="button-secondary" disabled={toggle.pending} onClick={() => void toggle.run(w)}>
                     {w.active ? "Disable" : "Enable"}
                     <span className="visually-hidden"> the webhook to {w.url}</span>
+                  </button>
+                  <button type="button" className="button-secondary"
+                    ref={button(`${w.id}:edit`)}
+                    onClick={() => { setNote(null); setConfirming(null); setEditing(w.id); }}>
+                    Edit<span className="visually-hidden"> the webhook to {w.url}</span>
                   </button>
                   <button type="button" className="button-secondary" aria-expanded={open === w.id}
                     aria-controls={`deliveries-${w.id}`} onClick={() => setOpen((o) => (o === w.id ? null : w.id))}>
                     Deliveries<span className="visually-hidden"> of the webhook to {w.url}</span>
                   </button>
-                  <button type="button" className="button-danger" onClick={() => { remove.reset(); setConfirming(w.id); }}>
+                  <button type="button" className="button-danger" ref={button(`${w.id}:delete`)}
+                    onClick={() => { remove.reset(); setConfirming(w.id); }}>
                     Delete<span className="visually-hidden"> the webhook to {w.url}</span>
                   </button>
                 </div>
