@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
+
+import orjson
 
 from taskflow.domain import (
     SORT_FIELDS,
@@ -115,11 +116,12 @@ def _task_rows(conn: sqlite3.Connection, *, sql: str, params: Sequence[Any]) -> 
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples, zipped with the names once
     rows = []
-    loads = json.loads
+    loads = orjson.loads  # a list's JSON columns, decoded several times faster than json's
     for values in cursor.execute(sql, params):
         row = dict(zip(_ROW_NAMES, values, strict=True))
         row["tags"] = loads(row["tags"])
-        row["checklist"] = loads(row["checklist"])
+        checklist = row["checklist"]
+        row["checklist"] = [] if checklist == "[]" else loads(checklist)  # most tasks have none
         rows.append(row)
     return rows
 
